@@ -1,0 +1,173 @@
+//! Classic-control environments with the dynamics of gymnasium / gymnax.
+//!
+//! Each environment is generic over [`Real`]: executors simulate in `f32` (as gymnax, which the
+//! reference trained on, does), and the `f64` instance reproduces the recorded gymnasium
+//! transitions bit for bit. Environments draw nothing themselves during a step: reset states come
+//! from [`Env::sample_reset_state`], which the host calls with its seeded RNG, so every executor
+//! sees the same resets.
+
+mod acrobot;
+mod cartpole;
+mod mountain_car;
+mod mountain_car_continuous;
+mod pendulum;
+
+pub use acrobot::Acrobot;
+pub use cartpole::CartPole;
+pub use mountain_car::MountainCar;
+pub use mountain_car_continuous::MountainCarContinuous;
+pub use pendulum::Pendulum;
+
+use crate::num::Real;
+use serde::Serialize;
+
+/// The largest observation of any environment here (Acrobot's 6).
+pub const MAX_OBS: usize = 6;
+
+/// What an agent may do in an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionSpace {
+    /// Actions `0..n`.
+    Discrete { n: usize },
+    /// One real action in `[low, high]`; values outside are clipped by the environment.
+    Continuous { low: f64, high: f64 },
+}
+
+impl ActionSpace {
+    /// The number of output nodes an SFNN needs for this space.
+    pub fn output_nodes(&self) -> usize {
+        match *self {
+            ActionSpace::Discrete { n } => n,
+            ActionSpace::Continuous { .. } => 1,
+        }
+    }
+}
+
+/// The static description of an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvInfo {
+    /// The gymnasium id, e.g. `"CartPole-v1"`.
+    pub name: &'static str,
+    pub obs_dim: usize,
+    pub action_space: ActionSpace,
+    /// `max_episode_steps` of gymnasium's registration (gymnax's `max_steps_in_episode`).
+    pub horizon: usize,
+    /// Episode return mapped to a normalised score of 0 (SFNN.md §4.1; our own choice for the
+    /// environments the reference did not use).
+    pub return_min: f64,
+    /// Episode return mapped to a normalised score of 1.
+    pub return_max: f64,
+    /// An upper bound on how many episodes can end within `horizon` steps (the shortest possible
+    /// episode bounds it); sizes the pool of auto-reset states the host draws per episode.
+    pub max_dones_per_horizon: usize,
+    /// Length of the physical state vector ([`Env::state`]).
+    pub state_dim: usize,
+}
+
+/// An action for [`Env::step`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action<F> {
+    Discrete(usize),
+    Continuous(F),
+}
+
+/// An observation without heap allocation: the first `len` values of `values` are used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation<F> {
+    values: [F; MAX_OBS],
+    len: usize,
+}
+
+impl<F: Real> Observation<F> {
+    pub fn new(values: &[F]) -> Self {
+        let mut array = [F::zero(); MAX_OBS];
+        array[..values.len()].copy_from_slice(values);
+        Observation {
+            values: array,
+            len: values.len(),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[F] {
+        &self.values[..self.len]
+    }
+}
+
+/// The result of one [`Env::step`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step<F> {
+    pub obs: Observation<F>,
+    pub reward: F,
+    /// The episode ended inside the MDP (pole fell, goal reached).
+    pub terminated: bool,
+    /// The episode reached the time limit (`horizon` steps since the last reset).
+    pub truncated: bool,
+}
+
+/// An environment instance: physical state plus the step counter of the time limit.
+pub trait Env<F: Real>: Send {
+    fn info(&self) -> &'static EnvInfo;
+
+    /// The physical state (layouts as in gymnasium's `env.unwrapped.state`).
+    fn state(&self) -> &[F];
+
+    /// Overwrites the physical state; the step counter is left alone.
+    fn set_state(&mut self, state: &[F]);
+
+    /// Steps taken since the last reset.
+    fn elapsed(&self) -> usize;
+
+    /// The observation of the current state.
+    fn observation(&self) -> Observation<F>;
+
+    /// Draws a state from the reset distribution into `out` (length `info().state_dim`).
+    fn sample_reset_state(&self, rng: &mut dyn rand::Rng, out: &mut [F]);
+
+    /// Starts an episode from `state` (a draw of [`Env::sample_reset_state`]).
+    fn reset_to(&mut self, state: &[F]) -> Observation<F>;
+
+    /// Advances one step. Continuous actions outside the bounds are clipped, as gymnasium does.
+    fn step(&mut self, action: Action<F>) -> Step<F>;
+
+    /// Draws a reset state and starts an episode from it.
+    fn reset(&mut self, rng: &mut dyn rand::Rng) -> Observation<F> {
+        let mut state = [F::zero(); MAX_OBS];
+        let dim = self.info().state_dim;
+        self.sample_reset_state(rng, &mut state[..dim]);
+        self.reset_to(&state[..dim])
+    }
+}
+
+/// The descriptions of every environment, in a stable order.
+pub fn all() -> [&'static EnvInfo; 5] {
+    [
+        &cartpole::INFO,
+        &acrobot::INFO,
+        &mountain_car::INFO,
+        &pendulum::INFO,
+        &mountain_car_continuous::INFO,
+    ]
+}
+
+/// The description of the environment called `name`.
+pub fn info(name: &str) -> Option<&'static EnvInfo> {
+    all().into_iter().find(|info| info.name == name)
+}
+
+/// The names `make` accepts, for error messages.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|info| info.name).collect()
+}
+
+/// Builds the environment called `name` (a gymnasium id such as `"CartPole-v1"`).
+pub fn make<F: Real>(name: &str) -> Option<Box<dyn Env<F>>> {
+    Some(match name {
+        "CartPole-v1" => Box::new(CartPole::<F>::new()),
+        "Acrobot-v1" => Box::new(Acrobot::<F>::new()),
+        "MountainCar-v0" => Box::new(MountainCar::<F>::new()),
+        "Pendulum-v1" => Box::new(Pendulum::<F>::new()),
+        "MountainCarContinuous-v0" => Box::new(MountainCarContinuous::<F>::new()),
+        _ => return None,
+    })
+}

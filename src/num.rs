@@ -1,0 +1,208 @@
+//! The floating-point type the model and the environments are generic over.
+//!
+//! Executors run in `f32`, as the reference (JAX + gymnax) does. The `f64` instance exists so the
+//! same code can be checked against the float64 reference records to 1e-12, which would be
+//! impossible through the noise of float32 rounding.
+//!
+//! The two instances deliberately use different transcendental functions:
+//! - `f64` uses the correctly rounded libm functions (the fixtures' float64 runs do too).
+//! - `f32` uses branch-free rational and polynomial approximations ([`tanh_f32`], [`exp_f32`]) that
+//!   vectorise across synapses and can be written identically in CUDA, so every executor can agree
+//!   bit for bit. The tanh is the one XLA uses on CPU for float32 (Eigen's 13/6 rational), so it is
+//!   also the closest match to what the reference actually computed.
+//!
+//! No function here uses fused multiply-add: Rust never contracts `a * b + c`, which keeps the
+//! results identical whether the code runs with SSE2, AVX2 or AVX-512.
+
+use num_traits::{Float, FloatConst};
+use std::fmt::{Debug, Display};
+
+/// A float the SFNN model and the environments compute in.
+pub trait Real:
+    Float
+    + FloatConst
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+{
+    /// Converts an `f64` constant, rounding to nearest (as gymnax rounds its constants to f32).
+    fn of(value: f64) -> Self;
+    /// Widens to `f64` exactly.
+    fn to_f64_exact(self) -> f64;
+    /// The neuron and GRU candidate nonlinearity.
+    fn tanh_model(self) -> Self;
+    /// The GRU gate nonlinearity, `1 / (1 + exp(-x))`.
+    fn sigmoid_model(self) -> Self;
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn of(value: f64) -> Self {
+        value
+    }
+    #[inline(always)]
+    fn to_f64_exact(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn tanh_model(self) -> Self {
+        self.tanh()
+    }
+    #[inline(always)]
+    fn sigmoid_model(self) -> Self {
+        1.0 / (1.0 + (-self).exp())
+    }
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn of(value: f64) -> Self {
+        value as f32
+    }
+    #[inline(always)]
+    fn to_f64_exact(self) -> f64 {
+        f64::from(self)
+    }
+    #[inline(always)]
+    fn tanh_model(self) -> Self {
+        tanh_f32(self)
+    }
+    #[inline(always)]
+    fn sigmoid_model(self) -> Self {
+        1.0 / (1.0 + exp_f32(-self))
+    }
+}
+
+/// Picks `a` where `cond`, else `b`; written so the compiler emits a blend, not a branch.
+#[inline(always)]
+fn select(cond: bool, a: f32, b: f32) -> f32 {
+    if cond { a } else { b }
+}
+
+/// float32 tanh as XLA computes it on CPU (Eigen's `generic_fast_tanh_float`): an odd 13/6
+/// rational approximation on `[-c, c]`, with `c` the point where it rounds to exactly ±1, and the
+/// identity below 4e-4. Within a few ulp of the correctly rounded value; NaN stays NaN and ±inf
+/// gives ±1.
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    const CLAMP: f32 = 7.905_311;
+    const SMALL: f32 = 0.0004;
+    // Comparisons are false for NaN, so NaN passes through both clamps unchanged.
+    let clamped = select(x > CLAMP, CLAMP, select(x < -CLAMP, -CLAMP, x));
+    let x2 = clamped * clamped;
+    let mut p = -2.760_768_5e-16_f32;
+    p = p * x2 + 2.000_187_9e-13;
+    p = p * x2 + -8.604_671_5e-11;
+    p = p * x2 + 5.122_297e-8;
+    p = p * x2 + 1.485_722_4e-5;
+    p = p * x2 + 6.372_619_3e-4;
+    p = p * x2 + 4.893_524_6e-3;
+    p *= clamped;
+    let mut q = 1.198_258_4e-6_f32;
+    q = q * x2 + 1.185_347_1e-4;
+    q = q * x2 + 2.268_434_6e-3;
+    q = q * x2 + 4.893_525e-3;
+    select(x.abs() < SMALL, x, p / q)
+}
+
+/// float32 `exp` without branches: Cody–Waite range reduction by ln 2, a degree-6 polynomial
+/// (Cephes `expf` coefficients, about 1 ulp), and the power of two built from the exponent bits.
+/// Overflows to +inf above 88.72, underflows to 0 below -87.33 (denormals are flushed, which only
+/// matters for the sigmoid of hugely negative inputs, where 0 is the right answer), NaN stays NaN.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const HI: f32 = 88.722_83;
+    const LO: f32 = -87.336_55;
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let xc = select(x > HI, HI, select(x < LO, LO, x));
+    let k = (xc * LOG2E + 0.5).floor();
+    let r = xc - k * LN2_HI - k * LN2_LO;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * (r * r) + r + 1.0;
+    // k is in [-126, 128]; build 2^k in two halves so k = 128 does not overflow the exponent field.
+    let k = k as i32;
+    let half = k >> 1;
+    let s1 = f32::from_bits(((half + 127) as u32) << 23);
+    let s2 = f32::from_bits(((k - half + 127) as u32) << 23);
+    let result = y * s1 * s2;
+    let result = select(x > HI, f32::INFINITY, select(x < LO, 0.0, result));
+    select(x.is_nan(), x, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulp_distance(a: f32, b: f32) -> u32 {
+        let to_ordered = |v: f32| {
+            let bits = v.to_bits() as i32;
+            if bits < 0 { i32::MIN - bits } else { bits }
+        };
+        to_ordered(a).abs_diff(to_ordered(b))
+    }
+
+    #[test]
+    fn tanh_is_within_a_few_ulp_of_the_correctly_rounded_value() {
+        let mut worst = 0;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 5e-5;
+            let exact = (x as f64).tanh() as f32;
+            worst = worst.max(ulp_distance(tanh_f32(x), exact));
+        }
+        // XLA's own float32 tanh is off by up to 5 ulp (fixtures README); without FMA this reaches 7.
+        assert!(worst <= 8, "worst tanh error {worst} ulp");
+    }
+
+    #[test]
+    fn tanh_saturates_and_keeps_nan() {
+        assert_eq!(tanh_f32(9.0), 1.0);
+        assert_eq!(tanh_f32(-1e30), -1.0);
+        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert!(tanh_f32(f32::NAN).is_nan());
+        assert_eq!(tanh_f32(1e-30), 1e-30);
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_over_its_range() {
+        let mut worst = 0;
+        for i in -87_000..=88_000 {
+            let x = i as f32 * 1e-3 + 0.000_123;
+            let exact = (x as f64).exp() as f32;
+            if exact.is_normal() {
+                worst = worst.max(ulp_distance(exp_f32(x), exact));
+            }
+        }
+        assert!(worst <= 2, "worst exp error {worst} ulp");
+    }
+
+    #[test]
+    fn exp_handles_the_edges() {
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(100.0), f32::INFINITY);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(-1e16), 0.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sigmoid_of_huge_negative_inputs_is_zero_not_nan() {
+        assert_eq!((-1e16_f32).sigmoid_model(), 0.0);
+        assert_eq!(1e16_f32.sigmoid_model(), 1.0);
+        assert!((0.0_f32.sigmoid_model() - 0.5).abs() < 1e-7);
+    }
+}
