@@ -9,3 +9,4 @@
 
 pub mod envs;
 pub mod num;
+pub mod evolution;

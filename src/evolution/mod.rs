@@ -1,0 +1,3 @@
+//! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
+
+pub mod strategies;

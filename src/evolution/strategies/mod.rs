@@ -1,0 +1,1 @@
+//! Evolution strategies behind one ask/tell interface (placeholder).
