@@ -22,7 +22,10 @@ pub struct Acrobot<F> {
 
 impl<F: Real> Acrobot<F> {
     pub fn new() -> Self {
-        Acrobot { state: [F::zero(); 4], elapsed: 0 }
+        Acrobot {
+            state: [F::zero(); 4],
+            elapsed: 0,
+        }
     }
 }
 

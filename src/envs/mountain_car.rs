@@ -22,7 +22,10 @@ pub struct MountainCar<F> {
 
 impl<F: Real> MountainCar<F> {
     pub fn new() -> Self {
-        MountainCar { state: [F::zero(); 2], elapsed: 0 }
+        MountainCar {
+            state: [F::zero(); 2],
+            elapsed: 0,
+        }
     }
 }
 

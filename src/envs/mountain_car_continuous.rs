@@ -6,7 +6,10 @@ use crate::num::Real;
 pub static INFO: EnvInfo = EnvInfo {
     name: "MountainCarContinuous-v0",
     obs_dim: 2,
-    action_space: ActionSpace::Continuous { low: -1.0, high: 1.0 },
+    action_space: ActionSpace::Continuous {
+        low: -1.0,
+        high: 1.0,
+    },
     horizon: 999,
     return_min: 0.0,
     return_max: 1.0,
@@ -22,7 +25,10 @@ pub struct MountainCarContinuous<F> {
 
 impl<F: Real> MountainCarContinuous<F> {
     pub fn new() -> Self {
-        MountainCarContinuous { state: [F::zero(); 2], elapsed: 0 }
+        MountainCarContinuous {
+            state: [F::zero(); 2],
+            elapsed: 0,
+        }
     }
 }
 

@@ -6,7 +6,10 @@ use crate::num::Real;
 pub static INFO: EnvInfo = EnvInfo {
     name: "Pendulum-v1",
     obs_dim: 3,
-    action_space: ActionSpace::Continuous { low: -1.0, high: 1.0 },
+    action_space: ActionSpace::Continuous {
+        low: -1.0,
+        high: 1.0,
+    },
     horizon: 200,
     return_min: 0.0,
     return_max: 1.0,
@@ -22,7 +25,10 @@ pub struct Pendulum<F> {
 
 impl<F: Real> Pendulum<F> {
     pub fn new() -> Self {
-        Pendulum { state: [F::zero(); 2], elapsed: 0 }
+        Pendulum {
+            state: [F::zero(); 2],
+            elapsed: 0,
+        }
     }
 }
 

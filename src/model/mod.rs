@@ -1,0 +1,43 @@
+//! The SFNN model (SFNN.md §2): the genome layout, the wiring sampler and the network step.
+//!
+//! Pure and synchronous: nothing here knows about jobs, threads or executors. Randomness enters
+//! only through the [`Wiring`] and the synapse initial states, which the host draws.
+
+mod genome;
+mod network;
+mod wiring;
+
+pub use genome::{GenomeLayout, Params, TensorInfo};
+pub use network::{Decision, LANES, Network, Readout};
+pub use wiring::{Topology, TopologyPreset, Wiring};
+
+use serde::{Deserialize, Serialize};
+
+/// The sizes that shape a genome and its networks (`scripts/sfnn/main.py` defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Total nodes N (inputs + hidden + outputs). Reference: 32.
+    pub nodes: usize,
+    /// Message / synapse-state / neuron width d. Reference: 4.
+    pub msg_dims: usize,
+    /// Number of building-block sets T (neuron matrix + synapse GRU each). Reference: 3.
+    pub node_types: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            nodes: 32,
+            msg_dims: 4,
+            node_types: 3,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Number of evolved parameters: T·(10d² + 7d) + 1 (565 at the reference size).
+    pub fn param_count(&self) -> usize {
+        GenomeLayout::new(*self).len()
+    }
+}

@@ -1,0 +1,456 @@
+//! One SFNN network and its environment step (SFNN.md §2.4–2.6).
+//!
+//! Only wired synapses are stored and computed. They are kept in chunks of [`LANES`] synapses of
+//! one type, structure-of-arrays (`e[chunk][channel][lane]`), so the GRU update, which is almost
+//! all of the arithmetic, runs lane-wise in SIMD registers. The GRU input projection is split into
+//! a pre-synaptic part computed once per node and a post-synaptic part computed once per
+//! (type, node): `W_ih·[y_prev,i ; y_j ; r] + b = (W_pre·y_prev,i + w_r·r + b) + W_post·y_j`.
+
+use super::{Params, Wiring};
+use crate::num::Real;
+use multiversion::multiversion;
+
+/// Synapses per SIMD chunk (one AVX2 register of f32, half an AVX-512 one).
+pub const LANES: usize = 8;
+
+/// How the output nodes become an action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Readout {
+    /// Argmax over channel 0 of the `n` output nodes; ties and NaN go to the lowest index, as
+    /// `jnp.argmax` does. The previous action enters as a one-hot in channel 0.
+    Discrete { actions: usize },
+    /// Our extension for continuous control: channel 0 of the single output node (in [-1, 1])
+    /// scaled linearly to `[low, high]`; the previous action enters channel 0 as that same value
+    /// in [-1, 1]. A NaN output gives the midpoint action.
+    Continuous { low: f64, high: f64 },
+}
+
+impl Readout {
+    pub fn outputs(&self) -> usize {
+        match *self {
+            Readout::Discrete { actions } => actions,
+            Readout::Continuous { .. } => 1,
+        }
+    }
+}
+
+/// The action chosen by one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision<F> {
+    Discrete(usize),
+    /// The scaled action, in the environment's bounds.
+    Continuous(F),
+}
+
+/// A run of chunks whose synapses all use the GRU of one type.
+#[derive(Debug, Clone)]
+struct Group {
+    ty: usize,
+    first_chunk: usize,
+    chunks: usize,
+    edges: usize,
+}
+
+/// Network state for one lifetime: wiring, synapse states, last activations, reward, action.
+#[derive(Debug, Clone)]
+pub struct Network<F> {
+    nodes: usize,
+    d: usize,
+    inputs: usize,
+    readout: Readout,
+    node_types: Vec<u8>,
+    types_used: Vec<bool>,
+    /// Pre- and post-synaptic node of each synapse slot (padding slots point at node 0).
+    pre: Vec<u32>,
+    post: Vec<u32>,
+    /// For each slot, where its synapse sits in the wiring's edge list (`u32::MAX` for padding).
+    wiring_index: Vec<u32>,
+    groups: Vec<Group>,
+    /// Synapse states, `[chunk][channel][lane]`.
+    e: Vec<F>,
+    y_prev: Vec<F>,
+    reward: F,
+    prev_action: usize,
+    /// The previous action as the network saw it in channel 0 (continuous readout).
+    prev_action_value: F,
+    scratch: Scratch<F>,
+}
+
+#[derive(Debug, Clone)]
+struct Scratch<F> {
+    x: Vec<F>,
+    y: Vec<F>,
+    pre_part: Vec<F>,
+    post_part: Vec<F>,
+    gi: Vec<[F; LANES]>,
+    gh: Vec<[F; LANES]>,
+}
+
+impl<F: Real> Network<F> {
+    /// A network at the start of a lifetime: `synapse_init` holds `d` values per wiring edge (in
+    /// the wiring's order); activations, reward and previous action start at zero.
+    pub fn new(
+        wiring: &Wiring,
+        readout: Readout,
+        d: usize,
+        types: usize,
+        synapse_init: &[F],
+    ) -> Self {
+        assert_eq!(synapse_init.len(), wiring.edges.len() * d);
+        assert_eq!(wiring.outputs, readout.outputs());
+        let mut groups: Vec<Group> = Vec::new();
+        let (mut pre, mut post, mut wiring_index) = (Vec::new(), Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < wiring.edges.len() {
+            let ty = wiring.node_types[wiring.edges[start][0] as usize] as usize;
+            let end = start
+                + wiring.edges[start..]
+                    .iter()
+                    .take_while(|e| wiring.node_types[e[0] as usize] as usize == ty)
+                    .count();
+            let chunks = (end - start).div_ceil(LANES);
+            groups.push(Group {
+                ty,
+                first_chunk: pre.len() / LANES,
+                chunks,
+                edges: end - start,
+            });
+            for slot in 0..chunks * LANES {
+                let k = start + slot;
+                if k < end {
+                    pre.push(wiring.edges[k][0] as u32);
+                    post.push(wiring.edges[k][1] as u32);
+                    wiring_index.push(k as u32);
+                } else {
+                    pre.push(0);
+                    post.push(0);
+                    wiring_index.push(u32::MAX);
+                }
+            }
+            start = end;
+        }
+        let mut e = vec![F::zero(); pre.len() * d];
+        for (slot, &k) in wiring_index.iter().enumerate() {
+            if k != u32::MAX {
+                for c in 0..d {
+                    e[e_index(slot, c, d)] = synapse_init[k as usize * d + c];
+                }
+            }
+        }
+        let mut types_used = vec![false; types];
+        for g in &groups {
+            types_used[g.ty] = true;
+        }
+        let n = wiring.nodes;
+        Network {
+            nodes: n,
+            d,
+            inputs: wiring.inputs,
+            readout,
+            node_types: wiring.node_types.clone(),
+            types_used,
+            pre,
+            post,
+            wiring_index,
+            groups,
+            e,
+            y_prev: vec![F::zero(); n * d],
+            reward: F::zero(),
+            prev_action: 0,
+            prev_action_value: F::zero(),
+            scratch: Scratch {
+                x: vec![F::zero(); n * d],
+                y: vec![F::zero(); n * d],
+                pre_part: vec![F::zero(); n * 3 * d],
+                post_part: vec![F::zero(); types * n * 3 * d],
+                gi: vec![[F::zero(); LANES]; 3 * d],
+                gh: vec![[F::zero(); LANES]; 3 * d],
+            },
+        }
+    }
+
+    /// One environment step: three propagations, the readout, then the synapse update.
+    pub fn step(&mut self, params: &Params<F>, obs: &[F]) -> Decision<F> {
+        step_dispatch(self, params, obs)
+    }
+
+    /// Feeds the reward of the transition that followed the last step (used by the next step).
+    pub fn set_reward(&mut self, reward: F) {
+        self.reward = reward;
+    }
+
+    pub fn reward(&self) -> F {
+        self.reward
+    }
+
+    /// Overrides the previous action (teacher forcing in tests; discrete readout).
+    pub fn set_prev_action(&mut self, action: usize) {
+        self.prev_action = action;
+    }
+
+    pub fn prev_action(&self) -> usize {
+        self.prev_action
+    }
+
+    /// Activations of the last step, `[node][channel]`.
+    pub fn activations(&self) -> &[F] {
+        &self.y_prev
+    }
+
+    /// Channel 0 of the output nodes after the last step.
+    pub fn action_outputs(&self) -> Vec<F> {
+        let outputs = self.readout.outputs();
+        (self.nodes - outputs..self.nodes)
+            .map(|j| self.y_prev[j * self.d])
+            .collect()
+    }
+
+    /// The state of every wired synapse, `d` values per edge in the wiring's edge order.
+    pub fn synapse_states(&self) -> Vec<F> {
+        let edges = self.groups.iter().map(|g| g.edges).sum::<usize>();
+        let mut out = vec![F::zero(); edges * self.d];
+        for (slot, &k) in self.wiring_index.iter().enumerate() {
+            if k != u32::MAX {
+                for c in 0..self.d {
+                    out[k as usize * self.d + c] = self.e[e_index(slot, c, self.d)];
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of wired synapses.
+    pub fn edge_count(&self) -> usize {
+        self.groups.iter().map(|g| g.edges).sum()
+    }
+}
+
+#[inline(always)]
+fn e_index(slot: usize, channel: usize, d: usize) -> usize {
+    (slot / LANES * d + channel) * LANES + slot % LANES
+}
+
+/// The step, compiled once per instruction set and dispatched at run time. No instruction here
+/// fuses operations, so every version gives bit-identical results.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2", "x86_64+avx2", "x86_64+avx"))]
+fn step_dispatch<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> Decision<F> {
+    step_impl(net, params, obs)
+}
+
+#[inline(always)]
+fn step_impl<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> Decision<F> {
+    let d = net.d;
+    let mut x = std::mem::take(&mut net.scratch.x);
+    let mut y = std::mem::take(&mut net.scratch.y);
+
+    // Propagation 0: from last step's activations, without the action clamp.
+    aggregate(net, &net.y_prev, &mut x);
+    clamp_inputs(&mut x, obs, d);
+    neurons(net, params, &x, &mut y);
+    // Propagations 1 and 2, with the previous action written into the output nodes.
+    for _ in 0..2 {
+        aggregate(net, &y, &mut x);
+        clamp_inputs(&mut x, obs, d);
+        clamp_prev_action(net, &mut x);
+        neurons(net, params, &x, &mut y);
+    }
+    let decision = read_action(net, &y);
+    update_synapses(net, params, &y);
+
+    std::mem::swap(&mut net.y_prev, &mut y);
+    net.scratch.x = x;
+    net.scratch.y = y;
+    match decision {
+        Decision::Discrete(a) => net.prev_action = a,
+        Decision::Continuous(_) => {
+            let out = net.y_prev[(net.nodes - 1) * d];
+            net.prev_action_value = if out.is_nan() { F::zero() } else { out };
+        }
+    }
+    decision
+}
+
+/// `x_j = Σ_i A_ij (e_ij ⊙ y_i)`, summed in wiring order. The reference sums densely over all
+/// senders, so one NaN activation anywhere makes every message NaN (0·NaN = NaN); we reproduce
+/// that instead of letting NaN spread only along wired synapses.
+#[inline(always)]
+fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
+    let d = net.d;
+    x.fill(F::zero());
+    if src.iter().any(|v| v.is_nan()) {
+        x[net.inputs * d..].fill(F::nan());
+        return;
+    }
+    for g in &net.groups {
+        let first = g.first_chunk * LANES;
+        for slot in first..first + g.edges {
+            let (i, j) = (net.pre[slot] as usize, net.post[slot] as usize);
+            let base = (slot / LANES * d) * LANES + slot % LANES;
+            for c in 0..d {
+                x[j * d + c] += net.e[base + c * LANES] * src[i * d + c];
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn clamp_inputs<F: Real>(x: &mut [F], obs: &[F], d: usize) {
+    for (j, &o) in obs.iter().enumerate() {
+        x[j * d..(j + 1) * d].fill(o);
+    }
+}
+
+#[inline(always)]
+fn clamp_prev_action<F: Real>(net: &Network<F>, x: &mut [F]) {
+    let d = net.d;
+    match net.readout {
+        Readout::Discrete { actions } => {
+            for k in 0..actions {
+                let hot = if k == net.prev_action {
+                    F::one()
+                } else {
+                    F::zero()
+                };
+                x[(net.nodes - actions + k) * d] = hot;
+            }
+        }
+        Readout::Continuous { .. } => x[(net.nodes - 1) * d] = net.prev_action_value,
+    }
+}
+
+/// `y_j = tanh(W_τ(j) x_j)` for every node.
+#[inline(always)]
+fn neurons<F: Real>(net: &Network<F>, params: &Params<F>, x: &[F], y: &mut [F]) {
+    let d = net.d;
+    for j in 0..net.nodes {
+        let w = &params.neuron_w[net.node_types[j] as usize * d * d..][..d * d];
+        let xj = &x[j * d..(j + 1) * d];
+        for o in 0..d {
+            let mut acc = F::zero();
+            for c in 0..d {
+                acc += w[o * d + c] * xj[c];
+            }
+            y[j * d + o] = acc.tanh_model();
+        }
+    }
+}
+
+#[inline(always)]
+fn read_action<F: Real>(net: &Network<F>, y: &[F]) -> Decision<F> {
+    let d = net.d;
+    match net.readout {
+        Readout::Discrete { actions } => {
+            let first = net.nodes - actions;
+            let mut best = 0;
+            let mut best_value = y[first * d];
+            if best_value.is_nan() {
+                return Decision::Discrete(0);
+            }
+            for k in 1..actions {
+                let v = y[(first + k) * d];
+                if v.is_nan() {
+                    return Decision::Discrete(k);
+                }
+                if v > best_value {
+                    best = k;
+                    best_value = v;
+                }
+            }
+            Decision::Discrete(best)
+        }
+        Readout::Continuous { low, high } => {
+            let out = y[(net.nodes - 1) * d];
+            let unit = if out.is_nan() { F::zero() } else { out };
+            let (low, high) = (F::of(low), F::of(high));
+            Decision::Continuous(low + (unit + F::one()) * F::of(0.5) * (high - low))
+        }
+    }
+}
+
+/// `e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e)` for every wired synapse.
+#[inline(always)]
+fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
+    let d = net.d;
+    let g3 = 3 * d;
+    let width = 2 * d + 1;
+    let n = net.nodes;
+    let Scratch {
+        pre_part,
+        post_part,
+        gi,
+        gh,
+        ..
+    } = &mut net.scratch;
+
+    // Pre-synaptic part, per node with its own type: W_ih[:, :d]·y_prev,i + W_ih[:, 2d]·r + b.
+    for i in 0..n {
+        let ty = net.node_types[i] as usize;
+        let w = &params.w_ih[ty * g3 * width..][..g3 * width];
+        let b = &params.bias[ty * g3..][..g3];
+        let yi = &net.y_prev[i * d..(i + 1) * d];
+        for g in 0..g3 {
+            let mut acc = F::zero();
+            for c in 0..d {
+                acc += w[g * width + c] * yi[c];
+            }
+            acc += w[g * width + 2 * d] * net.reward;
+            pre_part[i * g3 + g] = acc + b[g];
+        }
+    }
+    // Post-synaptic part, per (type, node): W_ih[:, d..2d]·y_j.
+    for ty in (0..params.types).filter(|&t| net.types_used[t]) {
+        let w = &params.w_ih[ty * g3 * width..][..g3 * width];
+        for j in 0..n {
+            let yj = &y[j * d..(j + 1) * d];
+            for g in 0..g3 {
+                let mut acc = F::zero();
+                for c in 0..d {
+                    acc += w[g * width + d + c] * yj[c];
+                }
+                post_part[(ty * n + j) * g3 + g] = acc;
+            }
+        }
+    }
+
+    let plasticity = params.plasticity;
+    for group in &net.groups {
+        let ty = group.ty;
+        let w_hh = &params.w_hh[ty * g3 * d..][..g3 * d];
+        let bias_n = &params.bias_n[ty * d..][..d];
+        for chunk in group.first_chunk..group.first_chunk + group.chunks {
+            let slots = chunk * LANES..(chunk + 1) * LANES;
+            let (pre, post) = (&net.pre[slots.clone()], &net.post[slots]);
+            for (g, gi_g) in gi.iter_mut().enumerate() {
+                for l in 0..LANES {
+                    gi_g[l] = pre_part[pre[l] as usize * g3 + g]
+                        + post_part[(ty * n + post[l] as usize) * g3 + g];
+                }
+            }
+            let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
+            for (g, gh_g) in gh.iter_mut().enumerate() {
+                let mut acc = [F::zero(); LANES];
+                for c in 0..d {
+                    let w = w_hh[g * d + c];
+                    let ec = &e[c * LANES..(c + 1) * LANES];
+                    for l in 0..LANES {
+                        acc[l] += w * ec[l];
+                    }
+                }
+                *gh_g = acc;
+            }
+            for c in 0..d {
+                let (gi_r, gi_z, gi_n) = (&gi[c], &gi[d + c], &gi[2 * d + c]);
+                let (gh_r, gh_z, gh_n) = (&gh[c], &gh[d + c], &gh[2 * d + c]);
+                let ec = &mut e[c * LANES..(c + 1) * LANES];
+                for l in 0..LANES {
+                    let h = ec[l];
+                    let r = (gi_r[l] + gh_r[l]).sigmoid_model();
+                    let z = (gi_z[l] + gh_z[l]).sigmoid_model();
+                    let cand = (gi_n[l] + r * (gh_n[l] + bias_n[c])).tanh_model();
+                    let h_new = cand + z * (h - cand);
+                    ec[l] = h + plasticity * h_new;
+                }
+            }
+        }
+    }
+}
