@@ -9,5 +9,6 @@
 
 pub mod envs;
 pub mod evolution;
+pub mod exec;
 pub mod model;
 pub mod num;

@@ -427,30 +427,53 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
                 }
             }
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
-            for (g, gh_g) in gh.iter_mut().enumerate() {
-                let mut acc = [F::zero(); LANES];
-                for c in 0..d {
-                    let w = w_hh[g * d + c];
-                    let ec = &e[c * LANES..(c + 1) * LANES];
-                    for l in 0..LANES {
-                        acc[l] += w * ec[l];
-                    }
-                }
-                *gh_g = acc;
-            }
-            for c in 0..d {
-                let (gi_r, gi_z, gi_n) = (&gi[c], &gi[d + c], &gi[2 * d + c]);
-                let (gh_r, gh_z, gh_n) = (&gh[c], &gh[d + c], &gh[2 * d + c]);
-                let ec = &mut e[c * LANES..(c + 1) * LANES];
-                for l in 0..LANES {
-                    let h = ec[l];
-                    let r = (gi_r[l] + gh_r[l]).sigmoid_model();
-                    let z = (gi_z[l] + gh_z[l]).sigmoid_model();
-                    let cand = (gi_n[l] + r * (gh_n[l] + bias_n[c])).tanh_model();
-                    let h_new = cand + z * (h - cand);
-                    ec[l] = h + plasticity * h_new;
-                }
-            }
+            gru_chunk(gi, gh, e, w_hh, bias_n, plasticity);
         }
     }
+}
+
+/// The GRU update of one chunk of synapses. A function of its own so that LLVM knows `e` does
+/// not alias the gate buffers, which it must know to vectorise across lanes.
+#[inline(always)]
+fn gru_chunk<F: Real>(
+    gi: &[[F; LANES]],
+    gh: &mut [[F; LANES]],
+    e: &mut [F],
+    w_hh: &[F],
+    bias_n: &[F],
+    plasticity: F,
+) {
+    let d = bias_n.len();
+    for (g, gh_g) in gh.iter_mut().enumerate() {
+        let mut acc = [F::zero(); LANES];
+        for c in 0..d {
+            let w = w_hh[g * d + c];
+            let ec = &e[c * LANES..(c + 1) * LANES];
+            for l in 0..LANES {
+                acc[l] += w * ec[l];
+            }
+        }
+        *gh_g = acc;
+    }
+    for c in 0..d {
+        let r = lanes(|l| (gi[c][l] + gh[c][l]).sigmoid_model());
+        let z = lanes(|l| (gi[d + c][l] + gh[d + c][l]).sigmoid_model());
+        let cand =
+            lanes(|l| (gi[2 * d + c][l] + r[l] * (gh[2 * d + c][l] + bias_n[c])).tanh_model());
+        let ec: &mut [F; LANES] = (&mut e[c * LANES..(c + 1) * LANES]).try_into().unwrap();
+        *ec = lanes(|l| {
+            let h = ec[l];
+            h + plasticity * (cand[l] + z[l] * (h - cand[l]))
+        });
+    }
+}
+
+/// Builds one value per lane; small enough for LLVM to turn into one SIMD expression.
+#[inline(always)]
+fn lanes<F: Real>(f: impl Fn(usize) -> F) -> [F; LANES] {
+    let mut out = [F::zero(); LANES];
+    for (l, value) in out.iter_mut().enumerate() {
+        *value = f(l);
+    }
+    out
 }

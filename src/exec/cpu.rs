@@ -1,0 +1,94 @@
+//! The CPU executor: the reference every other executor is checked against.
+//!
+//! Lifetimes are independent, so they are spread over a rayon pool one lifetime per task; each
+//! writes its own slice of the output, so results do not depend on the number of threads.
+
+use super::{EvalOutput, EvalRequest, ExecError, Executor, lifetime};
+use crate::model::{GenomeLayout, Params};
+use rayon::prelude::*;
+
+pub struct CpuExecutor {
+    pool: rayon::ThreadPool,
+}
+
+impl CpuExecutor {
+    /// An executor with `threads` worker threads (0: one per core).
+    pub fn new(threads: usize) -> Result<Self, ExecError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("sfnn-cpu-{i}"))
+            .build()
+            .map_err(|e| ExecError::Unavailable(format!("cannot start CPU threads: {e}")))?;
+        Ok(CpuExecutor { pool })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+/// The processor's model name, from `/proc/cpuinfo` where there is one.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+impl Executor for CpuExecutor {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn device(&self) -> String {
+        format!("{} ({} threads)", cpu_model(), self.threads())
+    }
+
+    fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
+        let layout = GenomeLayout::new(request.model);
+        let params_len = layout.len();
+        let envs = request.envs.len();
+        let per_member = request.repeats * envs;
+        if envs == 0 || request.repeats == 0 || request.lifetimes.len() % per_member != 0 {
+            return Err(ExecError::InvalidRequest(
+                "lifetimes must be ordered [member][repeat][env]".into(),
+            ));
+        }
+        let members = request.members();
+        if request.genomes.len() != members * params_len {
+            return Err(ExecError::InvalidRequest(format!(
+                "{} genome values for {members} members of {params_len} parameters",
+                request.genomes.len()
+            )));
+        }
+        let episodes = request.protocol.episodes;
+        let mut returns = vec![0.0; request.lifetimes.len() * episodes];
+        let env_steps = self.pool.install(|| {
+            returns
+                .par_chunks_mut(episodes)
+                .zip(request.lifetimes.par_iter())
+                .enumerate()
+                .map(|(index, (out, input))| {
+                    let member = index / per_member;
+                    let genome = &request.genomes[member * params_len..(member + 1) * params_len];
+                    let params = Params::<f32>::from_flat(&layout, genome);
+                    let info = request.envs[index % envs];
+                    lifetime::run_lifetime(
+                        &params,
+                        &request.model,
+                        info,
+                        input,
+                        request.protocol,
+                        out,
+                    )
+                })
+                .sum::<u64>()
+        });
+        Ok(EvalOutput { returns, env_steps })
+    }
+}

@@ -1,0 +1,89 @@
+//! One lifetime: a freshly wired network living through `episodes` episodes of one environment,
+//! its state carried across episodes (SFNN.md §4.2–4.3). This is the reference semantics every
+//! executor must reproduce.
+
+use super::{EpisodeMode, LifetimeInput, Protocol};
+use crate::envs::{self, Action, ActionSpace, EnvInfo};
+use crate::model::{Decision, ModelConfig, Network, Params, Readout};
+use crate::num::Real;
+
+/// The readout that fits an environment's action space.
+pub fn readout_for(info: &EnvInfo) -> Readout {
+    match info.action_space {
+        ActionSpace::Discrete { n } => Readout::Discrete { actions: n },
+        ActionSpace::Continuous { low, high } => Readout::Continuous { low, high },
+    }
+}
+
+/// Runs one lifetime and writes each episode's return into `returns` (length `episodes`).
+/// Returns the number of environment steps taken.
+pub fn run_lifetime<F: Real>(
+    params: &Params<F>,
+    model: &ModelConfig,
+    info: &'static EnvInfo,
+    input: &LifetimeInput,
+    protocol: Protocol,
+    returns: &mut [f64],
+) -> u64 {
+    debug_assert_eq!(returns.len(), protocol.episodes);
+    let synapse_init: Vec<F> = input
+        .synapse_init
+        .iter()
+        .map(|&v| F::of(v.into()))
+        .collect();
+    let mut net = Network::new(
+        &input.wiring,
+        readout_for(info),
+        model.msg_dims,
+        model.node_types,
+        &synapse_init,
+    );
+    let mut env = envs::make::<F>(info.name).expect("registered environment");
+    let dim = info.state_dim;
+    let resets: Vec<F> = input.resets.iter().map(|&v| F::of(v.into())).collect();
+    let pool = resets.len() / dim;
+    // Auto-reset states follow the `episodes` episode-start states; should a lifetime ever end
+    // more episodes than the pool holds, it cycles through the auto-reset part again.
+    let mut next_auto_reset = protocol.episodes;
+    let mut take_auto_reset = || {
+        let index = if pool > protocol.episodes {
+            protocol.episodes + (next_auto_reset - protocol.episodes) % (pool - protocol.episodes)
+        } else {
+            next_auto_reset % pool
+        };
+        next_auto_reset += 1;
+        index
+    };
+
+    let mut steps = 0u64;
+    for (episode, episode_return) in returns.iter_mut().enumerate() {
+        let mut obs = env.reset_to(&resets[episode * dim..(episode + 1) * dim]);
+        let mut total = 0.0f64;
+        let mut ended = false;
+        for _ in 0..info.horizon {
+            let action = match net.step(params, obs.as_slice()) {
+                Decision::Discrete(a) => Action::Discrete(a),
+                Decision::Continuous(a) => Action::Continuous(a),
+            };
+            let step = env.step(action);
+            steps += 1;
+            if !ended {
+                total += step.reward.to_f64_exact();
+            }
+            // The reward is fed unmasked, also after the first `done` (SFNN.md §6.7).
+            net.set_reward(step.reward);
+            if step.terminated || step.truncated {
+                ended = true;
+                if protocol.mode == EpisodeMode::StopOnDone {
+                    break;
+                }
+                let state = take_auto_reset();
+                obs = env.reset_to(&resets[state * dim..(state + 1) * dim]);
+            } else {
+                obs = step.obs;
+            }
+        }
+        *episode_return = total;
+    }
+    steps
+}

@@ -1,0 +1,100 @@
+//! Executors: evaluate a whole population of genomes and return every episode's return.
+//!
+//! An executor only simulates. Everything random (wiring, synapse initial states, environment
+//! resets) is drawn on the host by [`inputs::sample_lifetimes`] and handed over in an
+//! [`EvalRequest`], and fitness is computed on the host from the returned episode returns, so
+//! every executor sees identical inputs and is judged by the same arithmetic.
+
+pub mod cpu;
+pub mod inputs;
+pub mod lifetime;
+
+pub use cpu::CpuExecutor;
+pub use inputs::{LifetimeInput, Sampler};
+pub use lifetime::run_lifetime;
+
+use crate::envs::EnvInfo;
+use crate::model::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+/// How an episode runs (SFNN.md §4.2 and §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeMode {
+    /// The reference: exactly `horizon` steps with gymnax-style auto-reset; the return counts
+    /// rewards up to and including the first `done`, but the network keeps acting and learning.
+    #[default]
+    FixedHorizon,
+    /// Stop each episode at its first `done`.
+    StopOnDone,
+}
+
+/// The per-lifetime protocol an executor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocol {
+    pub episodes: usize,
+    pub mode: EpisodeMode,
+}
+
+/// One population to evaluate. Lifetimes are ordered `[member][repeat][env]`.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalRequest<'a> {
+    pub model: ModelConfig,
+    pub envs: &'a [&'static EnvInfo],
+    pub protocol: Protocol,
+    /// `members × param_count` genome values, row-major.
+    pub genomes: &'a [f32],
+    pub repeats: usize,
+    pub lifetimes: &'a [LifetimeInput],
+}
+
+impl EvalRequest<'_> {
+    pub fn members(&self) -> usize {
+        self.lifetimes.len() / (self.repeats * self.envs.len())
+    }
+}
+
+/// Episode returns `[member][repeat][env][episode]` and the number of environment steps taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalOutput {
+    pub returns: Vec<f64>,
+    pub env_steps: u64,
+}
+
+/// Which executor a job asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorChoice {
+    /// A GPU when one works, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("executor unavailable: {0}")]
+    Unavailable(String),
+    #[error("invalid evaluation request: {0}")]
+    InvalidRequest(String),
+}
+
+/// Something that evaluates populations.
+pub trait Executor: Send + Sync {
+    /// `"cpu"` or `"cuda"`.
+    fn name(&self) -> &'static str;
+    /// A human-readable device description (CPU model and threads, GPU name).
+    fn device(&self) -> String;
+    fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError>;
+}
+
+/// Builds the executor a job asks for. `threads = 0` uses every core.
+pub fn select(choice: ExecutorChoice, threads: usize) -> Result<Box<dyn Executor>, ExecError> {
+    match choice {
+        ExecutorChoice::Auto | ExecutorChoice::Cpu => Ok(Box::new(CpuExecutor::new(threads)?)),
+        ExecutorChoice::Cuda => Err(ExecError::Unavailable(
+            "this build has no CUDA executor; use \"cpu\" or \"auto\"".into(),
+        )),
+    }
+}
