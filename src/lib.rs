@@ -8,5 +8,5 @@
 //! - [`evolution`]: job specs, lifetime fitness, evolution strategies and the generation loop.
 
 pub mod envs;
-pub mod num;
 pub mod evolution;
+pub mod num;
