@@ -66,6 +66,10 @@ impl<F: Real> Env<F> for CartPole<F> {
         self.elapsed
     }
 
+    fn set_elapsed(&mut self, elapsed: usize) {
+        self.elapsed = elapsed;
+    }
+
     fn observation(&self) -> Observation<F> {
         Observation::new(&self.state)
     }
@@ -95,8 +99,8 @@ impl<F: Real> Env<F> for CartPole<F> {
         };
         let (sin, cos) = (theta.sin(), theta.cos());
         // Groupings as in gymnasium: `(thd*thd)` and `(cos*cos)` keep the f64 instance bit-exact.
-        let temp = (force + F::of(POLE_MASS_LENGTH) * (theta_dot * theta_dot) * sin)
-            / F::of(TOTAL_MASS);
+        let temp =
+            (force + F::of(POLE_MASS_LENGTH) * (theta_dot * theta_dot) * sin) / F::of(TOTAL_MASS);
         let theta_acc = (F::of(GRAVITY) * sin - cos * temp)
             / (F::of(LENGTH)
                 * (F::of(4.0 / 3.0) - F::of(MASS_POLE) * (cos * cos) / F::of(TOTAL_MASS)));
