@@ -66,6 +66,10 @@ impl<F: Real> Env<F> for CartPole<F> {
         self.elapsed
     }
 
+    fn set_elapsed(&mut self, elapsed: usize) {
+        self.elapsed = elapsed;
+    }
+
     fn observation(&self) -> Observation<F> {
         Observation::new(&self.state)
     }

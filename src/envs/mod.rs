@@ -2,7 +2,8 @@
 //!
 //! Each environment is generic over [`Real`]: executors simulate in `f32` (as gymnax, which the
 //! reference trained on, does), and the `f64` instance reproduces the recorded gymnasium
-//! transitions bit for bit. Environments draw nothing themselves during a step: reset states come
+//! transitions bit for bit (on Linux/glibc, see [`py_square`]), except MountainCarContinuous-v0,
+//! which does not copy gymnasium's float32 state storage and agrees to about 1e-7. Environments draw nothing themselves during a step: reset states come
 //! from [`Env::sample_reset_state`], which the host calls with its seeded RNG, so every executor
 //! sees the same resets.
 
@@ -118,6 +119,10 @@ pub trait Env<F: Real>: Send {
     /// Steps taken since the last reset.
     fn elapsed(&self) -> usize;
 
+    /// Overwrites the step counter of the time limit (for replaying recorded transitions); the
+    /// physical state is left alone.
+    fn set_elapsed(&mut self, elapsed: usize);
+
     /// The observation of the current state.
     fn observation(&self) -> Observation<F>;
 
@@ -136,6 +141,20 @@ pub trait Env<F: Real>: Send {
         let dim = self.info().state_dim;
         self.sample_reset_state(rng, &mut state[..dim]);
         self.reset_to(&state[..dim])
+    }
+}
+
+/// `x**2` as CPython and numpy evaluate it for a float64: a call to the C library's `pow`, which
+/// glibc does not always round correctly (Acrobot's `d2**2` hits a case where it is 1 ulp from the
+/// correctly rounded `x * x`). The `f64` instances use it wherever gymnasium writes `**2`, so they
+/// stay bit-exact on Linux/glibc (other C libraries may differ by an ulp); `f32` simply multiplies.
+#[inline(always)]
+pub fn py_square<F: Real>(x: F) -> F {
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>() {
+        // `black_box` hides the constant exponent, or LLVM would rewrite `pow(x, 2.0)` to `x * x`.
+        F::of(x.to_f64_exact().powf(std::hint::black_box(2.0)))
+    } else {
+        x * x
     }
 }
 
