@@ -7,6 +7,7 @@
 //! - [`exec`]: executors that evaluate whole populations (the CPU executor is the reference).
 //! - [`evolution`]: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod cli;
 pub mod envs;
 pub mod evolution;
 pub mod exec;

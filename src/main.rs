@@ -1,1 +1,5 @@
-fn main() {}
+//! The `sfnn` binary; everything lives in the library (`sfnn::cli`).
+
+fn main() -> std::process::ExitCode {
+    sfnn::cli::main()
+}

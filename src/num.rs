@@ -136,8 +136,10 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * (r * r) + r + 1.0;
-    // k is in [-126, 128]; build 2^k in two halves so k = 128 does not overflow the exponent field.
-    let k = k as i32;
+    // k is an integer in [-126, 128]. Adding 1.5·2^23 puts it in the low mantissa bits, which
+    // reads it out without a float-to-int conversion (Rust's saturating `as` does not vectorise).
+    let k = (k + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
+    // Build 2^k in two halves so k = 128 does not overflow the exponent field.
     let half = k >> 1;
     let s1 = f32::from_bits(((half + 127) as u32) << 23);
     let s2 = f32::from_bits(((k - half + 127) as u32) << 23);

@@ -1,3 +1,10 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod fitness;
+pub mod run;
+pub mod spec;
 pub mod strategies;
+
+pub use fitness::{LifetimeConfig, ReturnBounds, Score};
+pub use run::{BestGenome, Checkpoint, Evolution, GenerationRecord, StopReason};
+pub use spec::JobSpec;

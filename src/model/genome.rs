@@ -71,14 +71,17 @@ impl GenomeLayout {
 
 /// The genome unpacked for one network step, converted to the executor's float type.
 ///
-/// Per type τ: neuron `w[τ]` (d×d, out × in), GRU `w_ih[τ]` (3d × (2d+1)), `w_hh[τ]` (3d × d),
-/// `bias[τ]` (3d), `bias_n[τ]` (d); rows of the GRU tensors in gate order [r; z; n] as equinox.
+/// Per type τ: the neuron matrix and the GRU input weights **transposed** (input-major, so the
+/// step can accumulate all outputs of one input at once), `w_hh[τ]` (3d × d), `bias[τ]` (3d) and
+/// `bias_n[τ]` (d); gate rows in the order [r; z; n] as equinox.
 #[derive(Debug, Clone)]
 pub struct Params<F> {
     pub types: usize,
     pub d: usize,
-    pub neuron_w: Vec<F>,
-    pub w_ih: Vec<F>,
+    /// `neuron_w_t[τ][in][out]` = `W_τ[out][in]` (d × d per type).
+    pub neuron_w_t: Vec<F>,
+    /// `w_ih_t[τ][input][gate]` = `W_ih,τ[gate][input]` ((2d+1) × 3d per type).
+    pub w_ih_t: Vec<F>,
     pub w_hh: Vec<F>,
     pub bias: Vec<F>,
     pub bias_n: Vec<F>,
@@ -104,11 +107,12 @@ impl<F: Real> Params<F> {
                 .collect()
         };
         let learning_rate = slice(5)[0];
+        let d = layout.model.msg_dims;
         Params {
             types: layout.model.node_types,
             d: layout.model.msg_dims,
-            neuron_w: slice(0),
-            w_ih: slice(1),
+            neuron_w_t: transpose_per_type(&slice(0), layout.model.node_types, d, d),
+            w_ih_t: transpose_per_type(&slice(1), layout.model.node_types, 3 * d, 2 * d + 1),
             w_hh: slice(2),
             bias: slice(3),
             bias_n: slice(4),
@@ -116,6 +120,20 @@ impl<F: Real> Params<F> {
             plasticity: F::of(0.01) * learning_rate,
         }
     }
+}
+
+/// Transposes each of `types` row-major `rows × cols` matrices stored back to back.
+fn transpose_per_type<F: Copy>(values: &[F], types: usize, rows: usize, cols: usize) -> Vec<F> {
+    let mut out = values.to_vec();
+    for t in 0..types {
+        let (src, dst) = (&values[t * rows * cols..], &mut out[t * rows * cols..]);
+        for r in 0..rows {
+            for c in 0..cols {
+                dst[c * rows + r] = src[r * cols + c];
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! only through the [`Wiring`] and the synapse initial states, which the host draws.
 
 mod genome;
+mod genome_file;
 mod network;
 mod wiring;
 
 pub use genome::{GenomeLayout, Params, TensorInfo};
+pub use genome_file::{GenomeFile, GenomeFileError};
 pub use network::{Decision, LANES, Network, Readout};
 pub use wiring::{Topology, TopologyPreset, Wiring};
 

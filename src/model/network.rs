@@ -11,7 +11,10 @@ use crate::num::Real;
 use multiversion::multiversion;
 
 /// Synapses per SIMD chunk (one AVX2 register of f32, half an AVX-512 one).
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
+
+/// The largest network the step supports (message passing keeps one column on the stack).
+pub const MAX_NODES: usize = 1024;
 
 /// How the output nodes become an action.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,6 +71,9 @@ pub struct Network<F> {
     groups: Vec<Group>,
     /// Synapse states, `[chunk][channel][lane]`.
     e: Vec<F>,
+    /// The same states as dense per-channel matrices `[channel][pre][post]`, zero where no
+    /// synapse is wired, for the message passing (three times per step, vectorised over posts).
+    dense: Vec<F>,
     y_prev: Vec<F>,
     reward: F,
     prev_action: usize,
@@ -137,11 +143,13 @@ impl<F: Real> Network<F> {
                 }
             }
         }
+        let n = wiring.nodes;
+        let mut dense = vec![F::zero(); d * n * n];
+        scatter_dense(&pre, &post, &wiring_index, &e, d, n, &mut dense);
         let mut types_used = vec![false; types];
         for g in &groups {
             types_used[g.ty] = true;
         }
-        let n = wiring.nodes;
         Network {
             nodes: n,
             d,
@@ -154,6 +162,7 @@ impl<F: Real> Network<F> {
             wiring_index,
             groups,
             e,
+            dense,
             y_prev: vec![F::zero(); n * d],
             reward: F::zero(),
             prev_action: 0,
@@ -256,6 +265,15 @@ fn step_impl<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> De
     }
     let decision = read_action(net, &y);
     update_synapses(net, params, &y);
+    scatter_dense(
+        &net.pre,
+        &net.post,
+        &net.wiring_index,
+        &net.e,
+        d,
+        net.nodes,
+        &mut net.dense,
+    );
 
     std::mem::swap(&mut net.y_prev, &mut y);
     net.scratch.x = x;
@@ -270,24 +288,55 @@ fn step_impl<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> De
     decision
 }
 
-/// `x_j = Σ_i A_ij (e_ij ⊙ y_i)`, summed in wiring order. The reference sums densely over all
-/// senders, so one NaN activation anywhere makes every message NaN (0·NaN = NaN); we reproduce
-/// that instead of letting NaN spread only along wired synapses.
+/// `x_j = Σ_i A_ij (e_ij ⊙ y_i)`, summed over senders i in ascending order. The reference sums
+/// densely over all senders, so one NaN activation anywhere makes every message NaN (0·NaN =
+/// NaN); we reproduce that instead of letting NaN spread only along wired synapses.
 #[inline(always)]
 fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
-    let d = net.d;
-    x.fill(F::zero());
+    let (d, n) = (net.d, net.nodes);
     if src.iter().any(|v| v.is_nan()) {
+        x[..net.inputs * d].fill(F::zero());
         x[net.inputs * d..].fill(F::nan());
         return;
     }
-    for g in &net.groups {
-        let first = g.first_chunk * LANES;
-        for slot in first..first + g.edges {
-            let (i, j) = (net.pre[slot] as usize, net.post[slot] as usize);
-            let base = (slot / LANES * d) * LANES + slot % LANES;
+    let mut column = [F::zero(); MAX_NODES];
+    let column = &mut column[..n];
+    for c in 0..d {
+        column.fill(F::zero());
+        let w = &net.dense[c * n * n..(c + 1) * n * n];
+        for i in 0..n {
+            let yi = src[i * d + c];
+            add_scaled(column, &w[i * n..(i + 1) * n], yi);
+        }
+        for (j, &value) in column.iter().enumerate() {
+            x[j * d + c] = value;
+        }
+    }
+}
+
+/// `acc += row · scale`, element-wise.
+#[inline(always)]
+fn add_scaled<F: Real>(acc: &mut [F], row: &[F], scale: F) {
+    for (a, &w) in acc.iter_mut().zip(row) {
+        *a += w * scale;
+    }
+}
+
+/// Copies the chunked synapse states into the dense per-channel matrices.
+fn scatter_dense<F: Real>(
+    pre: &[u32],
+    post: &[u32],
+    wiring_index: &[u32],
+    e: &[F],
+    d: usize,
+    n: usize,
+    dense: &mut [F],
+) {
+    for (slot, &k) in wiring_index.iter().enumerate() {
+        if k != u32::MAX {
+            let (i, j) = (pre[slot] as usize, post[slot] as usize);
             for c in 0..d {
-                x[j * d + c] += net.e[base + c * LANES] * src[i * d + c];
+                dense[(c * n + i) * n + j] = e[e_index(slot, c, d)];
             }
         }
     }
@@ -318,20 +367,21 @@ fn clamp_prev_action<F: Real>(net: &Network<F>, x: &mut [F]) {
     }
 }
 
-/// `y_j = tanh(W_τ(j) x_j)` for every node.
+/// `y_j = tanh(W_τ(j) x_j)` for every node: all pre-activations first, then one tanh pass over
+/// the whole array, which vectorises.
 #[inline(always)]
 fn neurons<F: Real>(net: &Network<F>, params: &Params<F>, x: &[F], y: &mut [F]) {
     let d = net.d;
     for j in 0..net.nodes {
-        let w = &params.neuron_w[net.node_types[j] as usize * d * d..][..d * d];
-        let xj = &x[j * d..(j + 1) * d];
-        for o in 0..d {
-            let mut acc = F::zero();
-            for c in 0..d {
-                acc += w[o * d + c] * xj[c];
-            }
-            y[j * d + o] = acc.tanh_model();
+        let w = &params.neuron_w_t[net.node_types[j] as usize * d * d..][..d * d];
+        let (xj, yj) = (&x[j * d..(j + 1) * d], &mut y[j * d..(j + 1) * d]);
+        yj.fill(F::zero());
+        for c in 0..d {
+            add_scaled(yj, &w[c * d..(c + 1) * d], xj[c]);
         }
+    }
+    for v in y.iter_mut() {
+        *v = v.tanh_model();
     }
 }
 
@@ -385,29 +435,27 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     // Pre-synaptic part, per node with its own type: W_ih[:, :d]·y_prev,i + W_ih[:, 2d]·r + b.
     for i in 0..n {
         let ty = net.node_types[i] as usize;
-        let w = &params.w_ih[ty * g3 * width..][..g3 * width];
-        let b = &params.bias[ty * g3..][..g3];
+        let w = &params.w_ih_t[ty * width * g3..][..width * g3];
         let yi = &net.y_prev[i * d..(i + 1) * d];
-        for g in 0..g3 {
-            let mut acc = F::zero();
-            for c in 0..d {
-                acc += w[g * width + c] * yi[c];
-            }
-            acc += w[g * width + 2 * d] * net.reward;
-            pre_part[i * g3 + g] = acc + b[g];
+        let acc = &mut pre_part[i * g3..(i + 1) * g3];
+        acc.fill(F::zero());
+        for c in 0..d {
+            add_scaled(acc, &w[c * g3..(c + 1) * g3], yi[c]);
+        }
+        add_scaled(acc, &w[2 * d * g3..(2 * d + 1) * g3], net.reward);
+        for (a, &b) in acc.iter_mut().zip(&params.bias[ty * g3..(ty + 1) * g3]) {
+            *a += b;
         }
     }
     // Post-synaptic part, per (type, node): W_ih[:, d..2d]·y_j.
     for ty in (0..params.types).filter(|&t| net.types_used[t]) {
-        let w = &params.w_ih[ty * g3 * width..][..g3 * width];
+        let w = &params.w_ih_t[ty * width * g3..][..width * g3];
         for j in 0..n {
             let yj = &y[j * d..(j + 1) * d];
-            for g in 0..g3 {
-                let mut acc = F::zero();
-                for c in 0..d {
-                    acc += w[g * width + d + c] * yj[c];
-                }
-                post_part[(ty * n + j) * g3 + g] = acc;
+            let acc = &mut post_part[(ty * n + j) * g3..(ty * n + j + 1) * g3];
+            acc.fill(F::zero());
+            for c in 0..d {
+                add_scaled(acc, &w[(d + c) * g3..(d + c + 1) * g3], yj[c]);
             }
         }
     }
@@ -420,10 +468,11 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
         for chunk in group.first_chunk..group.first_chunk + group.chunks {
             let slots = chunk * LANES..(chunk + 1) * LANES;
             let (pre, post) = (&net.pre[slots.clone()], &net.post[slots]);
-            for (g, gi_g) in gi.iter_mut().enumerate() {
-                for l in 0..LANES {
-                    gi_g[l] = pre_part[pre[l] as usize * g3 + g]
-                        + post_part[(ty * n + post[l] as usize) * g3 + g];
+            for l in 0..LANES {
+                let a = &pre_part[pre[l] as usize * g3..][..g3];
+                let b = &post_part[(ty * n + post[l] as usize) * g3..][..g3];
+                for ((gi_g, &a), &b) in gi.iter_mut().zip(a).zip(b) {
+                    gi_g[l] = a + b;
                 }
             }
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
@@ -444,36 +493,35 @@ fn gru_chunk<F: Real>(
     plasticity: F,
 ) {
     let d = bias_n.len();
-    for (g, gh_g) in gh.iter_mut().enumerate() {
+    let (e, _) = e.as_chunks_mut::<LANES>();
+    for (gh_g, w_row) in gh.iter_mut().zip(w_hh.chunks_exact(d)) {
         let mut acc = [F::zero(); LANES];
-        for c in 0..d {
-            let w = w_hh[g * d + c];
-            let ec = &e[c * LANES..(c + 1) * LANES];
+        for (&w, ec) in w_row.iter().zip(e.iter()) {
             for l in 0..LANES {
                 acc[l] += w * ec[l];
             }
         }
         *gh_g = acc;
     }
+    // Plain loops, not closures: a closure is a function of its own, which does not inherit the
+    // caller's target features and would run scalar.
+    let (mut r, mut z, mut cand) = ([F::zero(); LANES], [F::zero(); LANES], [F::zero(); LANES]);
     for c in 0..d {
-        let r = lanes(|l| (gi[c][l] + gh[c][l]).sigmoid_model());
-        let z = lanes(|l| (gi[d + c][l] + gh[d + c][l]).sigmoid_model());
-        let cand =
-            lanes(|l| (gi[2 * d + c][l] + r[l] * (gh[2 * d + c][l] + bias_n[c])).tanh_model());
-        let ec: &mut [F; LANES] = (&mut e[c * LANES..(c + 1) * LANES]).try_into().unwrap();
-        *ec = lanes(|l| {
+        let (gi_r, gi_z, gi_n) = (&gi[c], &gi[d + c], &gi[2 * d + c]);
+        let (gh_r, gh_z, gh_n) = (&gh[c], &gh[d + c], &gh[2 * d + c]);
+        for l in 0..LANES {
+            r[l] = (gi_r[l] + gh_r[l]).sigmoid_model();
+        }
+        for l in 0..LANES {
+            z[l] = (gi_z[l] + gh_z[l]).sigmoid_model();
+        }
+        for l in 0..LANES {
+            cand[l] = (gi_n[l] + r[l] * (gh_n[l] + bias_n[c])).tanh_model();
+        }
+        let ec = &mut e[c];
+        for l in 0..LANES {
             let h = ec[l];
-            h + plasticity * (cand[l] + z[l] * (h - cand[l]))
-        });
+            ec[l] = h + plasticity * (cand[l] + z[l] * (h - cand[l]));
+        }
     }
-}
-
-/// Builds one value per lane; small enough for LLVM to turn into one SIMD expression.
-#[inline(always)]
-fn lanes<F: Real>(f: impl Fn(usize) -> F) -> [F; LANES] {
-    let mut out = [F::zero(); LANES];
-    for (l, value) in out.iter_mut().enumerate() {
-        *value = f(l);
-    }
-    out
 }

@@ -1,0 +1,247 @@
+//! `sfnn bench`: executor throughput on the paper configuration (DESIGN.md §6).
+//!
+//! Figures are printed as ratios against baselines measured in the same run where possible
+//! (one thread vs all threads), and against the reference JAX code's time per genome-lifetime
+//! on this machine, which is given (`--reference-seconds`) rather than measured here.
+
+use crate::envs::{self, EnvInfo};
+use crate::exec::{self, EvalRequest, ExecutorChoice, Protocol, Sampler};
+use crate::exec::{CpuExecutor, EpisodeMode, LifetimeInput};
+use crate::model::{GenomeLayout, ModelConfig, Topology};
+use anyhow::{Result, anyhow};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Genomes per generation (paper: 128).
+    #[arg(long, default_value_t = 128)]
+    popsize: usize,
+    /// Environments, comma-separated (paper: CartPole-v1,Acrobot-v1,MountainCar-v0).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "CartPole-v1,Acrobot-v1,MountainCar-v0"
+    )]
+    envs: Vec<String>,
+    /// Timed generations (the fastest is reported, the others show the spread).
+    #[arg(long, default_value_t = 2)]
+    generations: usize,
+    /// CPU threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// `cpu`, `cuda` or `auto`.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "auto"])]
+    executor: String,
+    /// Seconds the reference JAX code needs per genome-lifetime on this machine (issue #2: 2.6 s
+    /// on the 2-core development machine, i.e. about 3,700 SFNN steps per second).
+    #[arg(long, default_value_t = 2.6)]
+    reference_seconds: f64,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    executor: String,
+    device: String,
+    popsize: usize,
+    envs: Vec<String>,
+    steps_per_generation: u64,
+    single_thread_steps_per_second: f64,
+    sampling_seconds: f64,
+    generation_seconds: Vec<f64>,
+    steps_per_second: f64,
+    seconds_per_genome_lifetime: f64,
+    speedup_vs_reference: f64,
+    model_gflops: f64,
+    peak_gflops: f64,
+    fraction_of_peak: f64,
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let choice: ExecutorChoice = serde_json::from_value(args.executor.clone().into())?;
+    let env_infos: Vec<&'static EnvInfo> = args
+        .envs
+        .iter()
+        .map(|name| {
+            envs::info(name).ok_or_else(|| {
+                anyhow!("unknown environment {name:?}; allowed: {}", envs::names().join(", "))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let executor = exec::select(choice, args.threads)?;
+    let model = ModelConfig::default();
+    let layout = GenomeLayout::new(model);
+    let protocol = Protocol {
+        episodes: 8,
+        mode: EpisodeMode::FixedHorizon,
+    };
+    let topology = Topology::default();
+    let sampler = Sampler {
+        model: &model,
+        topology: &topology,
+        envs: &env_infos,
+        protocol,
+        repeats: 1,
+        seed: 7,
+    };
+    // Generation-0 CMA-ES samples: N(0, 1) in every parameter.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let genomes: Vec<f32> = (0..args.popsize * layout.len())
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+
+    println!("executor: {} — {}", executor.name(), executor.device());
+    let single = single_thread_rate(&sampler, &genomes[..4 * layout.len()])?;
+    println!("one thread: {single:.0} SFNN steps/s");
+
+    let sampled = Instant::now();
+    let lifetimes = sampler.generation(0, args.popsize);
+    let sampling_seconds = sampled.elapsed().as_secs_f64();
+    let request = EvalRequest {
+        model,
+        envs: &env_infos,
+        protocol,
+        genomes: &genomes,
+        repeats: 1,
+        lifetimes: &lifetimes,
+    };
+    let mut times = Vec::new();
+    let mut steps = 0;
+    for _ in 0..args.generations.max(1) {
+        let started = Instant::now();
+        steps = executor.evaluate(&request)?.env_steps;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let rate = steps as f64 / best;
+    let per_lifetime = best / args.popsize as f64;
+    let flops = model_flops(&model, &env_infos, &lifetimes, protocol);
+    let gflops = flops / best / 1e9;
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let peak = cpu_peak_gflops(threads);
+    let report = Report {
+        executor: executor.name().into(),
+        device: executor.device(),
+        popsize: args.popsize,
+        envs: args.envs.clone(),
+        steps_per_generation: steps,
+        single_thread_steps_per_second: single,
+        sampling_seconds,
+        generation_seconds: times.clone(),
+        steps_per_second: rate,
+        seconds_per_genome_lifetime: per_lifetime,
+        speedup_vs_reference: args.reference_seconds / per_lifetime,
+        model_gflops: gflops,
+        peak_gflops: peak,
+        fraction_of_peak: gflops / peak,
+    };
+    println!(
+        "generation ({} genomes × {} envs, {} steps): {:.3} s (runs: {}), sampling {:.3} s",
+        args.popsize,
+        env_infos.len(),
+        steps,
+        best,
+        times.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(", "),
+        sampling_seconds
+    );
+    println!(
+        "{rate:.0} SFNN steps/s; {per_lifetime:.4} s per genome-lifetime = {:.1}× the reference \
+         ({} s per genome-lifetime)",
+        report.speedup_vs_reference, args.reference_seconds
+    );
+    println!(
+        "model arithmetic: {gflops:.1} GFLOP/s = {:.1}% of the {peak:.0} GFLOP/s fp32 peak",
+        100.0 * report.fraction_of_peak
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}
+
+/// SFNN steps per second of one thread running single lifetimes of the first environment.
+fn single_thread_rate(sampler: &Sampler, genomes: &[f32]) -> Result<f64> {
+    let one = CpuExecutor::new(1)?;
+    let first = [sampler.envs[0]];
+    let sub = Sampler {
+        envs: &first,
+        ..*sampler
+    };
+    let members = genomes.len() / GenomeLayout::new(*sampler.model).len();
+    let lifetimes = sub.generation(1, members);
+    let started = Instant::now();
+    let out = one.evaluate(&EvalRequest {
+        model: *sampler.model,
+        envs: &first,
+        protocol: sampler.protocol,
+        genomes,
+        repeats: 1,
+        lifetimes: &lifetimes,
+    })?;
+    Ok(out.env_steps as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Floating-point operations of the model as the reference formulates it (a multiply-add counts
+/// 2, a tanh/sigmoid counts 1), for fixed-horizon lifetimes:
+/// per step, 3 message passes (2·d per synapse) and 3 neuron passes (2·d² + 1·d per node), and
+/// per synapse one GRU cell: `W_ih·u` (2·3d·(2d+1)), `W_hh·h` (2·3d·d), bias and gate adds
+/// (≈ 7d), 3d nonlinearities and the update (≈ 5d).
+fn model_flops(
+    model: &ModelConfig,
+    envs: &[&'static EnvInfo],
+    lifetimes: &[LifetimeInput],
+    protocol: Protocol,
+) -> f64 {
+    let (n, d) = (model.nodes as f64, model.msg_dims as f64);
+    let per_synapse = 3.0 * 2.0 * d + 2.0 * 3.0 * d * (2.0 * d + 1.0) + 2.0 * 3.0 * d * d + 15.0 * d;
+    let per_node = 3.0 * (2.0 * d * d + d);
+    lifetimes
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let info = envs[i % envs.len()];
+            let steps = (protocol.episodes * info.horizon) as f64;
+            steps * (input.wiring.edges.len() as f64 * per_synapse + n * per_node)
+        })
+        .sum()
+}
+
+/// fp32 peak of the CPU: threads × clock × SIMD width × 2 (FMA) × 2 (two FMA units), the clock
+/// read from `/proc/cpuinfo`.
+fn cpu_peak_gflops(threads: usize) -> f64 {
+    let mhz = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("cpu MHz"))
+                .and_then(|l| l.split(':').nth(1))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+        .unwrap_or(2000.0);
+    threads as f64 * mhz / 1000.0 * simd_f32_lanes() * 2.0 * 2.0
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_f32_lanes() -> f64 {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        16.0
+    } else if std::arch::is_x86_feature_detected!("avx") {
+        8.0
+    } else {
+        4.0
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_f32_lanes() -> f64 {
+    4.0
+}

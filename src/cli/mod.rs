@@ -1,0 +1,49 @@
+//! The `sfnn` command line. `main.rs` only calls [`main`].
+
+mod bench;
+mod eval;
+mod output;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "sfnn", version, about = "Evolve Structurally Flexible Neural Networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one evolution job to completion, without a server.
+    Run(run::RunArgs),
+    /// Evaluate a genome file on an environment and print per-episode returns.
+    Eval(eval::EvalArgs),
+    /// Measure executor throughput on the paper configuration.
+    Bench(bench::BenchArgs),
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "sfnn=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::eval(args),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The output folder of `sfnn run`: history (JSON Lines while running, CSV and JSON), genomes
+//! and the checkpoint. Every file that is rewritten is replaced atomically (write, then rename),
+//! so an interrupted run never leaves a torn file behind.
+
+use crate::evolution::{Checkpoint, GenerationRecord, JobSpec};
+use crate::model::GenomeFile;
+use anyhow::{Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+pub struct OutputDir {
+    root: PathBuf,
+}
+
+const HISTORY_JSONL: &str = "history.jsonl";
+const CHECKPOINT: &str = "checkpoint.json";
+
+impl OutputDir {
+    pub fn create(root: &Path) -> Result<Self> {
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(OutputDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.path(name);
+        let tmp = self.path(&format!(".{name}.tmp"));
+        let mut f = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &target).with_context(|| format!("writing {}", target.display()))?;
+        Ok(())
+    }
+
+    pub fn write_spec(&self, spec: &JobSpec) -> Result<()> {
+        self.write_atomic("spec.json", serde_json::to_string_pretty(spec)?.as_bytes())
+    }
+
+    pub fn read_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        let path = self.path(CHECKPOINT);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path)?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("reading checkpoint {}", path.display())
+        })?))
+    }
+
+    pub fn write_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        self.write_atomic(CHECKPOINT, serde_json::to_string(checkpoint)?.as_bytes())
+    }
+
+    /// The recorded history, cut to the first `generations` records (a run resumed from a
+    /// checkpoint redoes the generations after it).
+    pub fn read_history(&self, generations: u64) -> Result<Vec<GenerationRecord>> {
+        let path = self.path(HISTORY_JSONL);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let mut records = Vec::new();
+        for line in BufReader::new(File::open(&path)?).lines() {
+            let line = line?;
+            // A torn last line (killed mid-write) is simply dropped.
+            let Ok(record) = serde_json::from_str::<GenerationRecord>(&line) else {
+                break;
+            };
+            if record.generation >= generations {
+                break;
+            }
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// Rewrites the JSON Lines history to exactly `records` (used on resume).
+    pub fn reset_history(&self, records: &[GenerationRecord]) -> Result<()> {
+        let mut text = String::new();
+        for r in records {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        self.write_atomic(HISTORY_JSONL, text.as_bytes())
+    }
+
+    pub fn append_record(&self, record: &GenerationRecord) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(HISTORY_JSONL))?;
+        writeln!(f, "{}", serde_json::to_string(record)?)?;
+        Ok(())
+    }
+
+    /// `history.json` (an array) and `history.csv` (one row per generation).
+    pub fn write_history_tables(&self, records: &[GenerationRecord]) -> Result<()> {
+        self.write_atomic("history.json", serde_json::to_string_pretty(records)?.as_bytes())?;
+        self.write_atomic("history.csv", history_csv(records).as_bytes())
+    }
+
+    pub fn write_genome(&self, stem: &str, genome: &GenomeFile) -> Result<()> {
+        self.write_atomic(&format!("{stem}.json"), genome.to_json().as_bytes())?;
+        self.write_atomic(&format!("{stem}.safetensors"), &genome.to_safetensors())
+    }
+}
+
+/// One CSV row per generation; per-environment columns are prefixed by the environment name.
+pub fn history_csv(records: &[GenerationRecord]) -> String {
+    let mut out = String::from(
+        "generation,best,mean,worst,std,q25,median,q75,best_so_far,sigma,env_steps,ask_s,evaluate_s,tell_s",
+    );
+    if let Some(first) = records.first() {
+        for env in &first.envs {
+            let e = &env.env;
+            out.push_str(&format!(",{e}_mean_return,{e}_best_return,{e}_mean_score"));
+        }
+    }
+    out.push('\n');
+    for r in records {
+        let f = &r.fitness;
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.generation,
+            f.best,
+            f.mean,
+            f.worst,
+            f.std,
+            f.q25,
+            f.median,
+            f.q75,
+            r.best_so_far,
+            r.sigma,
+            r.env_steps,
+            r.timing.ask,
+            r.timing.evaluate,
+            r.timing.tell
+        ));
+        for env in &r.envs {
+            out.push_str(&format!(
+                ",{},{},{}",
+                env.mean_return, env.best_return, env.mean_score
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,176 @@
+//! `sfnn run <spec.json>`: one job, start to finish, with a progress bar.
+
+use super::output::OutputDir;
+use crate::evolution::{Evolution, GenerationRecord, JobSpec};
+use crate::exec;
+use crate::model::GenomeFile;
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The job spec (JSON). Only `envs` is required; everything else defaults to the reference.
+    spec: PathBuf,
+    /// Folder for the history, genomes and checkpoint.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Continue from the checkpoint in `--out` instead of starting over.
+    #[arg(long)]
+    resume: bool,
+    /// Override the spec's generation count.
+    #[arg(long)]
+    generations: Option<u64>,
+    /// CPU threads (0: one per core).
+    #[arg(long, default_value_t = 0, env = "SFNN_THREADS")]
+    threads: usize,
+    /// Start the strategy mean from this genome file (JSON or safetensors).
+    #[arg(long)]
+    init_genome: Option<PathBuf>,
+    /// No progress bar; one log line per generation instead.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&args.spec)
+        .with_context(|| format!("reading {}", args.spec.display()))?;
+    let mut spec = JobSpec::from_json(&text).map_err(|e| anyhow::anyhow!("invalid spec: {e}"))?;
+    if let Some(g) = args.generations {
+        spec.generations = g;
+    }
+    let out = OutputDir::create(&args.out)?;
+    let executor = exec::select(spec.executor, args.threads)?;
+
+    let mut evolution = match (args.resume, out.read_checkpoint()?) {
+        (true, Some(checkpoint)) => Evolution::from_checkpoint(spec.clone(), checkpoint),
+        (true, None) => bail!("--resume: no checkpoint in {}", args.out.display()),
+        (false, _) => {
+            let init = match &args.init_genome {
+                Some(path) => {
+                    let genome = GenomeFile::load(path)?;
+                    if genome.model != spec.model.config() {
+                        bail!("--init-genome: the genome's model differs from the spec's");
+                    }
+                    Some(genome.values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
+                }
+                None => None,
+            };
+            Evolution::new(spec.clone(), init.as_deref())
+                .map_err(|e| anyhow::anyhow!("invalid spec: {e}"))?
+        }
+    };
+    let mut history = out.read_history(evolution.generation())?;
+    out.reset_history(&history)?;
+    out.write_spec(&spec)?;
+    eprintln!(
+        "{}: {} parameters, {} × {} on {} ({})",
+        spec.display_name(),
+        evolution.layout().len(),
+        spec.strategy.popsize,
+        spec.envs
+            .iter()
+            .map(|e| e.name())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        executor.name(),
+        executor.device()
+    );
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C means "now".
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this generation (Ctrl-C again to quit at once)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+
+    let bar = progress_bar(&spec, evolution.generation(), args.quiet);
+    let started = Instant::now();
+    while evolution.stop_reason().is_none() && !interrupted.load(Ordering::SeqCst) {
+        let record = evolution.step(executor.as_ref())?;
+        let write_started = Instant::now();
+        out.append_record(&record)?;
+        if evolution.generation() % spec.checkpoint_interval == 0 {
+            save(&out, &evolution)?;
+        }
+        report(&bar, &record, &spec, args.quiet);
+        history.push(record);
+        evolution.add_elapsed(write_started.elapsed().as_secs_f64());
+    }
+    save(&out, &evolution)?;
+    out.write_history_tables(&history)?;
+    bar.finish_and_clear();
+    let reason = evolution
+        .stop_reason()
+        .map_or("interrupted".to_string(), |r| format!("{r:?}").to_lowercase());
+    let best = evolution.best().map_or(f64::NAN, |b| b.fitness);
+    eprintln!(
+        "{} generations ({}), best fitness {best:.6}, {:.1} s; results in {}",
+        evolution.generation(),
+        reason,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The checkpoint and the genomes it implies. The JSON Lines history is written as it goes; the
+/// CSV and JSON tables once at the end, since rewriting them at every checkpoint would cost time
+/// quadratic in the run length.
+fn save(out: &OutputDir, evolution: &Evolution) -> Result<()> {
+    out.write_checkpoint(evolution.checkpoint())?;
+    let model = evolution.spec().model.config();
+    if let Some(best) = evolution.best() {
+        let genome = GenomeFile::new(model, best.values.clone(), Some(best.fitness))
+            .with_metadata("kind", "best_so_far")
+            .with_metadata("generation", best.generation);
+        out.write_genome("best_genome", &genome)?;
+    }
+    let mean = GenomeFile::new(model, evolution.mean_genome(), None)
+        .with_metadata("kind", "strategy_mean")
+        .with_metadata("generation", evolution.generation());
+    out.write_genome("mean_genome", &mean)
+}
+
+fn progress_bar(spec: &JobSpec, done: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(spec.generations).with_position(done);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} gen · {msg} · ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn report(bar: &ProgressBar, record: &GenerationRecord, spec: &JobSpec, quiet: bool) {
+    let seconds = record.timing.ask + record.timing.evaluate + record.timing.tell;
+    let evaluations = (spec.strategy.popsize * spec.lifetime.eval_repeats) as f64 / seconds;
+    let line = format!(
+        "best {:.4} (so far {:.4}) · mean {:.4} · σ {:.3} · {:.1} evals/s · {:.0} steps/s",
+        record.fitness.best,
+        record.best_so_far,
+        record.fitness.mean,
+        record.sigma,
+        evaluations,
+        record.env_steps as f64 / seconds
+    );
+    if quiet {
+        eprintln!("gen {} · {line}", record.generation);
+    } else {
+        bar.set_message(line);
+        bar.inc(1);
+    }
+}

@@ -1,0 +1,448 @@
+//! The job spec: everything that determines a run. Every field has a default equal to the
+//! reference protocol, so `{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}` is the
+//! paper's experiment.
+
+use super::fitness::{LifetimeConfig, ReturnBounds};
+use super::strategies::{FieldError, StrategyConfig};
+use crate::envs::{self, EnvInfo};
+use crate::exec::{ExecutorChoice, Protocol};
+use crate::model::{ModelConfig, Topology};
+use serde::{Deserialize, Serialize};
+
+/// An environment of the job: a name, optionally with its own normalisation bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnvEntry {
+    Name(String),
+    Detailed(EnvOverride),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvOverride {
+    pub name: String,
+    /// Episode return that normalises to 0 (default: the environment's own).
+    pub return_min: Option<f64>,
+    /// Episode return that normalises to 1.
+    pub return_max: Option<f64>,
+}
+
+impl EnvEntry {
+    pub fn name(&self) -> &str {
+        match self {
+            EnvEntry::Name(name) => name,
+            EnvEntry::Detailed(o) => &o.name,
+        }
+    }
+}
+
+/// The `model` section: sizes and wiring.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    pub nodes: usize,
+    pub msg_dims: usize,
+    pub node_types: usize,
+    pub topology: Topology,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        let m = ModelConfig::default();
+        ModelSpec {
+            nodes: m.nodes,
+            msg_dims: m.msg_dims,
+            node_types: m.node_types,
+            topology: Topology::default(),
+        }
+    }
+}
+
+impl ModelSpec {
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig {
+            nodes: self.nodes,
+            msg_dims: self.msg_dims,
+            node_types: self.node_types,
+        }
+    }
+}
+
+/// Rules that end a job before `generations`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StopRules {
+    /// Stop once the best fitness so far reaches this.
+    pub target_fitness: Option<f64>,
+    /// Stop after this many generations without a new best.
+    pub stagnation_generations: Option<u64>,
+    /// Stop at the first generation boundary after this much wall-clock time.
+    pub max_wall_seconds: Option<f64>,
+}
+
+/// A complete, validated description of one evolution job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub envs: Vec<EnvEntry>,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub lifetime: LifetimeConfig,
+    #[serde(default)]
+    pub strategy: StrategyConfig,
+    #[serde(default = "defaults::generations")]
+    pub generations: u64,
+    #[serde(default)]
+    pub stop: StopRules,
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub executor: ExecutorChoice,
+    /// Id of a stored genome whose values start the strategy mean.
+    #[serde(default)]
+    pub init_genome: Option<String>,
+    /// Write a checkpoint every this many generations.
+    #[serde(default = "defaults::checkpoint_interval")]
+    pub checkpoint_interval: u64,
+    /// Higher runs first.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+mod defaults {
+    pub fn generations() -> u64 {
+        10_000
+    }
+    pub fn seed() -> u64 {
+        100
+    }
+    pub fn checkpoint_interval() -> u64 {
+        10
+    }
+}
+
+/// Limits that keep one job from exhausting the machine.
+pub mod limits {
+    pub const MAX_ENVS: usize = 8;
+    pub const MAX_NODES: usize = 256;
+    pub const MAX_MSG_DIMS: usize = 16;
+    pub const MAX_NODE_TYPES: usize = 16;
+    pub const MAX_EPISODES: usize = 100;
+    pub const MAX_EVAL_REPEATS: usize = 32;
+    pub const MAX_GENERATIONS: u64 = 10_000_000;
+    /// Lifetimes simulated per generation (popsize × repeats × envs).
+    pub const MAX_LIFETIMES_PER_GENERATION: usize = 1 << 18;
+    pub const MAX_NAME_CHARS: usize = 200;
+    pub const MAX_TAGS: usize = 32;
+    pub const MAX_TAG_CHARS: usize = 64;
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), FieldError> {
+    if value < min || value > max {
+        return Err(err(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+impl JobSpec {
+    /// Parses and validates a spec; errors name the offending field (`lifetime.episodes`).
+    pub fn from_json(text: &str) -> Result<JobSpec, FieldError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let spec: JobSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            // Missing and unknown fields are reported at the parent; name the field itself.
+            let named = message.starts_with("missing field") || message.starts_with("unknown field");
+            let field = match message.split('`').nth(1) {
+                Some(name) if named && (path == "." || path.is_empty()) => name.to_string(),
+                Some(name) if named => format!("{path}.{name}"),
+                _ if path == "." => String::new(),
+                _ => path,
+            };
+            err(field, strip_position(&message))
+        })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks every value against its allowed range.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        use limits::*;
+        if self.name.chars().count() > MAX_NAME_CHARS {
+            return Err(err("name", format!("at most {MAX_NAME_CHARS} characters")));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(err("tags", format!("at most {MAX_TAGS} tags")));
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS {
+                return Err(err(
+                    format!("tags[{i}]"),
+                    format!("must be 1 to {MAX_TAG_CHARS} characters"),
+                ));
+            }
+        }
+        if self.envs.is_empty() || self.envs.len() > MAX_ENVS {
+            return Err(err(
+                "envs",
+                format!(
+                    "give 1 to {MAX_ENVS} environments, from: {}",
+                    envs::names().join(", ")
+                ),
+            ));
+        }
+        for (i, entry) in self.envs.iter().enumerate() {
+            let field = format!("envs[{i}]");
+            let Some(info) = envs::info(entry.name()) else {
+                return Err(err(
+                    field,
+                    format!(
+                        "unknown environment {:?}; allowed: {}",
+                        entry.name(),
+                        envs::names().join(", ")
+                    ),
+                ));
+            };
+            if self.envs[..i].iter().any(|e| e.name() == entry.name()) {
+                return Err(err(field, format!("{} is listed twice", entry.name())));
+            }
+            let bounds = self.bounds_of(entry, info);
+            if !bounds.min.is_finite() || !bounds.max.is_finite() || bounds.max <= bounds.min {
+                return Err(err(
+                    format!("{field}.return_max"),
+                    "return_min and return_max must be finite with return_max > return_min",
+                ));
+            }
+        }
+
+        let m = &self.model;
+        let needed = self
+            .env_infos()
+            .iter()
+            .map(|i| i.obs_dim + i.action_space.output_nodes() + 1)
+            .max()
+            .unwrap_or(1);
+        in_range("model.nodes", m.nodes, needed, MAX_NODES)?;
+        in_range("model.msg_dims", m.msg_dims, 1, MAX_MSG_DIMS)?;
+        in_range("model.node_types", m.node_types, 1, MAX_NODE_TYPES)?;
+        let t = &m.topology;
+        for (name, p) in [
+            ("p_ih", t.p_ih),
+            ("p_hh", t.p_hh),
+            ("p_ho", t.p_ho),
+            ("p_oh", t.p_oh),
+            ("p_io", t.p_io),
+        ] {
+            if let Some(p) = p
+                && !(0.0..=1.0).contains(&p)
+            {
+                return Err(err(
+                    format!("model.topology.{name}"),
+                    format!("must be a probability in [0, 1], got {p}"),
+                ));
+            }
+        }
+
+        let l = &self.lifetime;
+        in_range("lifetime.episodes", l.episodes, 1, MAX_EPISODES)?;
+        in_range("lifetime.eval_repeats", l.eval_repeats, 1, MAX_EVAL_REPEATS)?;
+
+        self.strategy.validate()?;
+        let lifetimes = self.strategy.popsize * l.eval_repeats * self.envs.len();
+        if lifetimes > MAX_LIFETIMES_PER_GENERATION {
+            return Err(err(
+                "strategy.popsize",
+                format!(
+                    "popsize × lifetime.eval_repeats × envs must be at most \
+                     {MAX_LIFETIMES_PER_GENERATION}, got {lifetimes}"
+                ),
+            ));
+        }
+
+        in_range("generations", self.generations, 1, MAX_GENERATIONS)?;
+        in_range("checkpoint_interval", self.checkpoint_interval, 1, MAX_GENERATIONS)?;
+        in_range("priority", self.priority, -1000, 1000)?;
+        if let Some(target) = self.stop.target_fitness
+            && !target.is_finite()
+        {
+            return Err(err("stop.target_fitness", "must be a finite number"));
+        }
+        if let Some(n) = self.stop.stagnation_generations {
+            in_range("stop.stagnation_generations", n, 1, MAX_GENERATIONS)?;
+        }
+        if let Some(s) = self.stop.max_wall_seconds
+            && !(s.is_finite() && s > 0.0)
+        {
+            return Err(err(
+                "stop.max_wall_seconds",
+                "must be a positive number of seconds",
+            ));
+        }
+        if let Some(id) = &self.init_genome
+            && (id.is_empty() || id.len() > 128)
+        {
+            return Err(err("init_genome", "must be a genome id of 1 to 128 characters"));
+        }
+        Ok(())
+    }
+
+    /// The environments, in spec order. Call only on a validated spec.
+    pub fn env_infos(&self) -> Vec<&'static EnvInfo> {
+        self.envs
+            .iter()
+            .filter_map(|e| envs::info(e.name()))
+            .collect()
+    }
+
+    fn bounds_of(&self, entry: &EnvEntry, info: &EnvInfo) -> ReturnBounds {
+        let (min, max) = match entry {
+            EnvEntry::Name(_) => (None, None),
+            EnvEntry::Detailed(o) => (o.return_min, o.return_max),
+        };
+        ReturnBounds {
+            min: min.unwrap_or(info.return_min),
+            max: max.unwrap_or(info.return_max),
+        }
+    }
+
+    /// Normalisation bounds per environment, in spec order.
+    pub fn return_bounds(&self) -> Vec<ReturnBounds> {
+        self.envs
+            .iter()
+            .zip(self.env_infos())
+            .map(|(entry, info)| self.bounds_of(entry, info))
+            .collect()
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        Protocol {
+            episodes: self.lifetime.episodes,
+            mode: self.lifetime.episode_mode,
+        }
+    }
+
+    /// A display name: the given one, or the environments.
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            self.envs
+                .iter()
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+                .join("+")
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envs_alone_is_the_reference_protocol() {
+        let spec = JobSpec::from_json(r#"{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}"#)
+            .unwrap();
+        assert_eq!(spec.model.config(), ModelConfig::default());
+        assert_eq!(spec.lifetime, LifetimeConfig::default());
+        assert_eq!(spec.strategy, StrategyConfig::default());
+        assert_eq!(spec.strategy.popsize, 128);
+        assert_eq!(spec.strategy.sigma0, 1.0);
+        assert_eq!(spec.generations, 10_000);
+        assert_eq!(spec.seed, 100);
+        assert_eq!(spec.model.config().param_count(), 565);
+    }
+
+    fn field_of(json: &str) -> String {
+        JobSpec::from_json(json).unwrap_err().field
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(r#"{}"#), "envs");
+        assert_eq!(field_of(r#"{"envs": []}"#), "envs");
+        assert_eq!(field_of(r#"{"envs": ["Nope-v0"]}"#), "envs[0]");
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "lifetime": {"episodes": 0}}"#),
+            "lifetime.episodes"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "lifetime": {"episodes": "x"}}"#),
+            "lifetime.episodes"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "model": {"nodes": 5}}"#),
+            "model.nodes"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "model": {"topology": {"p_hh": 1.5}}}"#),
+            "model.topology.p_hh"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "bogus": 1}"#),
+            "bogus"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "lifetime": {"bogus": 1}}"#),
+            "lifetime.bogus"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "strategy": {"popsize": 1}}"#),
+            "strategy.popsize"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": [{"name": "CartPole-v1", "return_min": 5, "return_max": 1}]}"#),
+            "envs[0].return_max"
+        );
+        assert_eq!(
+            field_of(r#"{"envs": ["CartPole-v1"], "stop": {"max_wall_seconds": -1}}"#),
+            "stop.max_wall_seconds"
+        );
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_allowed_ones() {
+        let e = JobSpec::from_json(r#"{"envs": ["Nope-v0"]}"#).unwrap_err();
+        assert!(e.message.contains("CartPole-v1") && e.message.contains("Pendulum-v1"));
+    }
+
+    #[test]
+    fn overridden_bounds_apply() {
+        let spec = JobSpec::from_json(
+            r#"{"envs": [{"name": "Pendulum-v1", "return_min": -1000, "return_max": 0}, "CartPole-v1"]}"#,
+        )
+        .unwrap();
+        let b = spec.return_bounds();
+        assert_eq!((b[0].min, b[0].max), (-1000.0, 0.0));
+        assert_eq!((b[1].min, b[1].max), (8.0, 500.0));
+    }
+}
