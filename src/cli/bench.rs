@@ -6,7 +6,7 @@
 
 use crate::envs::{self, EnvInfo};
 use crate::exec::{self, EvalRequest, ExecutorChoice, Protocol, Sampler};
-use crate::exec::{CpuExecutor, EpisodeMode, LifetimeInput};
+use crate::exec::{CpuExecutor, EpisodeMode, Executor, LifetimeInput};
 use crate::model::{GenomeLayout, ModelConfig, Topology};
 use anyhow::{Result, anyhow};
 use rand::SeedableRng;

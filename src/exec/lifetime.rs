@@ -5,7 +5,7 @@
 use super::{EpisodeMode, LifetimeInput, Protocol};
 use crate::envs::{self, Action, ActionSpace, EnvInfo};
 use crate::model::{Decision, ModelConfig, Network, Params, Readout};
-use crate::num::Real;
+use crate::num::{FlushDenormals, Real};
 
 /// The readout that fits an environment's action space.
 pub fn readout_for(info: &EnvInfo) -> Readout {
@@ -26,6 +26,7 @@ pub fn run_lifetime<F: Real>(
     returns: &mut [f64],
 ) -> u64 {
     debug_assert_eq!(returns.len(), protocol.episodes);
+    let _flush = FlushDenormals::new();
     let synapse_init: Vec<F> = input
         .synapse_init
         .iter()
