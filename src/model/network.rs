@@ -13,8 +13,12 @@ use multiversion::multiversion;
 /// Synapses per SIMD chunk (one AVX2 register of f32, half an AVX-512 one).
 pub const LANES: usize = 16;
 
-/// The largest network the step supports (message passing keeps one column on the stack).
-pub const MAX_NODES: usize = 1024;
+/// The largest network the step supports: node indices are stored in a byte, which lets the
+/// synapse update gather per-node values without bounds checks (so it vectorises).
+pub const MAX_NODES: usize = 256;
+
+/// The widest synapse state the step supports.
+pub const MAX_MSG_DIMS: usize = 16;
 
 /// How the output nodes become an action.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,8 +68,8 @@ pub struct Network<F> {
     node_types: Vec<u8>,
     types_used: Vec<bool>,
     /// Pre- and post-synaptic node of each synapse slot (padding slots point at node 0).
-    pre: Vec<u32>,
-    post: Vec<u32>,
+    pre: Vec<u8>,
+    post: Vec<u8>,
     /// For each slot, where its synapse sits in the wiring's edge list (`u32::MAX` for padding).
     wiring_index: Vec<u32>,
     groups: Vec<Group>,
@@ -86,8 +90,10 @@ pub struct Network<F> {
 struct Scratch<F> {
     x: Vec<F>,
     y: Vec<F>,
-    pre_part: Vec<F>,
-    post_part: Vec<F>,
+    /// Per-node GRU input terms, gate-major (`[gate][node]`) so lanes gather from one row.
+    pre_part: Vec<[F; MAX_NODES]>,
+    /// `[type][gate][node]`.
+    post_part: Vec<[F; MAX_NODES]>,
     gi: Vec<[F; LANES]>,
     gh: Vec<[F; LANES]>,
 }
@@ -103,6 +109,8 @@ impl<F: Real> Network<F> {
         synapse_init: &[F],
     ) -> Self {
         assert_eq!(synapse_init.len(), wiring.edges.len() * d);
+        assert!(wiring.nodes <= MAX_NODES, "at most {MAX_NODES} nodes");
+        assert!(d <= MAX_MSG_DIMS, "at most {MAX_MSG_DIMS} message dimensions");
         assert_eq!(wiring.outputs, readout.outputs());
         let mut groups: Vec<Group> = Vec::new();
         let (mut pre, mut post, mut wiring_index) = (Vec::new(), Vec::new(), Vec::new());
@@ -124,8 +132,8 @@ impl<F: Real> Network<F> {
             for slot in 0..chunks * LANES {
                 let k = start + slot;
                 if k < end {
-                    pre.push(wiring.edges[k][0] as u32);
-                    post.push(wiring.edges[k][1] as u32);
+                    pre.push(wiring.edges[k][0] as u8);
+                    post.push(wiring.edges[k][1] as u8);
                     wiring_index.push(k as u32);
                 } else {
                     pre.push(0);
@@ -170,8 +178,8 @@ impl<F: Real> Network<F> {
             scratch: Scratch {
                 x: vec![F::zero(); n * d],
                 y: vec![F::zero(); n * d],
-                pre_part: vec![F::zero(); n * 3 * d],
-                post_part: vec![F::zero(); types * n * 3 * d],
+                pre_part: vec![[F::zero(); MAX_NODES]; 3 * d],
+                post_part: vec![[F::zero(); MAX_NODES]; types * 3 * d],
                 gi: vec![[F::zero(); LANES]; 3 * d],
                 gh: vec![[F::zero(); LANES]; 3 * d],
             },
@@ -323,9 +331,10 @@ fn add_scaled<F: Real>(acc: &mut [F], row: &[F], scale: F) {
 }
 
 /// Copies the chunked synapse states into the dense per-channel matrices.
+#[inline(always)]
 fn scatter_dense<F: Real>(
-    pre: &[u32],
-    post: &[u32],
+    pre: &[u8],
+    post: &[u8],
     wiring_index: &[u32],
     e: &[F],
     d: usize,
@@ -433,18 +442,19 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     } = &mut net.scratch;
 
     // Pre-synaptic part, per node with its own type: W_ih[:, :d]·y_prev,i + W_ih[:, 2d]·r + b.
+    let mut acc = [F::zero(); 3 * MAX_MSG_DIMS];
+    let acc = &mut acc[..g3];
     for i in 0..n {
         let ty = net.node_types[i] as usize;
         let w = &params.w_ih_t[ty * width * g3..][..width * g3];
         let yi = &net.y_prev[i * d..(i + 1) * d];
-        let acc = &mut pre_part[i * g3..(i + 1) * g3];
         acc.fill(F::zero());
         for c in 0..d {
             add_scaled(acc, &w[c * g3..(c + 1) * g3], yi[c]);
         }
         add_scaled(acc, &w[2 * d * g3..(2 * d + 1) * g3], net.reward);
-        for (a, &b) in acc.iter_mut().zip(&params.bias[ty * g3..(ty + 1) * g3]) {
-            *a += b;
+        for (g, (&a, &b)) in acc.iter().zip(&params.bias[ty * g3..(ty + 1) * g3]).enumerate() {
+            pre_part[g][i] = a + b;
         }
     }
     // Post-synaptic part, per (type, node): W_ih[:, d..2d]·y_j.
@@ -452,10 +462,12 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
         let w = &params.w_ih_t[ty * width * g3..][..width * g3];
         for j in 0..n {
             let yj = &y[j * d..(j + 1) * d];
-            let acc = &mut post_part[(ty * n + j) * g3..(ty * n + j + 1) * g3];
             acc.fill(F::zero());
             for c in 0..d {
                 add_scaled(acc, &w[(d + c) * g3..(d + c + 1) * g3], yj[c]);
+            }
+            for (g, &a) in acc.iter().enumerate() {
+                post_part[ty * g3 + g][j] = a;
             }
         }
     }
@@ -467,12 +479,12 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
         let bias_n = &params.bias_n[ty * d..][..d];
         for chunk in group.first_chunk..group.first_chunk + group.chunks {
             let slots = chunk * LANES..(chunk + 1) * LANES;
-            let (pre, post) = (&net.pre[slots.clone()], &net.post[slots]);
-            for l in 0..LANES {
-                let a = &pre_part[pre[l] as usize * g3..][..g3];
-                let b = &post_part[(ty * n + post[l] as usize) * g3..][..g3];
-                for ((gi_g, &a), &b) in gi.iter_mut().zip(a).zip(b) {
-                    gi_g[l] = a + b;
+            let pre: &[u8; LANES] = net.pre[slots.clone()].try_into().expect("whole chunk");
+            let post: &[u8; LANES] = net.post[slots].try_into().expect("whole chunk");
+            for (g, gi_g) in gi.iter_mut().enumerate() {
+                let (a, b) = (&pre_part[g], &post_part[ty * g3 + g]);
+                for l in 0..LANES {
+                    gi_g[l] = a[pre[l] as usize] + b[post[l] as usize];
                 }
             }
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
