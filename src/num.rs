@@ -257,7 +257,10 @@ mod tests {
         assert!(tiny * scale > 0.0);
         {
             let _guard = FlushDenormals::new();
-            assert_eq!(std::hint::black_box(tiny) * std::hint::black_box(scale), 0.0);
+            assert_eq!(
+                std::hint::black_box(tiny) * std::hint::black_box(scale),
+                0.0
+            );
         }
         assert!(std::hint::black_box(tiny) * std::hint::black_box(scale) > 0.0);
     }

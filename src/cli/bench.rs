@@ -70,7 +70,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         .iter()
         .map(|name| {
             envs::info(name).ok_or_else(|| {
-                anyhow!("unknown environment {name:?}; allowed: {}", envs::names().join(", "))
+                anyhow!(
+                    "unknown environment {name:?}; allowed: {}",
+                    envs::names().join(", ")
+                )
             })
         })
         .collect::<Result<_>>()?;
@@ -150,7 +153,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         env_infos.len(),
         steps,
         best,
-        times.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(", "),
+        times
+            .iter()
+            .map(|t| format!("{t:.3}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         sampling_seconds
     );
     println!(
@@ -202,7 +209,8 @@ fn model_flops(
     protocol: Protocol,
 ) -> f64 {
     let (n, d) = (model.nodes as f64, model.msg_dims as f64);
-    let per_synapse = 3.0 * 2.0 * d + 2.0 * 3.0 * d * (2.0 * d + 1.0) + 2.0 * 3.0 * d * d + 15.0 * d;
+    let per_synapse =
+        3.0 * 2.0 * d + 2.0 * 3.0 * d * (2.0 * d + 1.0) + 2.0 * 3.0 * d * d + 15.0 * d;
     let per_node = 3.0 * (2.0 * d * d + d);
     lifetimes
         .iter()

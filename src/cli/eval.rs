@@ -42,7 +42,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         )
     })?;
     if !(1..=1000).contains(&args.episodes) || !(1..=10_000).contains(&args.lifetimes) {
-        return Err(anyhow!("--episodes must be 1..=1000 and --lifetimes 1..=10000"));
+        return Err(anyhow!(
+            "--episodes must be 1..=1000 and --lifetimes 1..=10000"
+        ));
     }
     let mode: EpisodeMode = serde_json::from_value(args.mode.clone().into())?;
     let protocol = Protocol {

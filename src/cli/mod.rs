@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "sfnn", version, about = "Evolve Structurally Flexible Neural Networks")]
+#[command(
+    name = "sfnn",
+    version,
+    about = "Evolve Structurally Flexible Neural Networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -100,7 +100,10 @@ impl OutputDir {
 
     /// `history.json` (an array) and `history.csv` (one row per generation).
     pub fn write_history_tables(&self, records: &[GenerationRecord]) -> Result<()> {
-        self.write_atomic("history.json", serde_json::to_string_pretty(records)?.as_bytes())?;
+        self.write_atomic(
+            "history.json",
+            serde_json::to_string_pretty(records)?.as_bytes(),
+        )?;
         self.write_atomic("history.csv", history_csv(records).as_bytes())
     }
 

@@ -55,7 +55,13 @@ pub fn run(args: RunArgs) -> Result<()> {
                     if genome.model != spec.model.config() {
                         bail!("--init-genome: the genome's model differs from the spec's");
                     }
-                    Some(genome.values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
+                    Some(
+                        genome
+                            .values
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .collect::<Vec<_>>(),
+                    )
                 }
                 None => None,
             };
@@ -111,7 +117,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     bar.finish_and_clear();
     let reason = evolution
         .stop_reason()
-        .map_or("interrupted".to_string(), |r| format!("{r:?}").to_lowercase());
+        .map_or("interrupted".to_string(), |r| {
+            format!("{r:?}").to_lowercase()
+        });
     let best = evolution.best().map_or(f64::NAN, |b| b.fitness);
     eprintln!(
         "{} generations ({}), best fitness {best:.6}, {:.1} s; results in {}",
@@ -147,10 +155,8 @@ fn progress_bar(spec: &JobSpec, done: u64, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::new(spec.generations).with_position(done);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} gen · {msg} · ETA {eta}",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} gen · {msg} · ETA {eta}")
+            .expect("valid template"),
     );
     bar
 }

@@ -197,7 +197,12 @@ impl Evolution {
 
     /// The strategy's current mean as a genome.
     pub fn mean_genome(&self) -> Vec<f32> {
-        self.state.strategy.mean().iter().map(|&v| v as f32).collect()
+        self.state
+            .strategy
+            .mean()
+            .iter()
+            .map(|&v| v as f32)
+            .collect()
     }
 
     /// Adds wall-clock time spent outside [`Evolution::step`] (e.g. writing records).
@@ -270,15 +275,20 @@ impl Evolution {
         let told = Instant::now();
 
         // The generation's best member; NaN never wins, ties go to the lowest index.
-        let champion = (0..members)
-            .filter(|&i| !fitness[i].is_nan())
-            .fold(None, |best: Option<usize>, i| match best {
-                Some(b) if fitness[b] >= fitness[i] => Some(b),
-                _ => Some(i),
-            });
+        let champion =
+            (0..members)
+                .filter(|&i| !fitness[i].is_nan())
+                .fold(None, |best: Option<usize>, i| match best {
+                    Some(b) if fitness[b] >= fitness[i] => Some(b),
+                    _ => Some(i),
+                });
         let mut improved = false;
         if let Some(c) = champion
-            && self.state.best.as_ref().is_none_or(|b| fitness[c] > b.fitness)
+            && self
+                .state
+                .best
+                .as_ref()
+                .is_none_or(|b| fitness[c] > b.fitness)
         {
             improved = true;
             self.state.last_improvement = generation;

@@ -172,11 +172,11 @@ impl JobSpec {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.to_string();
-            // Missing and unknown fields are reported at the parent; name the field itself.
-            let named = message.starts_with("missing field") || message.starts_with("unknown field");
+            // A missing field is reported at its parent; name the field itself.
+            let missing = message.starts_with("missing field");
             let field = match message.split('`').nth(1) {
-                Some(name) if named && (path == "." || path.is_empty()) => name.to_string(),
-                Some(name) if named => format!("{path}.{name}"),
+                Some(name) if missing && path == "." => name.to_string(),
+                Some(name) if missing => format!("{path}.{name}"),
                 _ if path == "." => String::new(),
                 _ => path,
             };
@@ -281,7 +281,12 @@ impl JobSpec {
         }
 
         in_range("generations", self.generations, 1, MAX_GENERATIONS)?;
-        in_range("checkpoint_interval", self.checkpoint_interval, 1, MAX_GENERATIONS)?;
+        in_range(
+            "checkpoint_interval",
+            self.checkpoint_interval,
+            1,
+            MAX_GENERATIONS,
+        )?;
         in_range("priority", self.priority, -1000, 1000)?;
         if let Some(target) = self.stop.target_fitness
             && !target.is_finite()
@@ -302,7 +307,10 @@ impl JobSpec {
         if let Some(id) = &self.init_genome
             && (id.is_empty() || id.len() > 128)
         {
-            return Err(err("init_genome", "must be a genome id of 1 to 128 characters"));
+            return Err(err(
+                "init_genome",
+                "must be a genome id of 1 to 128 characters",
+            ));
         }
         Ok(())
     }
@@ -370,8 +378,9 @@ mod tests {
 
     #[test]
     fn envs_alone_is_the_reference_protocol() {
-        let spec = JobSpec::from_json(r#"{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}"#)
-            .unwrap();
+        let spec =
+            JobSpec::from_json(r#"{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}"#)
+                .unwrap();
         assert_eq!(spec.model.config(), ModelConfig::default());
         assert_eq!(spec.lifetime, LifetimeConfig::default());
         assert_eq!(spec.strategy, StrategyConfig::default());

@@ -54,7 +54,8 @@ impl Executor for CpuExecutor {
         let params_len = layout.len();
         let envs = request.envs.len();
         let per_member = request.repeats * envs;
-        if envs == 0 || request.repeats == 0 || request.lifetimes.len() % per_member != 0 {
+        if envs == 0 || request.repeats == 0 || !request.lifetimes.len().is_multiple_of(per_member)
+        {
             return Err(ExecError::InvalidRequest(
                 "lifetimes must be ordered [member][repeat][env]".into(),
             ));

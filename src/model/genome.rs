@@ -71,17 +71,17 @@ impl GenomeLayout {
 
 /// The genome unpacked for one network step, converted to the executor's float type.
 ///
-/// Per type τ: the neuron matrix and the GRU input weights **transposed** (input-major, so the
-/// step can accumulate all outputs of one input at once), `w_hh[τ]` (3d × d), `bias[τ]` (3d) and
-/// `bias_n[τ]` (d); gate rows in the order [r; z; n] as equinox.
+/// Per type τ: the neuron matrix **transposed** (input-major, so the step can accumulate all
+/// outputs of one input at once), the GRU's `w_ih[τ]` (3d × (2d+1)), `w_hh[τ]` (3d × d),
+/// `bias[τ]` (3d) and `bias_n[τ]` (d); gate rows in the order [r; z; n] as equinox.
 #[derive(Debug, Clone)]
 pub struct Params<F> {
     pub types: usize,
     pub d: usize,
     /// `neuron_w_t[τ][in][out]` = `W_τ[out][in]` (d × d per type).
     pub neuron_w_t: Vec<F>,
-    /// `w_ih_t[τ][input][gate]` = `W_ih,τ[gate][input]` ((2d+1) × 3d per type).
-    pub w_ih_t: Vec<F>,
+    /// `W_ih,τ[gate][input]` (3d × (2d+1) per type).
+    pub w_ih: Vec<F>,
     pub w_hh: Vec<F>,
     pub bias: Vec<F>,
     pub bias_n: Vec<F>,
@@ -112,7 +112,7 @@ impl<F: Real> Params<F> {
             types: layout.model.node_types,
             d: layout.model.msg_dims,
             neuron_w_t: transpose_per_type(&slice(0), layout.model.node_types, d, d),
-            w_ih_t: transpose_per_type(&slice(1), layout.model.node_types, 3 * d, 2 * d + 1),
+            w_ih: slice(1),
             w_hh: slice(2),
             bias: slice(3),
             bias_n: slice(4),

@@ -185,7 +185,8 @@ impl GenomeFile {
             source,
         })?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            let text = String::from_utf8(bytes).map_err(|e| GenomeFileError::Format(e.to_string()))?;
+            let text =
+                String::from_utf8(bytes).map_err(|e| GenomeFileError::Format(e.to_string()))?;
             Self::from_json(&text)
         } else {
             Self::from_safetensors(&bytes)
@@ -199,7 +200,9 @@ mod tests {
 
     fn sample() -> GenomeFile {
         let model = ModelConfig::default();
-        let values = (0..model.param_count()).map(|i| i as f32 * 0.001 - 0.2).collect();
+        let values = (0..model.param_count())
+            .map(|i| i as f32 * 0.001 - 0.2)
+            .collect();
         GenomeFile::new(model, values, Some(0.25)).with_metadata("job", "abc")
     }
 

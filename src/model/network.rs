@@ -66,7 +66,6 @@ pub struct Network<F> {
     inputs: usize,
     readout: Readout,
     node_types: Vec<u8>,
-    types_used: Vec<bool>,
     /// Pre- and post-synaptic node of each synapse slot (padding slots point at node 0).
     pre: Vec<u8>,
     post: Vec<u8>,
@@ -90,10 +89,12 @@ pub struct Network<F> {
 struct Scratch<F> {
     x: Vec<F>,
     y: Vec<F>,
-    /// Per-node GRU input terms, gate-major (`[gate][node]`) so lanes gather from one row.
-    pre_part: Vec<[F; MAX_NODES]>,
-    /// `[type][gate][node]`.
-    post_part: Vec<[F; MAX_NODES]>,
+    /// Activations channel-major (`[channel][node]`), last step's and this step's, so each
+    /// lane gathers its synapse's inputs by a byte index, without bounds checks.
+    prev_by_channel: Vec<[F; MAX_NODES]>,
+    now_by_channel: Vec<[F; MAX_NODES]>,
+    /// The GRU input `u = [y_prev,pre ; y_post]` of one chunk, `[input][lane]`.
+    u: Vec<[F; LANES]>,
     gi: Vec<[F; LANES]>,
     gh: Vec<[F; LANES]>,
 }
@@ -110,7 +111,11 @@ impl<F: Real> Network<F> {
     ) -> Self {
         assert_eq!(synapse_init.len(), wiring.edges.len() * d);
         assert!(wiring.nodes <= MAX_NODES, "at most {MAX_NODES} nodes");
-        assert!(d <= MAX_MSG_DIMS, "at most {MAX_MSG_DIMS} message dimensions");
+        assert!(wiring.node_types.iter().all(|&t| (t as usize) < types));
+        assert!(
+            d <= MAX_MSG_DIMS,
+            "at most {MAX_MSG_DIMS} message dimensions"
+        );
         assert_eq!(wiring.outputs, readout.outputs());
         let mut groups: Vec<Group> = Vec::new();
         let (mut pre, mut post, mut wiring_index) = (Vec::new(), Vec::new(), Vec::new());
@@ -154,17 +159,12 @@ impl<F: Real> Network<F> {
         let n = wiring.nodes;
         let mut dense = vec![F::zero(); d * n * n];
         scatter_dense(&pre, &post, &wiring_index, &e, d, n, &mut dense);
-        let mut types_used = vec![false; types];
-        for g in &groups {
-            types_used[g.ty] = true;
-        }
         Network {
             nodes: n,
             d,
             inputs: wiring.inputs,
             readout,
             node_types: wiring.node_types.clone(),
-            types_used,
             pre,
             post,
             wiring_index,
@@ -178,8 +178,9 @@ impl<F: Real> Network<F> {
             scratch: Scratch {
                 x: vec![F::zero(); n * d],
                 y: vec![F::zero(); n * d],
-                pre_part: vec![[F::zero(); MAX_NODES]; 3 * d],
-                post_part: vec![[F::zero(); MAX_NODES]; types * 3 * d],
+                prev_by_channel: vec![[F::zero(); MAX_NODES]; d],
+                now_by_channel: vec![[F::zero(); MAX_NODES]; d],
+                u: vec![[F::zero(); LANES]; 2 * d],
                 gi: vec![[F::zero(); LANES]; 3 * d],
                 gh: vec![[F::zero(); LANES]; 3 * d],
             },
@@ -434,61 +435,61 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     let width = 2 * d + 1;
     let n = net.nodes;
     let Scratch {
-        pre_part,
-        post_part,
+        prev_by_channel,
+        now_by_channel,
+        u,
         gi,
         gh,
         ..
     } = &mut net.scratch;
-
-    // Pre-synaptic part, per node with its own type: W_ih[:, :d]·y_prev,i + W_ih[:, 2d]·r + b.
-    let mut acc = [F::zero(); 3 * MAX_MSG_DIMS];
-    let acc = &mut acc[..g3];
-    for i in 0..n {
-        let ty = net.node_types[i] as usize;
-        let w = &params.w_ih_t[ty * width * g3..][..width * g3];
-        let yi = &net.y_prev[i * d..(i + 1) * d];
-        acc.fill(F::zero());
+    for j in 0..n {
         for c in 0..d {
-            add_scaled(acc, &w[c * g3..(c + 1) * g3], yi[c]);
-        }
-        add_scaled(acc, &w[2 * d * g3..(2 * d + 1) * g3], net.reward);
-        for (g, (&a, &b)) in acc.iter().zip(&params.bias[ty * g3..(ty + 1) * g3]).enumerate() {
-            pre_part[g][i] = a + b;
-        }
-    }
-    // Post-synaptic part, per (type, node): W_ih[:, d..2d]·y_j.
-    for ty in (0..params.types).filter(|&t| net.types_used[t]) {
-        let w = &params.w_ih_t[ty * width * g3..][..width * g3];
-        for j in 0..n {
-            let yj = &y[j * d..(j + 1) * d];
-            acc.fill(F::zero());
-            for c in 0..d {
-                add_scaled(acc, &w[(d + c) * g3..(d + c + 1) * g3], yj[c]);
-            }
-            for (g, &a) in acc.iter().enumerate() {
-                post_part[ty * g3 + g][j] = a;
-            }
+            prev_by_channel[c][j] = net.y_prev[j * d + c];
+            now_by_channel[c][j] = y[j * d + c];
         }
     }
 
     let plasticity = params.plasticity;
+    let reward = net.reward;
     for group in &net.groups {
         let ty = group.ty;
+        let w_ih = &params.w_ih[ty * g3 * width..][..g3 * width];
+        let bias = &params.bias[ty * g3..][..g3];
         let w_hh = &params.w_hh[ty * g3 * d..][..g3 * d];
         let bias_n = &params.bias_n[ty * d..][..d];
         for chunk in group.first_chunk..group.first_chunk + group.chunks {
             let slots = chunk * LANES..(chunk + 1) * LANES;
             let pre: &[u8; LANES] = net.pre[slots.clone()].try_into().expect("whole chunk");
             let post: &[u8; LANES] = net.post[slots].try_into().expect("whole chunk");
-            for (g, gi_g) in gi.iter_mut().enumerate() {
-                let (a, b) = (&pre_part[g], &post_part[ty * g3 + g]);
+            for c in 0..d {
+                let (from, to) = (&prev_by_channel[c], &now_by_channel[c]);
                 for l in 0..LANES {
-                    gi_g[l] = a[pre[l] as usize] + b[post[l] as usize];
+                    u[c][l] = from[pre[l] as usize];
+                    u[d + c][l] = to[post[l] as usize];
                 }
             }
+            input_gates(gi, u, w_ih, bias, reward);
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
             gru_chunk(gi, gh, e, w_hh, bias_n, plasticity);
+        }
+    }
+}
+
+/// `W_ih·[y_prev,pre ; y_post ; r] + b` for one chunk, summed over the inputs in order as
+/// equinox's GRUCell does.
+#[inline(always)]
+fn input_gates<F: Real>(gi: &mut [[F; LANES]], u: &[[F; LANES]], w_ih: &[F], bias: &[F], r: F) {
+    let width = u.len() + 1;
+    for ((gi_g, w_row), &b) in gi.iter_mut().zip(w_ih.chunks_exact(width)).zip(bias) {
+        let mut acc = [F::zero(); LANES];
+        for (&w, uk) in w_row.iter().zip(u) {
+            for l in 0..LANES {
+                acc[l] += w * uk[l];
+            }
+        }
+        let wr = w_row[width - 1] * r;
+        for l in 0..LANES {
+            gi_g[l] = acc[l] + wr + b;
         }
     }
 }
