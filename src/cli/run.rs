@@ -1,7 +1,7 @@
 //! `sfnn run <spec.json>`: one job, start to finish, with a progress bar.
 
 use super::output::OutputDir;
-use crate::evolution::{Evolution, GenerationRecord, JobSpec};
+use crate::evolution::{Evolution, GenerationRecord, JobSpec, StopReason};
 use crate::exec;
 use crate::model::GenomeFile;
 use anyhow::{Context, Result, bail};

@@ -1,0 +1,210 @@
+//! The `sfnn` binary: `run` (with resume and Ctrl-C), `eval`, and error reporting.
+
+use sfnn::evolution::{Checkpoint, GenerationRecord};
+use sfnn::model::GenomeFile;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SPEC: &str = r#"{
+    "name": "cli-test",
+    "envs": ["CartPole-v1"],
+    "lifetime": {"episodes": 2, "episode_mode": "stop_on_done"},
+    "strategy": {"popsize": 6},
+    "generations": 3,
+    "checkpoint_interval": 1,
+    "seed": 4
+}"#;
+
+fn sfnn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sfnn"))
+}
+
+fn write_spec(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("spec.json");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn history(out: &Path) -> Vec<GenerationRecord> {
+    serde_json::from_str(&std::fs::read_to_string(out.join("history.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn run_writes_history_genomes_and_checkpoint_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), SPEC);
+    let out = dir.path().join("out");
+    let status = sfnn()
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let first = history(&out);
+    assert_eq!(first.len(), 3);
+    let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert!(csv.starts_with("generation,best,mean"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("CartPole-v1_mean_return")
+    );
+    let best = GenomeFile::load(&out.join("best_genome.safetensors")).unwrap();
+    assert_eq!(
+        best,
+        GenomeFile::load(&out.join("best_genome.json")).unwrap()
+    );
+    assert_eq!(best.values.len(), 565);
+    assert_eq!(best.fitness, Some(first.last().unwrap().best_so_far));
+
+    // Extending the run continues from the checkpoint and keeps what was recorded.
+    let status = sfnn()
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--quiet",
+            "--resume",
+            "--generations",
+            "5",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let extended = history(&out);
+    assert_eq!(extended.len(), 5);
+    assert_eq!(extended[..3], first[..]);
+
+    // The same spec run straight to 5 generations gives the same history, timings aside.
+    let straight = dir.path().join("straight");
+    let status = sfnn()
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--quiet",
+            "--generations",
+            "5",
+        ])
+        .args(["--out", straight.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let strip = |records: Vec<GenerationRecord>| {
+        records
+            .into_iter()
+            .map(|mut r| {
+                r.timing = Default::default();
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(history(&straight)), strip(extended));
+}
+
+#[test]
+fn eval_prints_one_line_per_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let genome = GenomeFile::new(
+        sfnn::model::ModelConfig::default(),
+        (0..565).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect(),
+        None,
+    );
+    let path = dir.path().join("g.json");
+    std::fs::write(&path, genome.to_json()).unwrap();
+    let output = sfnn()
+        .args([
+            "eval",
+            path.to_str().unwrap(),
+            "--env",
+            "Acrobot-v1",
+            "--episodes",
+            "2",
+        ])
+        .args(["--lifetimes", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let returns: Vec<f64> = row
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(returns.len(), 2);
+        assert!(returns.iter().all(|r| (-500.0..=0.0).contains(r)));
+    }
+}
+
+#[test]
+fn a_bad_spec_fails_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        r#"{"envs": ["CartPole-v1"], "lifetime": {"episodes": -1}}"#,
+    );
+    let output = sfnn()
+        .args(["run", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("lifetime.episodes"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_at_a_generation_boundary_with_everything_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        &SPEC.replace("\"generations\": 3", "\"generations\": 100000"),
+    );
+    let out = dir.path().join("out");
+    let mut child = sfnn()
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let jsonl = out.join("history.jsonl");
+    while std::fs::read_to_string(&jsonl).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(Instant::now() < deadline, "no generations recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let checkpoint: Checkpoint =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint.json")).unwrap())
+            .unwrap();
+    let records = history(&out);
+    assert!(checkpoint.generation >= 2);
+    assert_eq!(records.len() as u64, checkpoint.generation);
+    assert!(out.join("best_genome.safetensors").exists());
+}
