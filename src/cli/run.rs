@@ -115,16 +115,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     save(&out, &evolution)?;
     out.write_history_tables(&history)?;
     bar.finish_and_clear();
-    let reason = evolution
-        .stop_reason()
-        .map_or("interrupted".to_string(), |r| {
-            format!("{r:?}").to_lowercase()
-        });
+    let reason = match evolution.stop_reason() {
+        Some(StopReason::Generations) => "all generations done",
+        Some(StopReason::TargetFitness) => "target fitness reached",
+        Some(StopReason::Stagnation) => "stagnated",
+        Some(StopReason::WallClock) => "wall-clock budget spent",
+        None => "interrupted",
+    };
     let best = evolution.best().map_or(f64::NAN, |b| b.fitness);
     eprintln!(
-        "{} generations ({}), best fitness {best:.6}, {:.1} s; results in {}",
+        "stopped after {} generations ({reason}): best fitness {best:.6}, {:.1} s; results in {}",
         evolution.generation(),
-        reason,
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
