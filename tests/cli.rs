@@ -208,3 +208,24 @@ fn ctrl_c_stops_at_a_generation_boundary_with_everything_written() {
     assert_eq!(records.len() as u64, checkpoint.generation);
     assert!(out.join("best_genome.safetensors").exists());
 }
+
+#[test]
+fn the_readme_spec_and_the_example_specs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a json block in the README");
+    let spec = sfnn::evolution::JobSpec::from_json(block).unwrap();
+    assert_eq!(spec.model.config().param_count(), 565);
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            sfnn::evolution::JobSpec::from_json(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}

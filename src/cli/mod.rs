@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod output;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the API and the dashboard, with in-process workers.
+    Serve(serve::ServeArgs),
     /// Run one evolution job to completion, without a server.
     Run(run::RunArgs),
     /// Evaluate a genome file on an environment and print per-episode returns.
@@ -33,12 +36,13 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "sfnn=info".into()),
+                .unwrap_or_else(|_| "sfnn=info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::serve(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),

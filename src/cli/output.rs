@@ -104,53 +104,14 @@ impl OutputDir {
             "history.json",
             serde_json::to_string_pretty(records)?.as_bytes(),
         )?;
-        self.write_atomic("history.csv", history_csv(records).as_bytes())
+        self.write_atomic(
+            "history.csv",
+            crate::evolution::csv::table(records).as_bytes(),
+        )
     }
 
     pub fn write_genome(&self, stem: &str, genome: &GenomeFile) -> Result<()> {
         self.write_atomic(&format!("{stem}.json"), genome.to_json().as_bytes())?;
         self.write_atomic(&format!("{stem}.safetensors"), &genome.to_safetensors())
     }
-}
-
-/// One CSV row per generation; per-environment columns are prefixed by the environment name.
-pub fn history_csv(records: &[GenerationRecord]) -> String {
-    let mut out = String::from(
-        "generation,best,mean,worst,std,q25,median,q75,best_so_far,sigma,env_steps,ask_s,evaluate_s,tell_s",
-    );
-    if let Some(first) = records.first() {
-        for env in &first.envs {
-            let e = &env.env;
-            out.push_str(&format!(",{e}_mean_return,{e}_best_return,{e}_mean_score"));
-        }
-    }
-    out.push('\n');
-    for r in records {
-        let f = &r.fitness;
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.generation,
-            f.best,
-            f.mean,
-            f.worst,
-            f.std,
-            f.q25,
-            f.median,
-            f.q75,
-            r.best_so_far,
-            r.sigma,
-            r.env_steps,
-            r.timing.ask,
-            r.timing.evaluate,
-            r.timing.tell
-        ));
-        for env in &r.envs {
-            out.push_str(&format!(
-                ",{},{},{}",
-                env.mean_return, env.best_return, env.mean_score
-            ));
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -1,5 +1,6 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod csv;
 pub mod fitness;
 pub mod run;
 pub mod spec;

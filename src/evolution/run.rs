@@ -39,15 +39,39 @@ pub struct Checkpoint {
     pub elapsed_seconds: f64,
 }
 
+/// JSON has no NaN or infinity: such values are written as `null` and read back as NaN.
+mod float_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// Summary statistics of one generation's fitness values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FitnessStats {
+    #[serde(with = "float_or_null")]
     pub best: f64,
+    #[serde(with = "float_or_null")]
     pub mean: f64,
+    #[serde(with = "float_or_null")]
     pub worst: f64,
+    #[serde(with = "float_or_null")]
     pub std: f64,
+    #[serde(with = "float_or_null")]
     pub q25: f64,
+    #[serde(with = "float_or_null")]
     pub median: f64,
+    #[serde(with = "float_or_null")]
     pub q75: f64,
 }
 
@@ -81,9 +105,12 @@ impl FitnessStats {
 pub struct EnvStats {
     pub env: String,
     /// Population mean of the weighted raw return Σ w_k R_k.
+    #[serde(with = "float_or_null")]
     pub mean_return: f64,
+    #[serde(with = "float_or_null")]
     pub best_return: f64,
     /// Population mean of the weighted normalised score.
+    #[serde(with = "float_or_null")]
     pub mean_score: f64,
 }
 
@@ -101,10 +128,12 @@ pub struct GenerationRecord {
     /// 0-based index of this generation.
     pub generation: u64,
     pub fitness: FitnessStats,
+    #[serde(with = "float_or_null")]
     pub best_so_far: f64,
     /// Whether this generation's best improved the best so far.
     pub improved: bool,
     pub envs: Vec<EnvStats>,
+    #[serde(with = "float_or_null")]
     pub sigma: f64,
     pub telemetry: Vec<(String, f64)>,
     pub env_steps: u64,

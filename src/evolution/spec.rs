@@ -109,6 +109,9 @@ pub struct JobSpec {
     /// Write a checkpoint every this many generations.
     #[serde(default = "defaults::checkpoint_interval")]
     pub checkpoint_interval: u64,
+    /// Keep the strategy mean as a genome every this many generations.
+    #[serde(default = "defaults::mean_genome_interval")]
+    pub mean_genome_interval: u64,
     /// Higher runs first.
     #[serde(default)]
     pub priority: i32,
@@ -123,6 +126,9 @@ mod defaults {
     }
     pub fn checkpoint_interval() -> u64 {
         10
+    }
+    pub fn mean_genome_interval() -> u64 {
+        100
     }
 }
 
@@ -284,6 +290,12 @@ impl JobSpec {
         in_range(
             "checkpoint_interval",
             self.checkpoint_interval,
+            1,
+            MAX_GENERATIONS,
+        )?;
+        in_range(
+            "mean_genome_interval",
+            self.mean_genome_interval,
             1,
             MAX_GENERATIONS,
         )?;

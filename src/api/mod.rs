@@ -1,0 +1,106 @@
+//! The REST API under `/api/v1`, live events (SSE) and the static dashboard.
+//!
+//! Handlers are thin: extract → validate (errors name the field) → one store call → JSON. The
+//! API only reads what workers record; it never runs evolution itself.
+
+mod auth;
+pub mod error;
+mod events;
+mod genomes;
+mod history;
+mod jobs;
+pub mod meta;
+
+pub use error::{ApiError, ApiJson};
+
+use crate::events::EventHub;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (a genome upload of the largest model is well below this).
+pub const BODY_LIMIT: usize = 4 << 20;
+
+/// Settings the API needs.
+#[derive(Debug, Clone, Default)]
+pub struct ApiConfig {
+    /// When set, mutating requests need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Folder of the dashboard's static files.
+    pub static_dir: Option<PathBuf>,
+    /// What the executors of this server's workers are ("cpu", device name).
+    pub executors: Vec<meta::ExecutorInfo>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub events: EventHub,
+    pub config: Arc<ApiConfig>,
+    /// Flips to `true` on shutdown; live streams end then, so shutdown does not wait on them.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let rest = Router::new()
+        .merge(jobs::routes())
+        .merge(history::routes())
+        .merge(genomes::routes())
+        .merge(meta::routes())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ));
+    let api = Router::new()
+        .merge(rest)
+        .merge(events::routes())
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", axum::routing::get(meta::healthz));
+    if let Some(dir) = &state.config.static_dir {
+        app = app.fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; script-src 'self'; style-src 'self'; \
+                         img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                         base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+                    ),
+                ))
+                .service(ServeDir::new(dir).append_index_html_on_directories(true)),
+        );
+    }
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
+}

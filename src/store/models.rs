@@ -1,0 +1,254 @@
+//! What the store holds, as the rest of the program sees it.
+
+use crate::model::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+/// A job's lifecycle: queued → running → succeeded | failed | cancelled (and back to queued on
+/// resume or when a lease expires).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Evolve genomes (spec: a [`crate::evolution::JobSpec`]).
+    Evolve,
+    /// Evaluate a stored genome (spec: an [`crate::worker::EvaluationSpec`]).
+    Evaluate,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Evolve => "evolve",
+            JobKind::Evaluate => "evaluate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [JobKind::Evolve, JobKind::Evaluate]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A job as clients see it (the lease token stays inside the store and the worker).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub spec: serde_json::Value,
+    pub status: JobStatus,
+    pub priority: i32,
+    /// Generations completed.
+    pub generation: u64,
+    /// Generations asked for.
+    pub generations: u64,
+    pub best_fitness: Option<f64>,
+    pub cancel_requested: bool,
+    pub worker_id: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    /// How many times a worker has claimed the job.
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub stop_reason: Option<String>,
+    pub executor: Option<String>,
+    pub device: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// A job to queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub spec: serde_json::Value,
+    pub priority: i32,
+    pub generations: u64,
+}
+
+/// A job claimed by a worker, with the token that fences its writes.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub job: Job,
+    pub lease_token: String,
+}
+
+/// Which jobs to list or act on.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub tag: Option<String>,
+    pub kind: Option<JobKind>,
+}
+
+/// A position in the job list (newest first): the last job of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.created_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (at, id) = text.split_once('_')?;
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_id {
+            return None;
+        }
+        Some(Cursor {
+            created_at: at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// One page of jobs.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub next_cursor: Option<String>,
+}
+
+/// The numbers a fitness chart needs from one generation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    pub generation: u64,
+    pub best: f64,
+    pub mean: f64,
+    pub worst: f64,
+    pub best_so_far: f64,
+}
+
+/// Why a genome was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenomeKind {
+    /// The best of a generation that improved the best so far.
+    GenerationBest,
+    /// The strategy mean, every `genome_retention.mean_every` generations.
+    StrategyMean,
+    /// The best genome of the whole run, at its end.
+    FinalBest,
+    /// The strategy mean at the end of the run.
+    FinalMean,
+    /// Uploaded by a user.
+    Uploaded,
+}
+
+impl GenomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenomeKind::GenerationBest => "generation_best",
+            GenomeKind::StrategyMean => "strategy_mean",
+            GenomeKind::FinalBest => "final_best",
+            GenomeKind::FinalMean => "final_mean",
+            GenomeKind::Uploaded => "uploaded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GenomeKind> {
+        [
+            GenomeKind::GenerationBest,
+            GenomeKind::StrategyMean,
+            GenomeKind::FinalBest,
+            GenomeKind::FinalMean,
+            GenomeKind::Uploaded,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// A genome to store.
+#[derive(Debug, Clone)]
+pub struct NewGenome {
+    pub job_id: Option<String>,
+    pub generation: Option<u64>,
+    pub kind: GenomeKind,
+    pub fitness: Option<f64>,
+    pub model: ModelConfig,
+    pub values: Vec<f32>,
+    pub name: Option<String>,
+}
+
+/// A stored genome's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenomeMeta {
+    pub id: String,
+    pub job_id: Option<String>,
+    pub generation: Option<u64>,
+    pub kind: GenomeKind,
+    pub fitness: Option<f64>,
+    pub model: ModelConfig,
+    pub param_count: usize,
+    /// SHA-256 of the raw little-endian f32 values.
+    pub sha256: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+/// SHA-256 of raw little-endian f32 values, hex.
+pub fn genome_sha256(values: &[f32]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for v in values {
+        hasher.update(v.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

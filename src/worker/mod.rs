@@ -1,0 +1,195 @@
+//! Workers: claim a queued job, run it generation by generation, record everything, and hold
+//! the job's lease with a heartbeat while doing so.
+//!
+//! A worker may die at any instruction. Everything it recorded is consistent (a generation, its
+//! progress and its checkpoint are one transaction), its lease expires, the job is re-queued and
+//! the next claim continues from the last checkpoint, recomputing the generations after it
+//! identically.
+
+mod evaluate;
+mod evolve;
+
+pub use evaluate::{EvaluationResult, EvaluationSpec};
+
+use crate::events::{Event, EventHub};
+use crate::exec::Executor;
+use crate::store::{Claim, JobKind, JobStatus, Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How a worker behaves.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    /// Shown on the jobs it runs.
+    pub id: String,
+    /// A claim expires this long after the last heartbeat.
+    pub lease: Duration,
+    /// How often to look for work when the queue is empty.
+    pub poll: Duration,
+    pub executor: Arc<dyn Executor>,
+}
+
+/// Set to `true` to ask workers to stop after their current generation.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// How a job's run ended, from the worker's side.
+#[derive(Debug)]
+enum Outcome {
+    /// The job reached a final status (already written).
+    Finished,
+    /// Shutting down: the job goes back to the queue.
+    Released,
+    /// Someone else owns the job now; write nothing more.
+    LeaseLost,
+}
+
+/// One worker.
+pub struct Worker {
+    store: Store,
+    events: EventHub,
+    config: WorkerConfig,
+    shutdown: Shutdown,
+}
+
+impl Worker {
+    pub fn new(store: Store, events: EventHub, config: WorkerConfig, shutdown: Shutdown) -> Self {
+        Worker {
+            store,
+            events,
+            config,
+            shutdown,
+        }
+    }
+
+    /// Runs jobs until shutdown.
+    pub async fn run(mut self) {
+        tracing::info!(worker = %self.config.id, "worker started");
+        while !*self.shutdown.borrow() {
+            match self.store.requeue_expired().await {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::warn!(jobs = ?ids, "re-queued jobs whose lease expired");
+                    for id in ids {
+                        self.publish_job(&id).await;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("re-queueing expired leases failed: {e}"),
+            }
+            match self
+                .store
+                .claim_job(&self.config.id, self.config.lease)
+                .await
+            {
+                Ok(Some(claim)) => self.run_claim(claim).await,
+                Ok(None) => self.idle().await,
+                Err(e) => {
+                    tracing::error!("claiming a job failed: {e}");
+                    self.idle().await;
+                }
+            }
+        }
+        tracing::info!(worker = %self.config.id, "worker stopped");
+    }
+
+    async fn idle(&mut self) {
+        let poll = self.config.poll;
+        let _ = tokio::time::timeout(poll, self.shutdown.changed()).await;
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    async fn publish_job(&self, id: &str) {
+        if let Ok(Some(job)) = self.store.get_job(id).await {
+            self.events.publish(Event::Job { job: Box::new(job) });
+        }
+    }
+
+    async fn run_claim(&self, claim: Claim) {
+        let id = claim.job.id.clone();
+        let span = tracing::info_span!("job", job_id = %id, kind = claim.job.kind.as_str());
+        let _enter = span.enter();
+        tracing::info!(attempt = claim.job.attempts, "claimed");
+        self.publish_job(&id).await;
+
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(heartbeat(
+            self.store.clone(),
+            id.clone(),
+            claim.lease_token.clone(),
+            self.config.lease,
+            lost.clone(),
+        ));
+        let result = match claim.job.kind {
+            JobKind::Evolve => self.evolve(&claim, &lost).await,
+            JobKind::Evaluate => self.evaluate(&claim).await,
+        };
+        heartbeat.abort();
+
+        let token = &claim.lease_token;
+        match result {
+            Ok(Outcome::Finished) => tracing::info!("finished"),
+            Ok(Outcome::Released) => {
+                tracing::info!("released for another worker (shutting down)");
+                if let Err(e) = self.store.release_job(&id, token).await {
+                    tracing::warn!("releasing the job failed: {e}");
+                }
+            }
+            Ok(Outcome::LeaseLost) | Err(WorkerError::Store(StoreError::LeaseLost)) => {
+                tracing::warn!("lease lost; another worker continues the job");
+            }
+            Err(e) => {
+                tracing::error!("job failed: {e}");
+                let message = e.to_string();
+                if let Err(e) = self
+                    .store
+                    .finish_job(&id, token, JobStatus::Failed, Some(&message), None)
+                    .await
+                {
+                    tracing::warn!("recording the failure failed: {e}");
+                }
+            }
+        }
+        self.publish_job(&id).await;
+    }
+}
+
+/// Why a job could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid job: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    #[error("the evaluation thread panicked")]
+    Panicked,
+}
+
+/// Renews the lease every third of its length until aborted; flags a lost lease.
+async fn heartbeat(
+    store: Store,
+    id: String,
+    token: String,
+    lease: Duration,
+    lost: Arc<AtomicBool>,
+) {
+    let mut interval = tokio::time::interval(lease / 3);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match store.heartbeat(&id, &token, lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            // A transient database error: try again next tick; the lease has slack.
+            Err(e) => tracing::warn!(job_id = %id, "heartbeat failed: {e}"),
+        }
+    }
+}

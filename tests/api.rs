@@ -1,0 +1,499 @@
+//! The REST API over real HTTP on a loopback socket, with a real SQLite file and in-process
+//! workers.
+
+mod common;
+
+use common::{TestServer, start, tiny_spec};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
+    let s = start(1, None).await;
+    let response = s
+        .client
+        .post(s.api("/jobs"))
+        .json(&tiny_spec(4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = response.json().await.unwrap();
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(location, format!("/api/v1/jobs/{id}"));
+    assert_eq!(job["status"], "queued");
+    // Defaults are filled in and stored with the job.
+    assert_eq!(job["spec"]["model"]["nodes"], 32);
+
+    let done = s.wait_for(id, "succeeded", LONG).await;
+    assert_eq!(done["generation"], 4);
+    assert_eq!(done["stop_reason"], "generations");
+    assert_eq!(done["executor"], "cpu");
+
+    // The three export formats agree.
+    let history = s.get_json(&format!("/jobs/{id}/history")).await;
+    let records = history.as_array().unwrap();
+    assert_eq!(records.len(), 4);
+    for (g, r) in records.iter().enumerate() {
+        assert_eq!(r["generation"], g as u64);
+    }
+    let ndjson = s
+        .client
+        .get(s.api(&format!("/jobs/{id}/history?format=ndjson")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(&lines, records);
+    let csv = s
+        .client
+        .get(s.api(&format!("/jobs/{id}/history?format=csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.starts_with("generation,best,mean,worst"));
+    let best_column: f64 = csv
+        .lines()
+        .nth(4)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(best_column, records[3]["fitness"]["best"].as_f64().unwrap());
+
+    let chart = s
+        .get_json(&format!("/jobs/{id}/history/chart?max_points=2"))
+        .await;
+    assert_eq!(chart["generations"], 4);
+    assert_eq!(chart["generation"].as_array().unwrap().len(), 2);
+    let best_so_far = chart["best_so_far"]["value"].as_array().unwrap();
+    assert_eq!(best_so_far.last().unwrap(), &done["best_fitness"]);
+
+    // Genomes: improvements, means every 2 generations, and the final pair.
+    let genomes = s.get_json(&format!("/jobs/{id}/genomes")).await;
+    let kinds: Vec<&str> = genomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"generation_best"));
+    assert_eq!(kinds.iter().filter(|k| **k == "strategy_mean").count(), 2);
+    assert!(kinds.contains(&"final_best") && kinds.contains(&"final_mean"));
+    let best = genomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["kind"] == "final_best")
+        .unwrap();
+    assert_eq!(best["fitness"], done["best_fitness"]);
+    let genome_id = best["id"].as_str().unwrap();
+    let download = |format: &str| {
+        s.client
+            .get(s.api(&format!("/genomes/{genome_id}/download?format={format}")))
+            .send()
+    };
+    let json_file: sfnn::model::GenomeFile =
+        serde_json::from_str(&download("json").await.unwrap().text().await.unwrap()).unwrap();
+    let st = download("safetensors")
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let st_file = sfnn::model::GenomeFile::from_safetensors(&st).unwrap();
+    assert_eq!(json_file.values, st_file.values);
+    let raw = download("raw").await.unwrap().bytes().await.unwrap();
+    let raw_values: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(raw_values, json_file.values);
+    assert_eq!(
+        best["sha256"].as_str().unwrap(),
+        sfnn::store::genome_sha256(&raw_values)
+    );
+    python_reads_safetensors(&s, &st, &raw_values);
+
+    // Clone with a change, then delete the original.
+    let response = s
+        .client
+        .post(s.api(&format!("/jobs/{id}/clone")))
+        .json(&json!({"seed": 11, "generations": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let clone: Value = response.json().await.unwrap();
+    assert_eq!(clone["spec"]["seed"], 11);
+    assert_eq!(clone["spec"]["strategy"]["popsize"], 6);
+    s.wait_for(clone["id"].as_str().unwrap(), "succeeded", LONG)
+        .await;
+    let deleted = s
+        .client
+        .delete(s.api(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = s
+        .client
+        .get(s.api(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let gone = s
+        .client
+        .get(s.api(&format!("/genomes/{genome_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404, "a job's genomes go with it");
+    s.server.stop().await.unwrap();
+}
+
+/// CI installs Python's safetensors and numpy and sets REQUIRE_PYTHON_SAFETENSORS=1, so there
+/// this check must run; elsewhere it runs when python3 can import safetensors.
+fn python_reads_safetensors(s: &TestServer, bytes: &[u8], values: &[f32]) {
+    let required = std::env::var("REQUIRE_PYTHON_SAFETENSORS").is_ok_and(|v| v == "1");
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import safetensors.numpy, numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            !required,
+            "REQUIRE_PYTHON_SAFETENSORS=1 but python3 cannot import safetensors"
+        );
+        eprintln!("SKIP python safetensors check: not installed");
+        return;
+    }
+    let path = s.dir.path().join("genome.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let script = r#"
+import sys, numpy
+from safetensors.numpy import load_file
+t = load_file(sys.argv[1])
+order = ["node_cells.out.weight", "edge_cells.weight_ih", "edge_cells.weight_hh",
+         "edge_cells.bias", "edge_cells.bias_n", "learning_rate"]
+assert t["edge_cells.weight_ih"].shape == (3, 12, 9), t["edge_cells.weight_ih"].shape
+flat = numpy.concatenate([t[k].reshape(-1) for k in order]).astype(numpy.float32)
+sys.stdout.write(flat.tobytes().hex())
+"#;
+    let output = std::process::Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected: String = values
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_resume_and_bulk_cancel() {
+    let s = start(1, None).await;
+    let id = s.submit(&tiny_spec(100_000)).await;
+    s.wait_for(&id, "running", LONG).await;
+    // Let it record a generation or two.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = s
+        .client
+        .post(s.api(&format!("/jobs/{id}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cancelled = s.wait_for(&id, "cancelled", LONG).await;
+    let done_before = cancelled["generation"].as_u64().unwrap();
+
+    let resumed: Value = s
+        .client
+        .post(s.api(&format!("/jobs/{id}/resume")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resumed["status"], "queued");
+    s.wait_for(&id, "running", LONG).await;
+    // Queue more work behind it, then cancel everything tagged "test".
+    let queued = s.submit(&tiny_spec(5)).await;
+    let bulk: Value = s
+        .client
+        .post(s.api("/jobs/cancel"))
+        .json(&json!({"tag": "test"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bulk["cancelled"], 2);
+    s.wait_for(&queued, "cancelled", LONG).await;
+    let again = s.wait_for(&id, "cancelled", LONG).await;
+    assert!(again["generation"].as_u64().unwrap() >= done_before.saturating_sub(2));
+    // A cancelled job can be resumed once; a queued one cannot be resumed again.
+    let resume = |job: String| s.client.post(s.api(&format!("/jobs/{job}/resume"))).send();
+    assert_eq!(resume(queued.clone()).await.unwrap().status(), 200);
+    assert_eq!(resume(queued.clone()).await.unwrap().status(), 409);
+    let cancel = s
+        .client
+        .post(s.api(&format!("/jobs/{queued}/cancel")))
+        .send();
+    assert_eq!(cancel.await.unwrap().status(), 200);
+
+    let list = s.get_json("/jobs?status=cancelled&tag=test&limit=1").await;
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
+    let cursor = list["next_cursor"].as_str().unwrap();
+    let next = s
+        .get_json(&format!(
+            "/jobs?status=cancelled&tag=test&limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_ne!(next["jobs"][0]["id"], list["jobs"][0]["id"]);
+    s.server.stop().await.unwrap();
+}
+
+/// Reads server-sent events until `n` generation events arrived; returns (event ids, statuses).
+async fn read_events(s: &TestServer, id: &str, last_event_id: Option<u64>, n: usize) -> Vec<u64> {
+    let mut request = s.client.get(s.api(&format!("/jobs/{id}/events")));
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut ids = Vec::new();
+    let deadline = tokio::time::Instant::now() + LONG;
+    while ids.len() < n {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("events in time")
+            .expect("stream open")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if event.contains("event: generation") {
+                let id_line = event.lines().find(|l| l.starts_with("id:")).unwrap();
+                ids.push(id_line[3..].trim().parse().unwrap());
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_generations_live_and_resume_after_last_event_id() {
+    let s = start(1, None).await;
+    let id = s.submit(&tiny_spec(12)).await;
+    let live = read_events(&s, &id, None, 6).await;
+    assert_eq!(live, (0..6).collect::<Vec<_>>());
+    let resumed = read_events(&s, &id, Some(3), 4).await;
+    assert_eq!(resumed, [4, 5, 6, 7]);
+    s.wait_for(&id, "succeeded", LONG).await;
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_genomes_warm_start_jobs_and_are_evaluated_as_jobs() {
+    let s = start(1, None).await;
+    let model = sfnn::model::ModelConfig::default();
+    let values: Vec<f32> = (0..565).map(|i| ((i % 11) as f32 - 5.0) * 0.05).collect();
+    let file = sfnn::model::GenomeFile::new(model, values.clone(), None);
+    let response = s
+        .client
+        .post(s.api("/genomes?name=handmade"))
+        .header("content-type", "application/json")
+        .body(file.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let meta: Value = response.json().await.unwrap();
+    let genome_id = meta["id"].as_str().unwrap();
+    assert_eq!(meta["kind"], "uploaded");
+    assert_eq!(meta["name"], "handmade");
+
+    // safetensors upload of the same values gives the same hash.
+    let response = s
+        .client
+        .post(s.api("/genomes"))
+        .header("content-type", "application/octet-stream")
+        .body(file.to_safetensors())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let meta2: Value = response.json().await.unwrap();
+    assert_eq!(meta2["sha256"], meta["sha256"]);
+
+    let mut spec = tiny_spec(1);
+    spec["init_genome"] = json!(genome_id);
+    spec["strategy"]["sigma0"] = json!(1e-9);
+    let job = s.submit(&spec).await;
+    s.wait_for(&job, "succeeded", LONG).await;
+    let genomes = s.get_json(&format!("/jobs/{job}/genomes")).await;
+    let best = genomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["kind"] == "final_best")
+        .unwrap();
+    let file: sfnn::model::GenomeFile = serde_json::from_str(
+        &s.client
+            .get(s.api(&format!(
+                "/genomes/{}/download",
+                best["id"].as_str().unwrap()
+            )))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let drift = file
+        .values
+        .iter()
+        .zip(&values)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        drift < 1e-6,
+        "a warm start with tiny sigma stays at the genome ({drift})"
+    );
+
+    let response = s
+        .client
+        .post(s.api(&format!("/genomes/{genome_id}/evaluate")))
+        .json(&json!({"envs": ["Acrobot-v1", "MountainCar-v0"], "episodes": 2, "seeds": [1, 2, 3]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let evaluation: Value = response.json().await.unwrap();
+    let eval_id = evaluation["id"].as_str().unwrap();
+    assert_eq!(evaluation["kind"], "evaluate");
+    s.wait_for(eval_id, "succeeded", LONG).await;
+    let result = s.get_json(&format!("/jobs/{eval_id}/evaluation")).await;
+    let envs = result["envs"].as_array().unwrap();
+    assert_eq!(envs.len(), 2);
+    for env in envs {
+        let lifetimes = env["lifetimes"].as_array().unwrap();
+        assert_eq!(lifetimes.len(), 3);
+        for l in lifetimes {
+            assert_eq!(l["episode_returns"].as_array().unwrap().len(), 2);
+        }
+    }
+    // MountainCar returns are -200..=-1 per episode.
+    let mc = &envs[1]["lifetimes"][0]["episode_returns"][0];
+    assert!((-200.0..=-1.0).contains(&mc.as_f64().unwrap()));
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_every_mutation_but_not_reads() {
+    let s = start(0, Some("s3cret")).await;
+    let denied = s
+        .client
+        .post(s.api("/jobs"))
+        .json(&tiny_spec(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let body: Value = denied.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let wrong = s
+        .client
+        .post(s.api("/jobs"))
+        .bearer_auth("s3cres")
+        .json(&tiny_spec(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let allowed = s
+        .client
+        .post(s.api("/jobs"))
+        .bearer_auth("s3cret")
+        .json(&tiny_spec(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 201);
+    let read = s.client.get(s.api("/jobs")).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_with_strict_headers_and_unknown_api_paths_are_json() {
+    let s = start(0, None).await;
+    let page = s.client.get(format!("{}/", s.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert!(page.text().await.unwrap().contains("SFNN Lab"));
+    let missing = s.client.get(s.api("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let health = s
+        .client
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let envs = s.get_json("/envs").await;
+    assert_eq!(envs.as_array().unwrap().len(), 5);
+    assert_eq!(envs[0]["name"], "CartPole-v1");
+    assert_eq!(envs[0]["obs_dim"], 4);
+    let executors = s.get_json("/executors").await;
+    assert_eq!(
+        executors.as_array().unwrap().len(),
+        0,
+        "an API-only server runs no executor"
+    );
+    s.server.stop().await.unwrap();
+}

@@ -1,0 +1,163 @@
+//! Crash safety: a real `sfnn serve` process is killed with SIGKILL mid-job several times; after
+//! each restart the job continues from its last checkpoint, and the finished job's history and
+//! genomes are identical, bit for bit, to an uninterrupted run of the same spec.
+
+mod common;
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_server(database: &Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sfnn"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--database", database.to_str().unwrap()])
+        .args(["--workers", "1", "--threads", "2", "--lease-seconds", "3"])
+        .env("RUST_LOG", "sfnn=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&format!("{url}/healthz")).is_none() {
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn get(url: &str) -> Option<Value> {
+    let response = client().get(url).send().ok()?;
+    response
+        .status()
+        .is_success()
+        .then(|| response.json().ok())?
+}
+
+fn submit(server: &Server, spec: &Value) -> String {
+    let job: Value = client()
+        .post(format!("{}/api/v1/jobs", server.url))
+        .json(spec)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    job["id"].as_str().unwrap().to_string()
+}
+
+fn job(server: &Server, id: &str) -> Value {
+    get(&format!("{}/api/v1/jobs/{id}", server.url)).unwrap()
+}
+
+fn wait(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let j = job(server, id);
+        if done(&j) {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "timed out: {j}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// History without wall-clock timings, and genomes by (kind, generation) with fitness and hash.
+fn outcome(server: &Server, id: &str) -> (Vec<Value>, Vec<(String, Option<u64>, Value, String)>) {
+    let mut history: Vec<Value> = get(&format!("{}/api/v1/jobs/{id}/history", server.url))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    for record in &mut history {
+        record.as_object_mut().unwrap().remove("timing");
+    }
+    let mut genomes: Vec<_> = get(&format!("{}/api/v1/jobs/{id}/genomes", server.url))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["kind"].as_str().unwrap().to_string(),
+                g["generation"].as_u64(),
+                g["fitness"].clone(),
+                g["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    genomes.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    (history, genomes)
+}
+
+#[test]
+fn killing_the_server_mid_job_loses_and_changes_nothing() {
+    let mut spec = common::tiny_spec(36);
+    spec["checkpoint_interval"] = 4.into();
+    spec["mean_genome_interval"] = 5.into();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn_server(&dir.path().join("crash.db"));
+    let id = submit(&server, &spec);
+    // Kill at different points of the run, including between checkpoints.
+    for (kill, progress) in [5u64, 14, 23].into_iter().enumerate() {
+        wait(&server, &id, |j| {
+            j["generation"].as_u64().unwrap() >= progress
+        });
+        std::thread::sleep(Duration::from_millis(7 * kill as u64));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        server = spawn_server(&dir.path().join("crash.db"));
+        let restarted = job(&server, &id);
+        assert_ne!(restarted["status"], "failed", "{restarted}");
+    }
+    let finished = wait(&server, &id, |j| j["status"] == "succeeded");
+    assert_eq!(finished["generation"], 36);
+    assert!(finished["attempts"].as_u64().unwrap() >= 2, "{finished}");
+    let interrupted = outcome(&server, &id);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let mut reference = spawn_server(&dir.path().join("reference.db"));
+    let reference_id = submit(&reference, &spec);
+    wait(&reference, &reference_id, |j| j["status"] == "succeeded");
+    let expected = outcome(&reference, &reference_id);
+    reference.child.kill().unwrap();
+    reference.child.wait().unwrap();
+
+    assert_eq!(interrupted.0.len(), 36);
+    for (a, b) in interrupted.0.iter().zip(&expected.0) {
+        assert_eq!(a, b, "generation {}", a["generation"]);
+    }
+    assert_eq!(interrupted.1, expected.1);
+    // No generation was recorded twice (the export would show it) and none is missing.
+    let generations: Vec<u64> = interrupted
+        .0
+        .iter()
+        .map(|r| r["generation"].as_u64().unwrap())
+        .collect();
+    assert_eq!(generations, (0..36).collect::<Vec<_>>());
+}
