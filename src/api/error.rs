@@ -139,9 +139,20 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
-/// Parses JSON with the path of the offending field: syntax errors are 400 `invalid_json`,
-/// type and range errors 422 `invalid_value` naming the field.
+/// Parses a JSON object with the path of the offending field: syntax errors are 400
+/// `invalid_json`, anything but an object and type errors 422 `invalid_value` naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    // Syntax first (including trailing characters), so a malformed body is never reported as a
+    // missing field of its first value.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("malformed JSON: {}", strip_position(&e.to_string())),
+        )
+    })?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("", "the body must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
