@@ -85,8 +85,11 @@ fn wait(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// A kept genome: kind, generation, fitness and SHA-256 of its values.
+type GenomeKey = (String, Option<u64>, Value, String);
+
 /// History without wall-clock timings, and genomes by (kind, generation) with fitness and hash.
-fn outcome(server: &Server, id: &str) -> (Vec<Value>, Vec<(String, Option<u64>, Value, String)>) {
+fn outcome(server: &Server, id: &str) -> (Vec<Value>, Vec<GenomeKey>) {
     let mut history: Vec<Value> = get(&format!("{}/api/v1/jobs/{id}/history", server.url))
         .unwrap()
         .as_array()

@@ -105,7 +105,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         let record = evolution.step(executor.as_ref())?;
         let write_started = Instant::now();
         out.append_record(&record)?;
-        if evolution.generation() % spec.checkpoint_interval == 0 {
+        if evolution
+            .generation()
+            .is_multiple_of(spec.checkpoint_interval)
+        {
             save(&out, &evolution)?;
         }
         report(&bar, &record, &spec, args.quiet);

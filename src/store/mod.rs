@@ -5,9 +5,11 @@
 //! Worker writes are fenced by the job's lease token: a write from a worker that lost its lease
 //! changes nothing and returns [`StoreError::LeaseLost`].
 
+pub mod chart;
 mod models;
 mod sqlite;
 
+pub use chart::Chart;
 pub use models::*;
 pub use sqlite::{LeaseState, SqliteStore};
 

@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
+use super::chart::{self, Chart};
 use super::models::*;
 use super::{Result, StoreError, now_ms};
 use crate::evolution::GenerationRecord;
@@ -621,6 +622,70 @@ impl SqliteStore {
                 })
             })
             .collect()
+    }
+
+    /// The chart of a history, bucketed and reduced in SQL so a long history costs one pass
+    /// of SQLite and at most `max_points` decoded rows (same result as [`chart::downsample`]).
+    pub async fn history_chart(&self, id: &str, max_points: usize) -> Result<Chart> {
+        let generations: i64 =
+            sqlx::query_scalar("select count(*) from generation where job_id = ?")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        let bucket = chart::bucket_size(generations as usize, max_points);
+        let rows = sqlx::query(
+            "select min(generation) as generation, min(best) as best_min, max(best) as best_max, \
+               min(mean) as mean_min, max(mean) as mean_max, \
+               min(worst) as worst_min, max(worst) as worst_max \
+             from generation where job_id = ?1 group by generation / ?2 order by 1",
+        )
+        .bind(id)
+        .bind(bucket as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        let mut out = Chart {
+            generations: generations as u64,
+            bucket_size: bucket as u64,
+            generation: Vec::with_capacity(rows.len()),
+            best_min: Vec::with_capacity(rows.len()),
+            best_max: Vec::with_capacity(rows.len()),
+            mean_min: Vec::with_capacity(rows.len()),
+            mean_max: Vec::with_capacity(rows.len()),
+            worst_min: Vec::with_capacity(rows.len()),
+            worst_max: Vec::with_capacity(rows.len()),
+            best_so_far: Default::default(),
+        };
+        for r in &rows {
+            out.generation
+                .push(r.try_get::<i64, _>("generation")? as u64);
+            out.best_min.push(nan(r.try_get("best_min")?));
+            out.best_max.push(nan(r.try_get("best_max")?));
+            out.mean_min.push(nan(r.try_get("mean_min")?));
+            out.mean_max.push(nan(r.try_get("mean_max")?));
+            out.worst_min.push(nan(r.try_get("worst_min")?));
+            out.worst_max.push(nan(r.try_get("worst_max")?));
+        }
+        // Change points of best-so-far, and the last generation.
+        let steps = sqlx::query(
+            "select generation, best_so_far from ( \
+               select generation, best_so_far, \
+                 lag(best_so_far) over (order by generation) as previous, \
+                 row_number() over (order by generation) as n, \
+                 count(*) over () as total \
+               from generation where job_id = ? \
+             ) where n = 1 or n = total or best_so_far is not previous order by generation",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &steps {
+            out.best_so_far
+                .generation
+                .push(r.try_get::<i64, _>("generation")? as u64);
+            out.best_so_far.value.push(nan(r.try_get("best_so_far")?));
+        }
+        Ok(out)
     }
 
     // ---- genomes and evaluations ----------------------------------------------------------

@@ -4,6 +4,7 @@
 use super::{Outcome, Worker, WorkerError};
 use crate::events::Event;
 use crate::evolution::{Checkpoint, Evolution, GenerationRecord, JobSpec, StopReason};
+use crate::exec::ExecutorChoice;
 use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,14 @@ impl Worker {
             .map_err(|e| WorkerError::Invalid(e.to_string()))?;
         spec.validate()
             .map_err(|e| WorkerError::Invalid(e.to_string()))?;
+        let executor = self.config.executor.clone();
+        if spec.executor == ExecutorChoice::Cuda && executor.name() != "cuda" {
+            return Err(WorkerError::Invalid(format!(
+                "the job asks for the cuda executor, but this worker runs on {} ({})",
+                executor.name(),
+                executor.device()
+            )));
+        }
         let mut evolution = self.start_or_resume(id, &spec).await?;
         // Whatever was recorded after the checkpoint is recomputed, identically.
         self.store
@@ -29,7 +38,6 @@ impl Worker {
                 evolution.best().map(|b| b.fitness),
             )
             .await?;
-        let executor = self.config.executor.clone();
         self.store
             .set_executor(id, token, executor.name(), &executor.device())
             .await?;
@@ -125,7 +133,7 @@ impl Worker {
                 name: None,
             });
         }
-        if done % spec.mean_genome_interval == 0 {
+        if done.is_multiple_of(spec.mean_genome_interval) {
             genomes.push(NewGenome {
                 job_id: Some(id.to_string()),
                 generation: Some(record.generation),
@@ -136,7 +144,7 @@ impl Worker {
                 name: None,
             });
         }
-        let checkpoint = (done % spec.checkpoint_interval == 0
+        let checkpoint = (done.is_multiple_of(spec.checkpoint_interval)
             || evolution.stop_reason().is_some())
         .then(|| serde_json::to_vec(evolution.checkpoint()).expect("checkpoint serialises"));
         self.store

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// How a worker behaves.
 #[derive(Clone)]
@@ -109,9 +110,13 @@ impl Worker {
     }
 
     async fn run_claim(&self, claim: Claim) {
+        let span =
+            tracing::info_span!("job", job_id = %claim.job.id, kind = claim.job.kind.as_str());
+        self.run_claim_in_span(claim).instrument(span).await;
+    }
+
+    async fn run_claim_in_span(&self, claim: Claim) {
         let id = claim.job.id.clone();
-        let span = tracing::info_span!("job", job_id = %id, kind = claim.job.kind.as_str());
-        let _enter = span.enter();
         tracing::info!(attempt = claim.job.attempts, "claimed");
         self.publish_job(&id).await;
 

@@ -1,0 +1,134 @@
+//! Fitness charts of long histories: consecutive generations grouped into at most `max_points`
+//! buckets, each keeping its minimum and maximum of best, mean and worst fitness, plus the
+//! exact best-so-far curve as its change points (a step plot of them is exact).
+
+use super::HistoryPoint;
+use serde::Serialize;
+
+/// A downsampled history.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Chart {
+    pub generations: u64,
+    pub bucket_size: u64,
+    /// First generation of each bucket.
+    pub generation: Vec<u64>,
+    pub best_min: Vec<f64>,
+    pub best_max: Vec<f64>,
+    pub mean_min: Vec<f64>,
+    pub mean_max: Vec<f64>,
+    pub worst_min: Vec<f64>,
+    pub worst_max: Vec<f64>,
+    pub best_so_far: StepCurve,
+}
+
+#[derive(Debug, Serialize, PartialEq, Default)]
+pub struct StepCurve {
+    pub generation: Vec<u64>,
+    pub value: Vec<f64>,
+}
+
+/// The reference computation, on all points in memory (the store computes the same in SQL).
+pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
+    let bucket = bucket_size(points.len(), max_points);
+    let mut chart = Chart {
+        generations: points.len() as u64,
+        bucket_size: bucket as u64,
+        generation: Vec::new(),
+        best_min: Vec::new(),
+        best_max: Vec::new(),
+        mean_min: Vec::new(),
+        mean_max: Vec::new(),
+        worst_min: Vec::new(),
+        worst_max: Vec::new(),
+        best_so_far: StepCurve::default(),
+    };
+    let min = |a: f64, b: f64| if b < a || a.is_nan() { b } else { a };
+    let max = |a: f64, b: f64| if b > a || a.is_nan() { b } else { a };
+    for chunk in points.chunks(bucket) {
+        chart.generation.push(chunk[0].generation);
+        let fold = |f: &dyn Fn(&HistoryPoint) -> f64, op: &dyn Fn(f64, f64) -> f64| {
+            chunk.iter().map(f).fold(f64::NAN, op)
+        };
+        chart.best_min.push(fold(&|p| p.best, &min));
+        chart.best_max.push(fold(&|p| p.best, &max));
+        chart.mean_min.push(fold(&|p| p.mean, &min));
+        chart.mean_max.push(fold(&|p| p.mean, &max));
+        chart.worst_min.push(fold(&|p| p.worst, &min));
+        chart.worst_max.push(fold(&|p| p.worst, &max));
+    }
+    let mut last = None;
+    for p in points {
+        if last != Some(p.best_so_far.to_bits()) {
+            chart.best_so_far.generation.push(p.generation);
+            chart.best_so_far.value.push(p.best_so_far);
+            last = Some(p.best_so_far.to_bits());
+        }
+    }
+    if let Some(p) = points.last()
+        && chart.best_so_far.generation.last() != Some(&p.generation)
+    {
+        chart.best_so_far.generation.push(p.generation);
+        chart.best_so_far.value.push(p.best_so_far);
+    }
+    chart
+}
+
+/// Generations per bucket so that `generations` fit in `max_points` buckets.
+pub fn bucket_size(generations: usize, max_points: usize) -> usize {
+    generations.div_ceil(max_points.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(n: u64) -> Vec<HistoryPoint> {
+        let mut best_so_far = f64::NEG_INFINITY;
+        (0..n)
+            .map(|g| {
+                let best = ((g * 7919) % 101) as f64;
+                best_so_far = best_so_far.max(best);
+                HistoryPoint {
+                    generation: g,
+                    best,
+                    mean: best / 2.0,
+                    worst: -best,
+                    best_so_far,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buckets_keep_extremes_and_the_exact_best_so_far() {
+        let p = points(10_000);
+        let chart = downsample(&p, 300);
+        assert!(chart.generation.len() <= 300);
+        let overall_max = p.iter().map(|x| x.best).fold(f64::MIN, f64::max);
+        assert_eq!(
+            chart.best_max.iter().copied().fold(f64::MIN, f64::max),
+            overall_max
+        );
+        let overall_min = p.iter().map(|x| x.worst).fold(f64::MAX, f64::min);
+        assert_eq!(
+            chart.worst_min.iter().copied().fold(f64::MAX, f64::min),
+            overall_min
+        );
+        // Replaying the step curve gives best-so-far at every generation.
+        for point in &p {
+            let i = chart
+                .best_so_far
+                .generation
+                .partition_point(|&g| g <= point.generation)
+                - 1;
+            assert_eq!(chart.best_so_far.value[i], point.best_so_far);
+        }
+    }
+
+    #[test]
+    fn short_histories_are_not_bucketed() {
+        let chart = downsample(&points(5), 1000);
+        assert_eq!(chart.bucket_size, 1);
+        assert_eq!(chart.generation, [0, 1, 2, 3, 4]);
+    }
+}
