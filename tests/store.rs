@@ -92,7 +92,10 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(store.requeue_expired().await.unwrap(), [job.id.clone()]);
+    assert_eq!(
+        store.requeue_expired().await.unwrap(),
+        std::slice::from_ref(&job.id)
+    );
     let second = store
         .claim_job("w2", Duration::from_secs(60))
         .await
