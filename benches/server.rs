@@ -25,7 +25,8 @@ fn record(generation: u64) -> GenerationRecord {
             median: 0.2,
             q75: 0.3,
         },
-        best_so_far: 1.0 - 1.0 / (1.0 + x),
+        // Best so far rises every 97 generations, as `improved` says.
+        best_so_far: 1.0 - 1.0 / (1.0 + (generation / 97) as f64),
         improved: generation.is_multiple_of(97),
         envs: ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
             .iter()

@@ -30,6 +30,10 @@ fn new_job(name: &str, priority: i32) -> NewJob {
 }
 
 fn record(generation: u64, best: f64, best_so_far: f64) -> GenerationRecord {
+    record_with(generation, best, best_so_far, false)
+}
+
+fn record_with(generation: u64, best: f64, best_so_far: f64, improved: bool) -> GenerationRecord {
     GenerationRecord {
         generation,
         fitness: FitnessStats {
@@ -42,7 +46,7 @@ fn record(generation: u64, best: f64, best_so_far: f64) -> GenerationRecord {
             q75: 0.0,
         },
         best_so_far,
-        improved: false,
+        improved,
         envs: vec![],
         sigma: 1.0,
         telemetry: vec![],
@@ -210,12 +214,13 @@ async fn the_sql_chart_equals_the_reference_downsampling() {
     let mut best_so_far = f64::NEG_INFINITY;
     for g in 0..2_345u64 {
         let best = ((g * 7919) % 1009) as f64 / 1009.0;
+        let improved = best > best_so_far;
         best_so_far = best_so_far.max(best);
         store
             .record_generation(
                 &job.id,
                 &claim.lease_token,
-                &record(g, best, best_so_far),
+                &record_with(g, best, best_so_far, improved),
                 &[],
                 None,
             )

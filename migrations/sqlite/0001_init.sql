@@ -30,6 +30,7 @@ create table job (
 create index job_queue on job (status, priority desc, created_at);
 create index job_created on job (created_at desc, job_id desc);
 
+-- The numbers of every generation, compact and clustered by job, so charts scan few pages.
 create table generation (
     job_id       text not null references job (job_id) on delete cascade,
     generation   integer not null,
@@ -37,13 +38,22 @@ create table generation (
     mean         real,
     worst        real,
     best_so_far  real,
-    record       text not null,                    -- JSON generation record, timing excluded
+    improved     integer not null,                 -- 1 where best_so_far rose
     ask_s        real not null,
     evaluate_s   real not null,
     tell_s       real not null,
     created_at   integer not null,
     primary key (job_id, generation)
+) without rowid;
+
+-- The full record of every generation (JSON), written in the same transaction.
+create table generation_record (
+    job_id      text not null references job (job_id) on delete cascade,
+    generation  integer not null,
+    record      text not null
 );
+
+create unique index generation_record_key on generation_record (job_id, generation);
 
 create table checkpoint (
     job_id      text primary key references job (job_id) on delete cascade,

@@ -6,7 +6,7 @@ use super::HistoryPoint;
 use serde::Serialize;
 
 /// A downsampled history.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, Default)]
 pub struct Chart {
     pub generations: u64,
     pub bucket_size: u64,

@@ -38,7 +38,9 @@ impl SqliteStore {
             // power failure can drop the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 64 MiB of page cache per connection (negative: KiB), for long histories.
+            .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -54,13 +56,14 @@ impl SqliteStore {
     // ---- jobs -----------------------------------------------------------------------------
 
     pub async fn create_job(&self, new: NewJob) -> Result<Job> {
-        let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
-        sqlx::query(
+        // `returning *` answers with the row as inserted: a worker may claim it at once, and
+        // the submitter must still see it as queued.
+        let row = sqlx::query(
             "insert into job (job_id, kind, name, tags, spec, status, priority, generations, \
-             created_at, updated_at) values (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+             created_at, updated_at) values (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) returning *",
         )
-        .bind(&id)
+        .bind(uuid::Uuid::new_v4().to_string())
         .bind(new.kind.as_str())
         .bind(&new.name)
         .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
@@ -69,9 +72,9 @@ impl SqliteStore {
         .bind(new.generations as i64)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        self.get_job(&id).await?.ok_or(StoreError::NotFound("job"))
+        job_from_row(&row)
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
@@ -408,11 +411,16 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         fenced(done.rows_affected())?;
-        sqlx::query("delete from generation where job_id = ? and generation >= ?")
-            .bind(id)
-            .bind(from as i64)
-            .execute(&mut *tx)
-            .await?;
+        for statement in [
+            "delete from generation where job_id = ? and generation >= ?",
+            "delete from generation_record where job_id = ? and generation >= ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .bind(from as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "delete from genome where job_id = ? and (generation >= ? or kind in ('final_best', 'final_mean'))",
         )
@@ -450,8 +458,9 @@ impl SqliteStore {
         .await?;
         fenced(done.rows_affected())?;
         sqlx::query(
-            "insert into generation (job_id, generation, best, mean, worst, best_so_far, record, \
-             ask_s, evaluate_s, tell_s, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
+             improved, ask_s, evaluate_s, tell_s, created_at) \
+             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(record.generation as i64)
@@ -459,13 +468,19 @@ impl SqliteStore {
         .bind(record.fitness.mean)
         .bind(record.fitness.worst)
         .bind(best_so_far)
-        .bind(serde_json::to_string(record).expect("record serialises"))
+        .bind(record.improved)
         .bind(record.timing.ask)
         .bind(record.timing.evaluate)
         .bind(record.timing.tell)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("insert into generation_record (job_id, generation, record) values (?, ?, ?)")
+            .bind(id)
+            .bind(record.generation as i64)
+            .bind(serde_json::to_string(record).expect("record serialises"))
+            .execute(&mut *tx)
+            .await?;
         for genome in genomes {
             insert_genome(&mut tx, genome, now).await?;
         }
@@ -549,7 +564,7 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<GenerationRecord>> {
         let rows = sqlx::query(
-            "select record from generation where job_id = ?1 and generation > ?2 \
+            "select record from generation_record where job_id = ?1 and generation > ?2 \
              order by generation limit ?3",
         )
         .bind(id)
@@ -624,8 +639,9 @@ impl SqliteStore {
             .collect()
     }
 
-    /// The chart of a history, bucketed and reduced in SQL so a long history costs one pass
-    /// of SQLite and at most `max_points` decoded rows (same result as [`chart::downsample`]).
+    /// The chart of a history, bucketed and reduced in SQL: one pass of SQLite over the
+    /// compact generation table, at most `max_points` bucket rows and the improvements back.
+    /// Same result as [`chart::downsample`] on the full points.
     pub async fn history_chart(&self, id: &str, max_points: usize) -> Result<Chart> {
         let generations: i64 =
             sqlx::query_scalar("select count(*) from generation where job_id = ?")
@@ -643,18 +659,22 @@ impl SqliteStore {
         .bind(bucket as i64)
         .fetch_all(&self.pool)
         .await?;
+        // Best so far changes exactly where a generation improved it; keep the first and last
+        // generation too, so the curve spans the whole history.
+        let steps = sqlx::query(
+            "select generation, best_so_far from generation \
+             where job_id = ?1 and (improved = 1 or generation = 0 or generation = ?2) \
+             order by generation",
+        )
+        .bind(id)
+        .bind(generations - 1)
+        .fetch_all(&self.pool)
+        .await?;
         let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
         let mut out = Chart {
             generations: generations as u64,
             bucket_size: bucket as u64,
-            generation: Vec::with_capacity(rows.len()),
-            best_min: Vec::with_capacity(rows.len()),
-            best_max: Vec::with_capacity(rows.len()),
-            mean_min: Vec::with_capacity(rows.len()),
-            mean_max: Vec::with_capacity(rows.len()),
-            worst_min: Vec::with_capacity(rows.len()),
-            worst_max: Vec::with_capacity(rows.len()),
-            best_so_far: Default::default(),
+            ..Chart::default()
         };
         for r in &rows {
             out.generation
@@ -666,19 +686,6 @@ impl SqliteStore {
             out.worst_min.push(nan(r.try_get("worst_min")?));
             out.worst_max.push(nan(r.try_get("worst_max")?));
         }
-        // Change points of best-so-far, and the last generation.
-        let steps = sqlx::query(
-            "select generation, best_so_far from ( \
-               select generation, best_so_far, \
-                 lag(best_so_far) over (order by generation) as previous, \
-                 row_number() over (order by generation) as n, \
-                 count(*) over () as total \
-               from generation where job_id = ? \
-             ) where n = 1 or n = total or best_so_far is not previous order by generation",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
         for r in &steps {
             out.best_so_far
                 .generation
