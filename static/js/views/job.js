@@ -71,9 +71,13 @@ export function jobView(root, id, { setConnection }) {
     const progress = h('progress', { max: Math.max(1, job.generations), value: Math.min(job.generation, job.generations), 'aria-label': 'Generations done' });
     const items = [
       ['Progress', [h('span', { class: 'big', text: `${fmtInt(job.generation)} / ${fmtInt(job.generations)}` }), progress]],
-      ['Best fitness', h('span', { class: 'big', id: 'best-fitness', text: fmtNum(job.best_fitness, 5) })],
     ];
-    if (job.kind === 'evolve') items.push(['Throughput', h('span', { class: 'big', text: thr ? `${fmtRate(thr)} steps` : '—' })]);
+    if (job.kind === 'evolve') {
+      items.push(
+        ['Best fitness', h('span', { class: 'big', id: 'best-fitness', text: fmtNum(job.best_fitness, 5) })],
+        ['Throughput', h('span', { class: 'big', text: thr ? `${fmtRate(thr)} steps` : '—' })],
+      );
+    }
     items.push(
       ['Executor', job.executor ? `${job.executor}${job.device ? ` · ${job.device}` : ''}` : '—'],
       ['Created', fmtDate(job.created_at)],
@@ -237,8 +241,8 @@ export function jobView(root, id, { setConnection }) {
     }
     if (job && r.generation + 1 > job.generation) {
       job = { ...job, generation: r.generation + 1, best_fitness: num(r.best_so_far) ?? job.best_fitness };
-      renderHeadSoon();
     }
+    renderHeadSoon();
     if (r.improved) genomesSoon();
     redraw();
   }
