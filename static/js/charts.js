@@ -1,0 +1,110 @@
+// Line charts on uPlot: a card with a title, a legend and a canvas that follows its width.
+
+import uPlot from '../vendor/uplot/uPlot.esm.js';
+
+export const PALETTE = ['#2b59c3', '#d1495b', '#2a9d8f', '#e9a23b', '#7b4fc9', '#3d8bd4', '#8a6d3b', '#c2459a'];
+
+const AXIS = {
+  stroke: '#5b6472',
+  grid: { stroke: '#e7eaf0', width: 1 },
+  ticks: { stroke: '#d3d8e0', width: 1 },
+  font: '12px system-ui, sans-serif',
+};
+
+function fmtTick(v) {
+  if (v === null) return '';
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
+}
+
+/**
+ * A chart in `container` (an empty element). `series` are uPlot series options for the y
+ * columns; `data` is [x, ...ys]. Options: `xLabel`, `yLabel`, `log` (log y), `bands`,
+ * `stepped` indexes. Returns { setData(data), destroy() }.
+ */
+export function lineChart(container, { series, bands = [], xLabel = 'generation', yLabel = '', log = false, height = 240 }) {
+  let plot = null;
+  let data = [[], ...series.map(() => [])];
+  // Whether the user has zoomed in (drag to zoom, double-click to reset): live updates then
+  // keep the zoomed range instead of following the data.
+  let zoomed = false;
+  const onScale = (u, key) => {
+    if (key !== 'x') return;
+    const x = u.data[0];
+    zoomed = x.length > 1 && (u.scales.x.min > x[0] || u.scales.x.max < x[x.length - 1]);
+    // The range on screen, for tests and anyone inspecting the page.
+    container.dataset.xMin = String(u.scales.x.min ?? '');
+    container.dataset.xMax = String(u.scales.x.max ?? '');
+  };
+  const opts = (width) => ({
+    width,
+    height,
+    cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+    legend: { live: true },
+    scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
+    axes: [
+      { ...AXIS, label: xLabel, labelSize: 20, labelFont: '12px system-ui, sans-serif' },
+      {
+        ...AXIS,
+        label: yLabel,
+        labelSize: 20,
+        labelFont: '12px system-ui, sans-serif',
+        size: 56,
+        values: (u, splits) => splits.map(fmtTick),
+      },
+    ],
+    series: [{ label: xLabel, value: (u, v) => (v === null ? '—' : String(v)) }, ...series],
+    bands,
+    hooks: { setScale: [onScale] },
+  });
+  const width = () => Math.max(280, Math.floor(container.clientWidth || 600));
+  const build = () => {
+    plot?.destroy();
+    plot = new uPlot(opts(width()), data, container);
+  };
+  build();
+  let lastWidth = width();
+  const observer = new ResizeObserver(() => {
+    const w = width();
+    if (w !== lastWidth && plot) {
+      lastWidth = w;
+      plot.setSize({ width: w, height });
+    }
+  });
+  observer.observe(container);
+  return {
+    setData(next) {
+      data = next;
+      plot.setData(data, !zoomed);
+    },
+    destroy() {
+      observer.disconnect();
+      plot?.destroy();
+      plot = null;
+    },
+  };
+}
+
+/** Series options for a plain line. */
+export function line(label, color, extra = {}) {
+  return {
+    label,
+    stroke: color,
+    width: 1.75,
+    points: { show: false },
+    spanGaps: false,
+    value: (u, v) => (v === null || v === undefined ? '—' : fmtTick(v)),
+    ...extra,
+  };
+}
+
+export const stepped = () => uPlot.paths.stepped({ align: 1 });
+
+/** Aligns several [x, y...] tables on the union of their x values. */
+export const join = (tables) => uPlot.join(tables);
+
+export function fade(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}

@@ -1,0 +1,458 @@
+// One job: status and actions, live charts from the job's event stream, genomes with
+// downloads and evaluation, the spec. Evaluation jobs show their result instead of charts.
+
+import { api, stream, jobUrl, downloadUrl, API, ApiError } from '../api.js';
+import { lineChart, line, stepped, fade, PALETTE } from '../charts.js';
+import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, envNames, throttle, toast } from '../util.js';
+
+const ACTIVE = new Set(['queued', 'running']);
+const ENV_METRICS = {
+  mean_score: { label: 'mean normalised score', y: 'score' },
+  mean_return: { label: 'mean weighted return', y: 'return' },
+  best_return: { label: 'best weighted return', y: 'return' },
+};
+const GENOME_LABELS = {
+  final_best: 'final best', final_mean: 'final mean', generation_best: 'new best',
+  strategy_mean: 'strategy mean', uploaded: 'uploaded',
+};
+
+export function jobView(root, id, { setConnection }) {
+  const controller = new AbortController();
+  let job = null;
+  let events = null;
+  let disposed = false;
+  const charts = [];
+  // History as columns.
+  const cols = { gen: [], best: [], mean: [], worst: [], q25: [], q75: [], bsf: [], sigma: [], thr: [] };
+  const envCols = new Map(); // env -> { mean_score: [], mean_return: [], best_return: [] }
+  let lastGeneration = null;
+  let lastRecord = null;
+
+  const title = h('h1', { class: 'job-title', text: 'Job' });
+  const badge = h('span');
+  const tags = h('div', { class: 'tags' });
+  const actions = h('div', { class: 'actions' });
+  const facts = h('dl', { class: 'facts' });
+  const alertBox = h('div', { class: 'alert', role: 'alert', hidden: true });
+  const body = h('div', { class: 'job-body' });
+
+  replace(root,
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/', text: 'Jobs' }), h('span', { 'aria-hidden': 'true', text: ' / ' }), h('span', { class: 'mono', text: id.slice(0, 8) })),
+    h('div', { class: 'page-head' }, h('div', { class: 'title-block' }, h('div', { class: 'title-line' }, title, badge), tags), actions),
+    alertBox,
+    h('section', { class: 'card facts-card', 'aria-label': 'Summary' }, facts),
+    body);
+
+  // ---- header, facts, actions ----------------------------------------------------------
+
+  function renderHead() {
+    document.title = `${job.name} · SFNN Lab`;
+    title.textContent = job.name || id.slice(0, 8);
+    replace(badge, statusBadge(job.status));
+    replace(tags, job.tags.map((t) => h('a', { class: 'tag', href: `#/?tag=${encodeURIComponent(t)}`, text: t })));
+    const buttons = [];
+    if (ACTIVE.has(job.status)) buttons.push(button('Cancel', 'btn-danger-outline', () => act('cancel')));
+    if (job.kind === 'evolve' && (job.status === 'failed' || job.status === 'cancelled')) buttons.push(button('Resume', '', () => act('resume')));
+    if (job.kind === 'evolve') {
+      buttons.push(h('a', { class: 'btn', href: `#/new?from=${job.id}`, text: 'Clone…' }));
+      buttons.push(h('a', { class: 'btn', href: `#/compare?ids=${job.id}`, text: 'Compare…' }));
+    }
+    if (!ACTIVE.has(job.status)) buttons.push(button('Delete', 'btn-danger-outline', remove));
+    replace(actions, buttons);
+
+    if (job.error) {
+      alertBox.hidden = false;
+      replace(alertBox, h('strong', { text: 'Error: ' }), job.error);
+    } else alertBox.hidden = true;
+
+    const started = job.started_at;
+    const end = job.finished_at || (job.status === 'running' ? Date.now() : null);
+    const thr = lastRecord && lastRecord.timing?.evaluate > 0 ? lastRecord.env_steps / lastRecord.timing.evaluate : null;
+    const progress = h('progress', { max: Math.max(1, job.generations), value: Math.min(job.generation, job.generations), 'aria-label': 'Generations done' });
+    const items = [
+      ['Progress', [h('span', { class: 'big', text: `${fmtInt(job.generation)} / ${fmtInt(job.generations)}` }), progress]],
+    ];
+    if (job.kind === 'evolve') {
+      items.push(
+        ['Best fitness', h('span', { class: 'big', id: 'best-fitness', text: fmtNum(job.best_fitness, 5) })],
+        ['Throughput', h('span', { class: 'big', text: thr ? `${fmtRate(thr)} steps` : '—' })],
+      );
+    }
+    items.push(
+      ['Executor', job.executor ? `${job.executor}${job.device ? ` · ${job.device}` : ''}` : '—'],
+      ['Created', fmtDate(job.created_at)],
+      ['Run time', started && end ? fmtDuration((end - started) / 1000) : '—'],
+    );
+    if (job.stop_reason) items.push(['Stopped by', job.stop_reason.replace(/_/g, ' ')]);
+    if (job.attempts > 1) items.push(['Attempts', String(job.attempts)]);
+    replace(facts, items.map(([k, v]) => h('div', { class: 'fact' }, h('dt', { text: k }), h('dd', {}, v))));
+  }
+
+  function button(text, cls, onClick) {
+    return h('button', { type: 'button', class: `btn ${cls}`, on: { click: onClick } }, text);
+  }
+
+  async function act(what) {
+    try {
+      job = await api(`/jobs/${id}/${what}`, { method: 'POST' });
+      renderHead();
+      toast(what === 'cancel' ? 'Cancel requested.' : 'Job queued again.');
+      if (what === 'resume' && !events) openStream(lastGeneration);
+    } catch (e) {
+      toast(`${what} failed: ${e.message}`, 'error');
+    }
+  }
+
+  async function remove() {
+    const ok = await confirmDialog(`Delete “${job.name}” with its history and genomes? This cannot be undone.`, 'Delete');
+    if (!ok) return;
+    try {
+      await api(`/jobs/${id}`, { method: 'DELETE' });
+      toast('Job deleted.');
+      location.hash = '#/';
+    } catch (e) {
+      toast(`Delete failed: ${e.message}`, 'error');
+    }
+  }
+
+  // ---- evolution: charts ----------------------------------------------------------------
+
+  let fitnessCard;
+  let envChart = null;
+  let envMetric = 'mean_score';
+  let envHolder;
+  let genomeBox;
+  const redraw = throttle(() => draw(), 250);
+
+  function buildEvolve() {
+    const blue = PALETTE[0];
+    fitnessCard = h('div', { class: 'chart', dataset: { chart: 'fitness', points: '0' } });
+    const sigmaHolder = h('div', { class: 'chart', dataset: { chart: 'sigma' } });
+    const thrHolder = h('div', { class: 'chart', dataset: { chart: 'throughput' } });
+    envHolder = h('div', { class: 'chart', dataset: { chart: 'envs' } });
+    const metricSelect = h('select', { id: 'env-metric', 'aria-label': 'Per-environment quantity' },
+      Object.entries(ENV_METRICS).map(([k, m]) => h('option', { value: k, text: m.label })));
+    metricSelect.addEventListener('change', () => {
+      envMetric = metricSelect.value;
+      buildEnvChart();
+      draw();
+    });
+    genomeBox = h('div', { class: 'genomes' }, h('p', { class: 'muted', text: 'No genomes yet.' }));
+    const specPre = h('pre', { class: 'spec', tabindex: 0, 'aria-label': 'Job spec' }, JSON.stringify(job.spec, null, 2));
+    const empty = h('p', { class: 'chart-empty muted', id: 'chart-empty', text: job.status === 'queued' ? 'Waiting for a worker to start this job…' : 'No generations recorded yet.' });
+
+    replace(body,
+      h('section', { class: 'card chart-card wide', 'aria-labelledby': 'fitness-title' },
+        h('div', { class: 'card-head' }, h('h2', { id: 'fitness-title', text: 'Fitness' }),
+          h('p', { class: 'muted small', text: 'Population min–max (light band) and interquartile range (dark band), mean, and best so far. Drag to zoom, double-click to reset.' })),
+        empty, fitnessCard),
+      h('div', { class: 'chart-grid' },
+        h('section', { class: 'card chart-card', 'aria-labelledby': 'envs-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'envs-title', text: 'Per environment' }), metricSelect), envHolder),
+        h('section', { class: 'card chart-card', 'aria-labelledby': 'sigma-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'sigma-title', text: 'Strategy σ' }), h('span', { class: 'muted small', text: 'log scale' })), sigmaHolder),
+        h('section', { class: 'card chart-card', 'aria-labelledby': 'thr-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'thr-title', text: 'Throughput' }), h('span', { class: 'muted small', text: 'environment steps per second of evaluation' })), thrHolder)),
+      h('section', { class: 'card', 'aria-labelledby': 'genomes-title' },
+        h('div', { class: 'card-head' }, h('h2', { id: 'genomes-title', text: 'Genomes' }),
+          h('div', { class: 'downloads' }, h('span', { class: 'muted small', text: 'History: ' }),
+            h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=csv`, download: '', text: 'CSV' }),
+            h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=json`, download: '', text: 'JSON' }))),
+        genomeBox),
+      h('section', { class: 'card', 'aria-labelledby': 'spec-title' },
+        h('div', { class: 'card-head' }, h('h2', { id: 'spec-title', text: 'Spec' })), specPre));
+
+    charts.push(lineChart(fitnessCard, {
+      yLabel: 'fitness',
+      height: 300,
+      series: [
+        line('worst', fade(blue, 0.45), { width: 1 }),
+        line('25th pct', 'transparent', { width: 0 }),
+        line('75th pct', 'transparent', { width: 0 }),
+        line('best', fade(blue, 0.45), { width: 1 }),
+        line('mean', PALETTE[3], { width: 2 }),
+        line('best so far', PALETTE[1], { width: 2.5, paths: stepped() }),
+      ],
+      bands: [
+        { series: [4, 1], fill: fade(blue, 0.1) },
+        { series: [3, 2], fill: fade(blue, 0.22) },
+      ],
+    }));
+    charts.push(lineChart(sigmaHolder, { yLabel: 'σ', log: true, height: 200, series: [line('σ', PALETTE[4])] }));
+    charts.push(lineChart(thrHolder, { yLabel: 'steps/s', height: 200, series: [line('steps/s', PALETTE[2])] }));
+    buildEnvChart();
+    loadGenomes();
+  }
+
+  function buildEnvChart() {
+    if (envChart) {
+      envChart.destroy();
+      charts.splice(charts.indexOf(envChart), 1);
+    }
+    const names = envNames(job.spec);
+    envChart = lineChart(envHolder, {
+      yLabel: ENV_METRICS[envMetric].y,
+      height: 200,
+      series: names.map((n, i) => line(n, PALETTE[(i + 1) % PALETTE.length])),
+    });
+    charts.push(envChart);
+  }
+
+  function draw() {
+    if (disposed || !fitnessCard) return;
+    const [fit, sig, thr] = charts;
+    fit.setData([cols.gen, cols.worst, cols.q25, cols.q75, cols.best, cols.mean, cols.bsf]);
+    sig.setData([cols.gen, cols.sigma]);
+    thr.setData([cols.gen, cols.thr]);
+    const names = envNames(job.spec);
+    envChart.setData([cols.gen, ...names.map((n) => envCols.get(n)?.[envMetric] || cols.gen.map(() => null))]);
+    fitnessCard.dataset.points = String(cols.gen.length);
+    document.getElementById('chart-empty')?.toggleAttribute('hidden', cols.gen.length > 0);
+  }
+
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+  function addRecord(r) {
+    if (lastGeneration !== null && r.generation <= lastGeneration) return;
+    lastGeneration = r.generation;
+    lastRecord = r;
+    const n = cols.gen.length;
+    cols.gen.push(r.generation);
+    cols.best.push(num(r.fitness?.best));
+    cols.mean.push(num(r.fitness?.mean));
+    cols.worst.push(num(r.fitness?.worst));
+    cols.q25.push(num(r.fitness?.q25));
+    cols.q75.push(num(r.fitness?.q75));
+    cols.bsf.push(num(r.best_so_far));
+    cols.sigma.push(num(r.sigma) !== null && r.sigma > 0 ? r.sigma : null);
+    cols.thr.push(r.timing?.evaluate > 0 ? r.env_steps / r.timing.evaluate : null);
+    for (const e of r.envs || []) {
+      let c = envCols.get(e.env);
+      if (!c) {
+        c = { mean_score: Array(n).fill(null), mean_return: Array(n).fill(null), best_return: Array(n).fill(null) };
+        envCols.set(e.env, c);
+      }
+      c.mean_score.push(num(e.mean_score));
+      c.mean_return.push(num(e.mean_return));
+      c.best_return.push(num(e.best_return));
+    }
+    for (const c of envCols.values()) {
+      for (const arr of Object.values(c)) if (arr.length < n + 1) arr.push(null);
+    }
+    if (job && r.generation + 1 > job.generation) {
+      job = { ...job, generation: r.generation + 1, best_fitness: num(r.best_so_far) ?? job.best_fitness };
+    }
+    renderHeadSoon();
+    if (r.improved) genomesSoon();
+    redraw();
+  }
+
+  const renderHeadSoon = throttle(() => job && renderHead(), 500);
+
+  // ---- genomes ----------------------------------------------------------------------------
+
+  let showAllGenomes = false;
+  let genomeLoad = 0;
+  const genomesSoon = throttle(() => loadGenomes(), 2000);
+
+  async function loadGenomes() {
+    const token = ++genomeLoad;
+    try {
+      const list = await api(`/jobs/${id}/genomes`, { signal: controller.signal });
+      if (token === genomeLoad && !disposed) renderGenomes(list);
+    } catch (e) {
+      if (e.name !== 'AbortError') toast(`Could not load genomes: ${e.message}`, 'error');
+    }
+  }
+
+  function renderGenomes(list) {
+    const rank = { final_best: 0, final_mean: 1, generation_best: 2, strategy_mean: 3, uploaded: 4 };
+    list.sort((a, b) => (rank[a.kind] ?? 9) - (rank[b.kind] ?? 9) || (b.generation ?? 0) - (a.generation ?? 0));
+    if (!list.length) {
+      replace(genomeBox, h('p', { class: 'muted', text: 'No genomes yet: the first one is kept after the first generation.' }));
+      return;
+    }
+    const shown = showAllGenomes ? list : list.slice(0, 8);
+    const table = h('table', { class: 'genome-table', id: 'genome-table' },
+      h('caption', { class: 'sr-only', text: 'Genomes kept by this job' }),
+      h('thead', {}, h('tr', {},
+        ['Kind', 'Generation', 'Fitness', 'Parameters', 'SHA-256'].map((t, i) => h('th', { scope: 'col', class: i >= 1 && i <= 3 ? 'num' : null, text: t })),
+        h('th', { scope: 'col' }, h('span', { class: 'sr-only', text: 'Actions' })))),
+      h('tbody', {}, shown.map((g) => h('tr', { dataset: { genomeId: g.id, kind: g.kind } },
+        h('td', {}, h('span', { class: `kind kind-${g.kind}`, text: GENOME_LABELS[g.kind] || g.kind })),
+        h('td', { class: 'num', text: g.generation ?? '—' }),
+        h('td', { class: 'num', text: fmtNum(g.fitness, 5) }),
+        h('td', { class: 'num', text: fmtInt(g.param_count) }),
+        h('td', { class: 'mono small', title: g.sha256, text: g.sha256.slice(0, 12) }),
+        h('td', { class: 'row-actions' },
+          h('a', { class: 'btn btn-small', href: downloadUrl(g.id, 'json'), download: '', 'aria-label': `Download genome ${g.id.slice(0, 8)} as JSON`, dataset: { format: 'json' }, text: 'JSON' }),
+          h('a', { class: 'btn btn-small', href: downloadUrl(g.id, 'safetensors'), download: '', 'aria-label': `Download genome ${g.id.slice(0, 8)} as safetensors`, dataset: { format: 'safetensors' }, text: 'safetensors' }),
+          h('button', { type: 'button', class: 'btn btn-small btn-primary-outline', on: { click: () => evaluateDialog(g) } }, 'Evaluate…'))))));
+    const more = list.length > shown.length || showAllGenomes
+      ? h('button', { type: 'button', class: 'btn btn-small link', on: { click: () => { showAllGenomes = !showAllGenomes; renderGenomes(list); } } },
+        showAllGenomes ? 'Show fewer' : `Show all ${list.length}`)
+      : null;
+    replace(genomeBox, h('div', { class: 'table-wrap' }, table), more);
+  }
+
+  // ---- evaluate a genome --------------------------------------------------------------
+
+  let envInfo = null;
+  async function evaluateDialog(genome) {
+    envInfo ??= await api('/envs').catch(() => []);
+    const chosen = new Set(envNames(job.spec));
+    const slots = {};
+    const slot = (name) => (slots[name] = h('p', { class: 'field-error', id: `eval-${name}-error`, hidden: true }));
+    const envBoxes = envInfo.map((e) => h('label', { class: 'env-choice compact' },
+      h('input', { type: 'checkbox', name: 'envs', value: e.name, checked: chosen.has(e.name) }), h('span', { text: e.name })));
+    const episodes = h('input', { type: 'number', id: 'eval-episodes', min: 1, step: 1, value: job.spec?.lifetime?.episodes ?? 8, 'aria-describedby': 'eval-episodes-error' });
+    const seeds = h('input', { type: 'text', id: 'eval-seeds', value: '0, 1, 2', 'aria-describedby': 'eval-seeds-error' });
+    const mode = h('select', { id: 'eval-mode' }, ['fixed_horizon', 'stop_on_done'].map((m) => h('option', { value: m, text: m, selected: (job.spec?.lifetime?.episode_mode ?? 'fixed_horizon') === m })));
+    const status = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Queue evaluation' });
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'eval-title' });
+    const form = h('form', { method: 'dialog' },
+      h('h2', { id: 'eval-title', text: 'Evaluate this genome' }),
+      h('p', { class: 'muted small' }, `${GENOME_LABELS[genome.kind] || genome.kind}, generation ${genome.generation ?? '—'}, fitness ${fmtNum(genome.fitness, 5)}. Each seed is one lifetime on a fresh random wiring.`),
+      h('fieldset', { class: 'field', 'aria-describedby': 'eval-envs-error' }, h('legend', { text: 'Environments' }), h('div', { class: 'env-choices compact' }, envBoxes), slot('envs')),
+      h('div', { class: 'grid-fields' },
+        h('div', { class: 'field' }, h('label', { for: 'eval-episodes', text: 'Episodes per lifetime' }), episodes, slot('episodes')),
+        h('div', { class: 'field' }, h('label', { for: 'eval-seeds', text: 'Seeds (comma-separated)' }), seeds, slot('seeds')),
+        h('div', { class: 'field' }, h('label', { for: 'eval-mode', text: 'Episode mode' }), mode, slot('episode_mode'))),
+      slot('other'),
+      status,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn', text: 'Close', on: { click: () => dialog.close() } }), submit));
+    dialog.append(form);
+    dialog.addEventListener('close', () => dialog.remove());
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      for (const s of Object.values(slots)) s.hidden = true;
+      const request = {
+        envs: [...form.querySelectorAll('input[name=envs]:checked')].map((b) => b.value),
+        episodes: Number(episodes.value),
+        seeds: seeds.value.split(',').map((s) => s.trim()).filter(Boolean).map(Number),
+        episode_mode: mode.value,
+      };
+      submit.disabled = true;
+      try {
+        const evalJob = await api(`/genomes/${genome.id}/evaluate`, { method: 'POST', body: request });
+        replace(status, 'Queued. ', h('a', { href: jobUrl(evalJob.id), text: 'Open the evaluation' }), '.');
+        form.querySelector('a')?.addEventListener('click', () => dialog.close());
+      } catch (e) {
+        const key = e instanceof ApiError && e.field ? e.field.replace(/\[\d+\]/g, '') : 'other';
+        const target = slots[key] || slots.other;
+        target.textContent = e.message;
+        target.hidden = false;
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  // ---- evaluation jobs ----------------------------------------------------------------
+
+  let resultBox;
+  function buildEvaluate() {
+    resultBox = h('div', { class: 'evaluation' }, h('p', { class: 'muted', text: 'The result appears when the evaluation has run.' }));
+    const genomeId = job.spec?.genome_id;
+    replace(body,
+      h('section', { class: 'card', 'aria-labelledby': 'result-title' }, h('div', { class: 'card-head' }, h('h2', { id: 'result-title', text: 'Result' })), resultBox),
+      h('section', { class: 'card', 'aria-labelledby': 'spec-title' },
+        h('div', { class: 'card-head' }, h('h2', { id: 'spec-title', text: 'Spec' }),
+          genomeId ? h('div', { class: 'downloads' },
+            h('a', { class: 'btn btn-small', href: downloadUrl(genomeId, 'json'), download: '', text: 'Genome JSON' }),
+            h('a', { class: 'btn btn-small', href: downloadUrl(genomeId, 'safetensors'), download: '', text: 'safetensors' })) : null),
+        h('pre', { class: 'spec', tabindex: 0 }, JSON.stringify(job.spec, null, 2))));
+    if (job.status === 'succeeded') loadResult();
+  }
+
+  async function loadResult() {
+    try {
+      const result = await api(`/jobs/${id}/evaluation`, { signal: controller.signal });
+      replace(resultBox, h('div', { class: 'table-wrap' }, h('table', { class: 'result-table' },
+        h('thead', {}, h('tr', {}, ['Environment', 'Seed', 'Episode returns', 'Weighted return', 'Score'].map((t, i) => h('th', { scope: 'col', class: i >= 3 ? 'num' : null, text: t })))),
+        result.envs.map((env) => h('tbody', {},
+          env.lifetimes.map((l) => h('tr', {},
+            h('td', { text: env.env }), h('td', { text: l.seed }),
+            h('td', { class: 'mono small', text: l.episode_returns.map((r) => fmtNum(r, 4)).join(', ') }),
+            h('td', { class: 'num', text: fmtNum(l.weighted_return, 5) }),
+            h('td', { class: 'num', text: fmtNum(l.score, 4) }))),
+          h('tr', { class: 'total' }, h('th', { scope: 'row', colspan: 3, text: `${env.env}: mean over seeds` }),
+            h('td', { class: 'num', text: fmtNum(env.mean_weighted_return, 5) }), h('td', { class: 'num', text: fmtNum(env.mean_score, 4) })))))));
+    } catch (e) {
+      if (e.name !== 'AbortError') replace(resultBox, h('p', { class: 'muted', text: `No result: ${e.message}` }));
+    }
+  }
+
+  // ---- live stream --------------------------------------------------------------------------
+
+  function onJob(next) {
+    const was = job?.status;
+    const first = !job;
+    job = { ...next };
+    if (lastGeneration !== null && lastGeneration + 1 > job.generation) job.generation = lastGeneration + 1;
+    if (first) {
+      if (job.kind === 'evolve') buildEvolve();
+      else buildEvaluate();
+    }
+    renderHead();
+    if (!first && was !== job.status) {
+      if (job.kind === 'evolve') loadGenomes();
+      else if (job.status === 'succeeded') loadResult();
+      const empty = document.getElementById('chart-empty');
+      if (empty && job.status !== 'queued') empty.textContent = 'No generations recorded yet.';
+    }
+  }
+
+  function openStream(after) {
+    events?.close();
+    const q = after !== null && after !== undefined ? `?after=${after}` : '';
+    events = stream(`/jobs/${id}/events${q}`, {
+      job: onJob,
+      generation: addRecord,
+      // We fell behind the live events: reconnect from the last record we have.
+      resync: () => openStream(lastGeneration),
+    }, setConnection);
+  }
+
+  // Load the job first so that a wrong id shows a clear message rather than a failing stream.
+  api(`/jobs/${id}`, { signal: controller.signal }).then((j) => {
+    if (disposed) return;
+    onJob(j);
+    openStream(null);
+  }).catch((e) => {
+    if (e.name === 'AbortError') return;
+    replace(body, h('section', { class: 'card empty' }, h('h2', { text: e.status === 404 ? 'No such job' : 'Could not load the job' }),
+      h('p', {}, e.message, '. ', h('a', { href: '#/', text: 'Back to the jobs' }))));
+    title.textContent = 'Job not found';
+  });
+
+  return () => {
+    disposed = true;
+    controller.abort();
+    events?.close();
+    redraw.cancel();
+    genomesSoon.cancel();
+    renderHeadSoon.cancel();
+    for (const c of charts) c.destroy();
+    document.title = 'SFNN Lab';
+  };
+}
+
+export function confirmDialog(text, confirmLabel) {
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'confirm-title' },
+    h('form', { method: 'dialog' },
+      h('h2', { id: 'confirm-title', text: 'Are you sure?' }),
+      h('p', { text }),
+      h('div', { class: 'actions' },
+        h('button', { value: 'no', class: 'btn', text: 'Keep it' }),
+        h('button', { value: 'yes', class: 'btn btn-danger', text: confirmLabel }))));
+  document.body.append(dialog);
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener('close', () => {
+    dialog.remove();
+    resolve(dialog.returnValue === 'yes');
+  }, { once: true }));
+}

@@ -1,0 +1,345 @@
+// The submit form: a few convenient fields kept in sync with a JSON spec editor. Server
+// validation errors (422 with `field`) appear next to the field they name.
+
+import { api, ApiError, jobUrl } from '../api.js';
+import { h, replace, hashQuery, toast } from '../util.js';
+
+/** The job spec's defaults (README, "The job spec"): the reference protocol. */
+export const DEFAULT_SPEC = {
+  name: '',
+  tags: [],
+  envs: ['CartPole-v1', 'Acrobot-v1', 'MountainCar-v0'],
+  model: {
+    nodes: 32, msg_dims: 4, node_types: 3,
+    topology: { preset: 'reservoir', p_ih: null, p_hh: null, p_ho: null, p_oh: null, p_io: null },
+  },
+  lifetime: {
+    episodes: 8, episode_weighting: 'linear', episode_mode: 'fixed_horizon',
+    clip: false, combine: 'product', eval_repeats: 1,
+  },
+  strategy: { name: 'cma_es', popsize: 128, sigma0: 1.0, elite_ratio: 0.5 },
+  generations: 10000,
+  stop: { target_fitness: null, stagnation_generations: null, max_wall_seconds: null },
+  seed: 100,
+  executor: 'auto',
+  init_genome: null,
+  checkpoint_interval: 10,
+  mean_genome_interval: 100,
+  priority: 0,
+};
+
+const PRESETS = {
+  reference: { label: 'Paper reference (3 environments, 10,000 generations)', patch: {} },
+  quick: {
+    label: 'Quick CartPole (about a minute)',
+    patch: {
+      name: 'cartpole-quick', tags: ['quick'], envs: ['CartPole-v1'],
+      lifetime: { episodes: 2, episode_mode: 'stop_on_done' },
+      strategy: { popsize: 16 }, generations: 50,
+    },
+  },
+};
+
+const STRATEGIES = ['cma_es', 'sep_cma_es', 'open_es', 'snes'];
+const MODES = ['fixed_horizon', 'stop_on_done'];
+
+function clone(v) {
+  return JSON.parse(JSON.stringify(v));
+}
+
+function mergePatch(target, patch) {
+  for (const [k, v] of Object.entries(patch)) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && target[k] && typeof target[k] === 'object') mergePatch(target[k], v);
+    else target[k] = clone(v);
+  }
+  return target;
+}
+
+function getPath(obj, path) {
+  return path.split('.').reduce((o, k) => (o && typeof o === 'object' ? o[k] : undefined), obj);
+}
+
+function setPath(obj, path, value) {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!o[k] || typeof o[k] !== 'object' || Array.isArray(o[k])) o[k] = {};
+    o = o[k];
+  }
+  const last = keys[keys.length - 1];
+  if (value === undefined) delete o[last];
+  else o[last] = value;
+}
+
+export function submitView(root) {
+  let spec = clone(DEFAULT_SPEC);
+  let envList = [];
+  const controller = new AbortController();
+  const errorSlots = new Map(); // path -> { slot, input }
+
+  // Convenient fields: [path, label, kind, extra]
+  const fields = [
+    ['name', 'Name', 'text', { placeholder: 'defaults to the environments', maxlength: 200 }],
+    ['tags', 'Tags', 'tags', { placeholder: 'comma-separated, e.g. paper, sweep-3' }],
+    ['strategy.name', 'Strategy', 'select', { options: STRATEGIES }],
+    ['strategy.popsize', 'Population size', 'int', { min: 2, step: 1 }],
+    ['strategy.sigma0', 'Initial σ', 'float', { min: 0, step: 'any' }],
+    ['lifetime.episodes', 'Episodes per lifetime', 'int', { min: 1, step: 1 }],
+    ['lifetime.episode_mode', 'Episode mode', 'select', { options: MODES }],
+    ['generations', 'Generations', 'int', { min: 1, step: 1 }],
+    ['seed', 'Seed', 'int', { min: 0, step: 1 }],
+  ];
+
+  const idFor = (path) => `spec-${path.replace(/[^a-z0-9]+/gi, '-')}`;
+  const inputs = new Map();
+  const fieldEls = [];
+  for (const [path, label, kind, extra] of fields) {
+    const id = idFor(path);
+    let input;
+    if (kind === 'select') {
+      input = h('select', { id, name: path }, extra.options.map((o) => h('option', { value: o, text: o })));
+    } else {
+      input = h('input', {
+        id, name: path,
+        type: kind === 'int' || kind === 'float' ? 'number' : 'text',
+        inputmode: kind === 'int' ? 'numeric' : kind === 'float' ? 'decimal' : null,
+        min: extra.min, step: extra.step, placeholder: extra.placeholder, maxlength: extra.maxlength,
+        autocomplete: 'off',
+      });
+    }
+    input.dataset.kind = kind;
+    inputs.set(path, input);
+    const slot = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
+    errorSlots.set(path, { slot, input });
+    fieldEls.push(h('div', { class: 'field', dataset: { field: path } }, h('label', { for: id, text: label }), input, slot));
+    input.addEventListener('input', () => {
+      const v = readInput(input);
+      setPath(spec, path, v);
+      clearError(path);
+      writeJson();
+    });
+    input.addEventListener('change', () => writeFields());
+  }
+
+  const envBox = h('div', { class: 'env-choices', id: 'spec-envs' });
+  const envSlot = h('p', { class: 'field-error', id: 'spec-envs-error', hidden: true });
+  const envFieldset = h('fieldset', { class: 'field envs', dataset: { field: 'envs' }, 'aria-describedby': 'spec-envs-error' },
+    h('legend', { text: 'Environments' }), envBox, envSlot);
+  errorSlots.set('envs', { slot: envSlot, input: envFieldset });
+
+  const jsonArea = h('textarea', { id: 'spec-json', name: 'spec', spellcheck: 'false', rows: 28, autocomplete: 'off', 'aria-describedby': 'spec-json-error spec-json-help' });
+  const jsonSlot = h('p', { class: 'field-error', id: 'spec-json-error', hidden: true });
+  errorSlots.set('', { slot: jsonSlot, input: jsonArea });
+
+  const presetSelect = h('select', { id: 'spec-preset' },
+    h('option', { value: '', text: 'Choose a preset…' }),
+    Object.entries(PRESETS).map(([k, p]) => h('option', { value: k, text: p.label })));
+  const resetButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Reset to defaults');
+  const submitButton = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-job' }, 'Submit job');
+  const formStatus = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' });
+  const heading = h('h1', { text: 'New job' });
+
+  const form = h('form', { class: 'submit-form', id: 'job-form', novalidate: true },
+    h('section', { class: 'card form-fields', 'aria-labelledby': 'fields-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'fields-title', text: 'Settings' }),
+        h('div', { class: 'preset' }, h('label', { for: 'spec-preset', class: 'sr-only', text: 'Preset' }), presetSelect, resetButton)),
+      h('div', { class: 'grid-fields' }, fieldEls.slice(0, 2)),
+      envFieldset,
+      h('div', { class: 'grid-fields' }, fieldEls.slice(2))),
+    h('section', { class: 'card form-json', 'aria-labelledby': 'json-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'json-title' }, h('label', { for: 'spec-json', text: 'Job spec (JSON)' }))),
+      h('p', { class: 'muted small', id: 'spec-json-help' }, 'Every field of the spec; the settings on the left edit it too. Only ', h('code', { text: 'envs' }), ' is required — a removed field takes its default.'),
+      jsonArea, jsonSlot),
+    h('div', { class: 'form-actions' }, formStatus, h('a', { href: '#/', class: 'btn', text: 'Back to jobs' }), submitButton));
+
+  replace(root, h('div', { class: 'page-head' }, heading), form);
+
+  function readInput(input) {
+    const raw = input.value;
+    switch (input.dataset.kind) {
+      case 'tags':
+        return raw.split(',').map((t) => t.trim()).filter(Boolean);
+      case 'int':
+      case 'float': {
+        if (raw.trim() === '') return undefined;
+        const n = Number(raw);
+        return Number.isFinite(n) ? n : raw;
+      }
+      case 'text':
+        return raw;
+      default:
+        return raw;
+    }
+  }
+
+  function writeJson() {
+    jsonArea.value = JSON.stringify(spec, null, 2);
+  }
+
+  function writeFields() {
+    for (const [path, input] of inputs) {
+      if (document.activeElement === input) continue;
+      const v = getPath(spec, path);
+      if (input.dataset.kind === 'tags') input.value = Array.isArray(v) ? v.join(', ') : '';
+      else if (input.tagName === 'SELECT') {
+        const fallback = getPath(DEFAULT_SPEC, path);
+        input.value = v ?? fallback ?? '';
+      } else input.value = v === undefined || v === null ? '' : String(v);
+    }
+    const names = new Set((Array.isArray(spec.envs) ? spec.envs : []).map((e) => (typeof e === 'string' ? e : e?.name)));
+    for (const box of envBox.querySelectorAll('input[type=checkbox]')) box.checked = names.has(box.value);
+  }
+
+  function renderEnvs() {
+    replace(envBox, envList.map((env) => {
+      const id = `env-${env.name}`;
+      const box = h('input', { type: 'checkbox', id, value: env.name, name: 'envs' });
+      box.addEventListener('change', () => {
+        const current = Array.isArray(spec.envs) ? spec.envs : [];
+        const name = (e) => (typeof e === 'string' ? e : e?.name);
+        if (box.checked) {
+          if (!current.some((e) => name(e) === env.name)) current.push(env.name);
+        } else {
+          spec.envs = current.filter((e) => name(e) !== env.name);
+        }
+        if (box.checked) spec.envs = current;
+        clearError('envs');
+        writeJson();
+      });
+      const detail = `${env.obs_dim} observations · ${describeAction(env.action_space)} · horizon ${env.horizon}`;
+      return h('label', { class: 'env-choice', for: id }, box,
+        h('span', {}, h('strong', { text: env.name }), h('span', { class: 'muted small', text: detail })));
+    }));
+    writeFields();
+  }
+
+  jsonArea.addEventListener('input', () => {
+    clearError('');
+    try {
+      const parsed = JSON.parse(jsonArea.value);
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the spec must be a JSON object');
+      spec = parsed;
+      jsonArea.removeAttribute('aria-invalid');
+      writeFields();
+    } catch (e) {
+      showError('', `Not valid JSON yet: ${e.message}`, { local: true });
+    }
+  });
+
+  presetSelect.addEventListener('change', () => {
+    const preset = PRESETS[presetSelect.value];
+    if (!preset) return;
+    spec = mergePatch(clone(DEFAULT_SPEC), preset.patch);
+    clearAllErrors();
+    writeJson();
+    writeFields();
+  });
+  resetButton.addEventListener('click', () => {
+    spec = clone(DEFAULT_SPEC);
+    presetSelect.value = '';
+    clearAllErrors();
+    writeJson();
+    writeFields();
+  });
+
+  function slotFor(field) {
+    // `envs[0].name` -> `envs`, `strategy.popsize` -> `strategy.popsize`; the longest known
+    // prefix wins; anything else goes to the JSON editor.
+    const plain = (field || '').replace(/\[\d+\]/g, '');
+    let best = '';
+    for (const path of errorSlots.keys()) {
+      if (path && (plain === path || plain.startsWith(`${path}.`)) && path.length > best.length) best = path;
+    }
+    return best;
+  }
+
+  function showError(field, message, { local = false } = {}) {
+    const path = local ? '' : slotFor(field);
+    const { slot, input } = errorSlots.get(path);
+    slot.textContent = path === '' && field ? `${field}: ${message}` : message;
+    slot.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    if (input.tagName !== 'FIELDSET') input.setAttribute('aria-describedby', [slot.id, input.id === 'spec-json' ? 'spec-json-help' : null].filter(Boolean).join(' '));
+    input.closest('.field, .form-json')?.classList.add('has-error');
+    return input;
+  }
+
+  function clearError(path) {
+    const entry = errorSlots.get(path);
+    if (!entry) return;
+    entry.slot.hidden = true;
+    entry.slot.textContent = '';
+    entry.input.removeAttribute('aria-invalid');
+    entry.input.closest('.field, .form-json')?.classList.remove('has-error');
+  }
+
+  function clearAllErrors() {
+    for (const path of errorSlots.keys()) clearError(path);
+    formStatus.textContent = '';
+    formStatus.className = 'form-status';
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearAllErrors();
+    let body;
+    try {
+      body = JSON.parse(jsonArea.value);
+    } catch (e) {
+      showError('', `Not valid JSON: ${e.message}`, { local: true }).focus();
+      return;
+    }
+    submitButton.disabled = true;
+    formStatus.textContent = 'Submitting…';
+    try {
+      const job = await api('/jobs', { method: 'POST', body });
+      toast(`Queued “${job.name}”.`);
+      location.hash = jobUrl(job.id);
+    } catch (e) {
+      formStatus.className = 'form-status error';
+      if (e instanceof ApiError && e.status === 422) {
+        formStatus.textContent = 'The server rejected the spec; see the highlighted field.';
+        showError(e.field || '', e.message).focus();
+      } else if (e instanceof ApiError && e.code === 'invalid_json') {
+        formStatus.textContent = 'The spec is not valid JSON.';
+        showError('', e.message, { local: true }).focus();
+      } else {
+        formStatus.textContent = `Submitting failed: ${e.message}`;
+      }
+    } finally {
+      submitButton.disabled = false;
+    }
+  });
+
+  writeJson();
+  writeFields();
+
+  // Clone: start from an existing job's spec.
+  const from = hashQuery().get('from');
+  if (from) {
+    api(`/jobs/${encodeURIComponent(from)}`, { signal: controller.signal }).then((job) => {
+      spec = mergePatch(clone(DEFAULT_SPEC), job.spec || {});
+      spec.name = job.name ? `${job.name} (copy)` : '';
+      heading.textContent = 'New job from a copy';
+      writeJson();
+      writeFields();
+    }).catch((e) => {
+      if (e.name !== 'AbortError') toast(`Could not load the job to copy: ${e.message}`, 'error');
+    });
+  }
+
+  api('/envs', { signal: controller.signal }).then((list) => {
+    envList = list;
+    renderEnvs();
+  }).catch((e) => {
+    if (e.name !== 'AbortError') toast(`Could not load the environments: ${e.message}`, 'error');
+  });
+
+  return () => controller.abort();
+}
+
+function describeAction(space) {
+  if (space?.kind === 'discrete') return `${space.n} actions`;
+  if (space?.kind === 'continuous') return `action in [${space.low}, ${space.high}]`;
+  return '';
+}

@@ -1,0 +1,249 @@
+// End-to-end test of the SFNN Lab dashboard in Debian's headless Chromium.
+//
+//   node tests/e2e/dashboard.mjs <server-url> <artifact-dir>
+//
+// Expects a fresh `sfnn serve` with one worker at <server-url>. Submits an invalid and then a
+// valid job through the form, follows the job page while its chart grows, downloads a genome,
+// evaluates it, visits the list and compare pages, and fails on any console error, page error
+// or failed request other than the one 422 the invalid submission provokes. Screenshots go to
+// <artifact-dir>. Exit status 0 means every check passed.
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [url, artifacts] = process.argv.slice(2);
+if (!url || !artifacts) {
+  console.error('usage: node dashboard.mjs <server-url> <artifact-dir>');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const started = Date.now();
+const GENERATIONS = 30;
+
+const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+const userData = mkdtempSync(join(tmpdir(), 'sfnn-e2e-chromium-'));
+const context = await chromium.launchPersistentContext(userData, {
+  executablePath: CHROMIUM,
+  headless: true,
+  acceptDownloads: true,
+  viewport: { width: 1360, height: 900 },
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+context.setDefaultTimeout(20000);
+
+// Everything the browser reports; checked at the end.
+const consoleErrors = [];
+const consoleWarnings = [];
+const pageErrors = [];
+const failedRequests = [];
+const badResponses = [];
+let expected422 = 0; // the invalid submission's response, and Chromium's console line for it
+
+const page = context.pages()[0] || (await context.newPage());
+page.on('console', (msg) => {
+  const entry = `${msg.type()}: ${msg.text()} (${msg.location().url || 'no url'})`;
+  if (msg.type() === 'error') consoleErrors.push(entry);
+  else if (msg.type() === 'warning') consoleWarnings.push(entry);
+});
+page.on('pageerror', (err) => pageErrors.push(String(err?.stack || err)));
+page.on('requestfailed', (request) => {
+  const error = request.failure()?.errorText || '';
+  // Closing an EventSource (leaving a page) aborts its request: that is not a failure.
+  if (request.resourceType() === 'eventsource' && error.includes('ERR_ABORTED')) return;
+  failedRequests.push(`${request.method()} ${request.url()}: ${error} (${request.resourceType()})`);
+});
+page.on('response', (response) => {
+  if (response.status() >= 400) badResponses.push(`${response.request().method()} ${response.url()} → ${response.status()}`);
+});
+
+const summary = { url };
+let failed = null;
+try {
+  // ---- the job list ----------------------------------------------------------------------
+  step('load the dashboard');
+  await page.goto(url, { waitUntil: 'load' });
+  check((await page.title()).includes('SFNN Lab'), 'page title names SFNN Lab');
+  await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+  await page.locator('#job-table').waitFor();
+  await page.locator('#conn.conn-live').waitFor();
+
+  // ---- an invalid spec: the server's error appears next to the offending field ------------
+  step('submit an invalid spec');
+  await page.getByRole('link', { name: 'New job', exact: true }).first().click();
+  await page.waitForURL(/#\/new$/);
+  await page.locator('#env-CartPole-v1').waitFor();
+  const popsize = page.getByLabel('Population size');
+  check((await popsize.inputValue()) === '128', 'population size is prefilled with the default 128');
+  check(JSON.parse(await page.locator('#spec-json').inputValue()).generations === 10000, 'JSON editor holds the defaults');
+  await popsize.fill('1');
+  const rejected = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Submit job' }).click();
+  check((await rejected).status() === 422, 'the server answers 422');
+  expected422 += 1;
+  const popsizeError = page.locator('.field[data-field="strategy.popsize"] .field-error');
+  await popsizeError.waitFor({ state: 'visible' });
+  const errorText = await popsizeError.textContent();
+  check(/at least 2/.test(errorText), `the popsize error says why: ${errorText}`);
+  check((await popsize.getAttribute('aria-invalid')) === 'true', 'the popsize input is marked invalid');
+  check((await popsize.getAttribute('aria-describedby'))?.includes('spec-strategy-popsize-error'), 'the error describes the input');
+  check(await popsize.evaluate((el) => document.activeElement === el), 'the invalid field has the focus');
+  summary.invalid_spec_error = errorText;
+  await page.screenshot({ path: join(artifacts, 'submit-error.png'), fullPage: true });
+
+  // A bad environment name: `envs[0]` lands on the environments fieldset.
+  await page.locator('#spec-json').fill(JSON.stringify({ envs: ['NoSuchEnv-v0'] }));
+  const rejectedEnv = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Submit job' }).click();
+  check((await rejectedEnv).status() === 422, 'an unknown environment is rejected');
+  expected422 += 1;
+  await page.locator('#spec-envs-error').waitFor({ state: 'visible' });
+  check((await page.locator('#spec-envs-error').textContent()).length > 0, 'the environments error has a message');
+
+  // ---- a valid job through the form ---------------------------------------------------------
+  step('submit a small CartPole job');
+  await page.getByRole('button', { name: 'Reset to defaults' }).click();
+  check(!(await popsizeError.isVisible()), 'the error clears on reset');
+  await page.getByLabel('Name', { exact: true }).fill('e2e-cartpole');
+  await page.getByLabel('Tags').fill('e2e, dashboard');
+  await page.locator('#env-Acrobot-v1').uncheck();
+  await page.locator('#env-MountainCar-v0').uncheck();
+  check(await page.locator('#env-CartPole-v1').isChecked(), 'CartPole stays chosen');
+  await popsize.fill('6');
+  await page.getByLabel('Episodes per lifetime').fill('2');
+  await page.getByLabel('Episode mode').selectOption('stop_on_done');
+  await page.getByLabel('Generations').fill(String(GENERATIONS));
+  await page.getByLabel('Seed').fill('7');
+  const spec = JSON.parse(await page.locator('#spec-json').inputValue());
+  check(JSON.stringify(spec.envs) === '["CartPole-v1"]', 'the JSON editor follows the fields (envs)');
+  check(spec.strategy.popsize === 6 && spec.lifetime.episodes === 2 && spec.lifetime.episode_mode === 'stop_on_done' &&
+    spec.generations === GENERATIONS && spec.seed === 7 && spec.tags.join() === 'e2e,dashboard', 'the JSON editor follows the fields');
+  await page.getByRole('button', { name: 'Submit job' }).click();
+  await page.waitForURL(/#\/jobs\/[0-9a-f-]{36}$/);
+  const jobId = page.url().split('/').pop();
+  summary.job_id = jobId;
+
+  // ---- the job page: the chart grows while the job runs -----------------------------------
+  step('watch the chart grow');
+  await page.getByRole('heading', { level: 1, name: 'e2e-cartpole' }).waitFor();
+  const chart = page.locator('[data-chart="fitness"]');
+  const points = async () => Number(await chart.getAttribute('data-points'));
+  await page.waitForFunction(() => Number(document.querySelector('[data-chart="fitness"]')?.dataset.points) > 0);
+  const samples = [await points()];
+  const growUntil = Date.now() + 30000;
+  while (samples.at(-1) < GENERATIONS && Date.now() < growUntil) {
+    await page.waitForTimeout(150);
+    const n = await points();
+    if (n !== samples.at(-1)) samples.push(n);
+  }
+  summary.plotted_points_seen = samples;
+  check(samples[0] < GENERATIONS, `the job page opened before the run ended (first saw ${samples[0]} points)`);
+  check(samples.length >= 3, `the chart grew live in several steps: ${samples.join(' → ')}`);
+  check(samples.every((n, i) => i === 0 || n > samples[i - 1]), 'the number of points only grows');
+  check(samples.at(-1) === GENERATIONS, `every generation is plotted (${samples.at(-1)})`);
+  check(await chart.locator('canvas').count() === 1, 'the fitness chart is drawn on a canvas');
+  await page.waitForFunction((last) => Number(document.querySelector('[data-chart="fitness"]').dataset.xMax) === last, GENERATIONS - 1, { timeout: 3000 })
+    .catch(async () => check(false, `the chart's x axis follows the data to the last generation (${await chart.getAttribute('data-x-max')})`));
+  for (const name of ['envs', 'sigma', 'throughput']) {
+    check(await page.locator(`[data-chart="${name}"] canvas`).count() === 1, `the ${name} chart is drawn`);
+  }
+  await page.locator('.badge.status-succeeded').first().waitFor({ timeout: 20000 });
+  check((await page.locator('#best-fitness').textContent()) !== '—', 'the best fitness is shown');
+
+  // ---- genomes: download one as JSON --------------------------------------------------------
+  step('download a genome');
+  const finalBest = page.locator('#genome-table tr[data-kind="final_best"]');
+  await finalBest.waitFor();
+  const downloadEvent = page.waitForEvent('download');
+  await finalBest.locator('a[data-format="json"]').click();
+  const download = await downloadEvent;
+  const genomePath = join(artifacts, 'genome.json');
+  await download.saveAs(genomePath);
+  const genome = JSON.parse(readFileSync(genomePath, 'utf8'));
+  check(Array.isArray(genome.values) && genome.values.length === 565, `the genome holds 565 values (${genome.values?.length})`);
+  check(genome.values.every((v) => typeof v === 'number' && Number.isFinite(v)), 'the genome values are finite numbers');
+  check(download.suggestedFilename().endsWith('.json'), `the download is named *.json (${download.suggestedFilename()})`);
+  const safetensors = await finalBest.locator('a[data-format="safetensors"]').getAttribute('href');
+  check(safetensors.includes('format=safetensors'), 'a safetensors download is offered');
+  summary.genome_file = download.suggestedFilename();
+
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(artifacts, 'job-page.png'), fullPage: true });
+
+  // ---- evaluate the genome ------------------------------------------------------------------
+  step('evaluate the genome');
+  await finalBest.getByRole('button', { name: 'Evaluate…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Evaluate this genome' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Episodes per lifetime').fill('2');
+  await dialog.getByLabel('Seeds (comma-separated)').fill('0, 1');
+  await dialog.getByRole('button', { name: 'Queue evaluation' }).click();
+  await dialog.getByRole('link', { name: 'Open the evaluation' }).click();
+  await page.waitForURL(/#\/jobs\/[0-9a-f-]{36}$/);
+  check(!page.url().endsWith(jobId), 'the evaluation is a job of its own');
+  await page.locator('.result-table').waitFor({ timeout: 30000 });
+  check(await page.locator('.result-table tbody tr').count() === 3, 'two lifetimes and their mean are listed');
+
+  // ---- the list, filtered, and the comparison -----------------------------------------------
+  step('job list and comparison');
+  await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+  const row = page.locator(`tr[data-job-id="${jobId}"]`);
+  await row.waitFor();
+  check((await row.getAttribute('data-status')) === 'succeeded', 'the list shows the job succeeded');
+  check((await row.locator('.progress-text').textContent()) === `${GENERATIONS} / ${GENERATIONS}`, 'the list shows full progress');
+  await page.getByLabel('Tag', { exact: true }).fill('e2e');
+  await page.waitForURL(/#\/\?tag=e2e$/);
+  // Only jobs tagged e2e remain: ours, not its evaluation.
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll('#job-table tbody tr[data-job-id]')];
+    return rows.some((r) => r.dataset.jobId === id) &&
+      rows.every((r) => [...r.querySelectorAll('.tag')].some((t) => t.textContent === 'e2e'));
+  }, jobId);
+  await page.screenshot({ path: join(artifacts, 'job-list.png'), fullPage: true });
+  await page.goto(`${url}#/compare?ids=${jobId}`);
+  await page.locator('[data-chart="compare-best"] canvas').waitFor();
+  await page.locator(`#pick-${jobId}:checked`).waitFor();
+  await page.screenshot({ path: join(artifacts, 'compare.png'), fullPage: true });
+  await page.waitForTimeout(300);
+} catch (e) {
+  failed = e;
+  await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }).catch(() => {});
+}
+
+// ---- what the browser reported -------------------------------------------------------------
+// Each invalid submission shows up as one 422 response and one console line from Chromium.
+const allowed = (list, pattern) => {
+  let left = expected422;
+  return list.filter((entry) => !(pattern.test(entry) && left-- > 0));
+};
+const unexpectedConsole = allowed(consoleErrors, /status of 422/);
+const unexpectedResponses = allowed(badResponses, /^POST \S+\/api\/v1\/jobs → 422$/);
+summary.console_warnings = consoleWarnings;
+summary.seconds = (Date.now() - started) / 1000;
+await context.close().catch(() => {});
+rmSync(userData, { recursive: true, force: true });
+
+const problems = [
+  ...unexpectedConsole.map((e) => `console ${e}`),
+  ...pageErrors.map((e) => `page error: ${e}`),
+  ...failedRequests.map((e) => `failed request: ${e}`),
+  ...unexpectedResponses.map((e) => `error response: ${e}`),
+];
+writeFileSync(join(artifacts, 'summary.json'), JSON.stringify({ ...summary, problems, error: failed ? String(failed.stack || failed) : null }, null, 2));
+if (failed) console.error(failed.stack || String(failed));
+for (const p of problems) console.error(p);
+if (failed || problems.length) {
+  console.error(`FAIL (${summary.seconds.toFixed(1)} s); artifacts in ${artifacts}`);
+  process.exit(1);
+}
+console.log(JSON.stringify(summary, null, 2));
+console.log(`PASS (${summary.seconds.toFixed(1)} s)`);
