@@ -229,3 +229,17 @@ fn the_readme_spec_and_the_example_specs_are_valid() {
         }
     }
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sfnn()
+        .args(["serve", "--bind", "0.0.0.0:0", "--workers", "0"])
+        .args(["--database", dir.path().join("x.db").to_str().unwrap()])
+        .env_remove("SFNN_API_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SFNN_API_TOKEN"), "{stderr}");
+}

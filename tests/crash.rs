@@ -137,6 +137,25 @@ fn killing_the_server_mid_job_loses_and_changes_nothing() {
         let restarted = job(&server, &id);
         assert_ne!(restarted["status"], "failed", "{restarted}");
     }
+    // A graceful stop (SIGTERM) finishes the running generation, checkpoints it and hands the
+    // job back to the queue.
+    wait(&server, &id, |j| j["generation"].as_u64().unwrap() >= 28);
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let status = server.child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful shutdown exits cleanly: {status}"
+    );
+    server = spawn_server(&dir.path().join("crash.db"));
+    let handed_back = job(&server, &id);
+    assert!(
+        ["queued", "running", "succeeded"].contains(&handed_back["status"].as_str().unwrap()),
+        "{handed_back}"
+    );
     let finished = wait(&server, &id, |j| j["status"] == "succeeded");
     assert_eq!(finished["generation"], 36);
     assert!(finished["attempts"].as_u64().unwrap() >= 2, "{finished}");
