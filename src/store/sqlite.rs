@@ -485,18 +485,7 @@ impl SqliteStore {
             insert_genome(&mut tx, genome, now).await?;
         }
         if let Some(state) = checkpoint {
-            sqlx::query(
-                "insert into checkpoint (job_id, generation, state, created_at, updated_at) \
-                 values (?1, ?2, ?3, ?4, ?4) on conflict (job_id) do update set \
-                 generation = excluded.generation, state = excluded.state, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(id)
-            .bind(record.generation as i64 + 1)
-            .bind(state)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            upsert_checkpoint(&mut tx, id, record.generation + 1, state, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -510,26 +499,9 @@ impl SqliteStore {
         generation: u64,
         state: &[u8],
     ) -> Result<()> {
-        let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let held = sqlx::query("select 1 from job where job_id = ? and lease_token = ?")
-            .bind(id)
-            .bind(token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        fenced(u64::from(held.is_some()))?;
-        sqlx::query(
-            "insert into checkpoint (job_id, generation, state, created_at, updated_at) \
-             values (?1, ?2, ?3, ?4, ?4) on conflict (job_id) do update set \
-             generation = excluded.generation, state = excluded.state, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(generation as i64)
-        .bind(state)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        check_lease(&mut tx, id, token).await?;
+        upsert_checkpoint(&mut tx, id, generation, state, now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -543,12 +515,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("select 1 from job where job_id = ? and lease_token = ?")
-            .bind(id)
-            .bind(token)
-            .fetch_optional(&mut *tx)
-            .await?;
-        fenced(u64::from(done.is_some()))?;
+        check_lease(&mut tx, id, token).await?;
         for genome in genomes {
             insert_genome(&mut tx, genome, now).await?;
         }
@@ -807,6 +774,39 @@ fn fenced(rows: u64) -> Result<()> {
     } else {
         Err(StoreError::LeaseLost)
     }
+}
+
+/// Fails with [`StoreError::LeaseLost`] unless `token` still holds the job's lease.
+async fn check_lease(tx: &mut Transaction<'static, Sqlite>, id: &str, token: &str) -> Result<()> {
+    let held = sqlx::query("select 1 from job where job_id = ? and lease_token = ?")
+        .bind(id)
+        .bind(token)
+        .fetch_optional(&mut **tx)
+        .await?;
+    fenced(u64::from(held.is_some()))
+}
+
+/// The job's one checkpoint: the state after `generation` generations.
+async fn upsert_checkpoint(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &str,
+    generation: u64,
+    state: &[u8],
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into checkpoint (job_id, generation, state, created_at, updated_at) \
+         values (?1, ?2, ?3, ?4, ?4) on conflict (job_id) do update set \
+         generation = excluded.generation, state = excluded.state, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(id)
+    .bind(generation as i64)
+    .bind(state)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_genome(
