@@ -225,6 +225,12 @@ async fn every_ref_resolves_and_schemas_match_the_code() {
             .cloned()
             .collect();
     assert!(upload.contains("application/json") && upload.contains("application/octet-stream"));
+    let clone = &doc["paths"]["/api/v1/jobs/{id}/clone"]["post"]["requestBody"];
+    assert_eq!(
+        clone["content"]["application/json"]["schema"]["type"],
+        "object"
+    );
+    assert_ne!(clone["required"], true, "a clone without a body is allowed");
 
     // A real error body has exactly the documented shape.
     let response = s.client.get(s.api("/jobs?limit=0")).send().await.unwrap();

@@ -61,7 +61,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 )]
 pub struct ApiDoc;
 
-/// What the annotations cannot say: the bearer scheme, and `/healthz` also at the root.
+/// What the annotations cannot say: the bearer scheme, `/healthz` also at the root, and the
+/// clone body being optional (an `Option` content type would allow `null`, which is refused).
 struct Extras;
 
 impl utoipa::Modify for Extras {
@@ -73,6 +74,15 @@ impl utoipa::Modify for Extras {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        if let Some(utoipa::openapi::RefOr::T(body)) = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/jobs/{id}/clone")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = None;
+        }
         if let Some(item) = openapi.paths.paths.get("/api/v1/healthz").cloned() {
             let mut root = item;
             if let Some(get) = root.get.as_mut() {
