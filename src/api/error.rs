@@ -34,17 +34,24 @@ pub enum ApiError {
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error response (this type is what is serialised, and what the OpenAPI
+/// document describes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: String,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
+    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `internal`.
+    #[schema(value_type = String)]
+    pub code: &'static str,
+    pub message: String,
+    /// The offending field's path (`lifetime.episodes`, `envs[1]`), on `invalid_value` errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(nullable = false)]
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -95,15 +102,15 @@ impl IntoResponse for ApiError {
             tracing::error!("internal error: {detail}");
         }
         let field = match &self {
-            ApiError::Invalid { field, .. } if !field.is_empty() => Some(field.as_str()),
+            ApiError::Invalid { field, .. } if !field.is_empty() => Some(field.clone()),
             _ => None,
         };
         let message = match &self {
             ApiError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        let body = Body {
-            error: Inner {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code(),
                 message,
                 field,

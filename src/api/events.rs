@@ -7,7 +7,7 @@
 //! when the server shuts down, so graceful shutdown never waits on them.
 
 use super::AppState;
-use super::error::{ApiError, Result};
+use super::error::{ApiError, ErrorBody, Result};
 use super::jobs::load_job;
 use crate::events::Event as HubEvent;
 use axum::extract::{Path, Query, State};
@@ -54,6 +54,30 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
     Box::pin(stream.take_until(stopped))
 }
 
+/// A job's live stream (Server-Sent Events). Events: `job` (a Job, first and on every status
+/// change), `generation` (a GenerationRecord; the SSE id is its generation number), `resync`
+/// (`{"missed": n}`: this client fell behind). Replays the records after `Last-Event-ID` or
+/// `?after=` first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/events",
+    tag = "events",
+    params(
+        ("id" = String, Path, description = "The job's id (a UUID)"),
+        ("after" = Option<u64>, Query,
+            description = "Replay only generations after this one (overrides Last-Event-ID)"),
+        ("Last-Event-ID" = Option<u64>, Header,
+            description = "Set by reconnecting EventSource clients: the last generation seen"),
+    ),
+    responses(
+        (status = 200, description = "An endless event stream: events `job` (Job), \
+            `generation` (GenerationRecord, id = generation) and `resync` ({\"missed\": n})",
+            content_type = "text/event-stream"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
 async fn job_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -113,13 +137,26 @@ async fn job_events(
 }
 
 /// Progress of a running job, for the job list.
-#[derive(Serialize)]
-struct Progress<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Progress<'a> {
     job_id: &'a str,
     generation: u64,
     best_so_far: f64,
 }
 
+/// Every job's status and progress (Server-Sent Events). Events: `job` (a Job, on every status
+/// change), `progress` (a Progress, after every generation), `resync` (`{"missed": n}`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    responses(
+        (status = 200, description = "An endless event stream: events `job` (Job), \
+            `progress` (Progress) and `resync` ({\"missed\": n})",
+            content_type = "text/event-stream"),
+        (status = 422, description = "Takes no parameters", body = ErrorBody),
+    ),
+)]
 async fn list_events(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,

@@ -2,7 +2,8 @@
 //! evaluation of a stored genome as a queued job.
 
 use super::AppState;
-use super::error::{ApiError, Result, parse_json};
+use super::error::{ApiError, ErrorBody, Result, parse_json};
+use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
 use crate::envs;
 use crate::exec::EpisodeMode;
@@ -27,6 +28,17 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/genomes/{id}/evaluate", post(evaluate))
 }
 
+/// The genomes a job kept: improvements, strategy means, finals.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/genomes",
+    tag = "genomes",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "Their metadata", body = Vec<GenomeMeta>),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ),
+)]
 async fn job_genomes(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -44,12 +56,56 @@ async fn load_meta(state: &AppState, id: &str) -> Result<GenomeMeta> {
         .ok_or_else(|| ApiError::NotFound("genome".into()))
 }
 
+/// One genome's metadata.
+#[utoipa::path(
+    get,
+    path = "/api/v1/genomes/{id}",
+    tag = "genomes",
+    params(("id" = String, Path, description = "The genome's id (a UUID)")),
+    responses(
+        (status = 200, description = "Its metadata", body = GenomeMeta),
+        (status = 404, description = "No such genome", body = ErrorBody),
+    ),
+)]
 async fn meta(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<GenomeMeta>> {
     Ok(Json(load_meta(&state, &id).await?))
 }
 
+/// The format of a genome download.
+#[derive(Clone, Copy, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum DownloadFormat {
+    /// The JSON genome format: layout + values.
+    Json,
+    /// Named tensors.
+    Safetensors,
+    /// Little-endian f32 in the reference's flat order.
+    Raw,
+}
+
 /// The genome as a file anyone can read: `format=json` (layout + values), `safetensors`
 /// (named tensors) or `raw` (little-endian f32 in the reference's flat order).
+#[utoipa::path(
+    get,
+    path = "/api/v1/genomes/{id}/download",
+    tag = "genomes",
+    params(
+        ("id" = String, Path, description = "The genome's id (a UUID)"),
+        ("format" = inline(Option<DownloadFormat>), Query, description = "File format (default json)"),
+    ),
+    responses(
+        (status = 200, description = "The genome as a download \
+            (`Content-Disposition: attachment`): JSON, or safetensors / raw f32 bytes",
+            headers(("Content-Disposition" = String, description = "attachment; filename=...")),
+            content(
+                (GenomeFile = "application/json"),
+                ("application/octet-stream"),
+            )),
+        (status = 404, description = "No such genome", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
 async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -61,13 +117,11 @@ async fn download(
             "unknown parameter; allowed: format",
         ));
     }
-    let format = params.get("format").map_or("json", String::as_str);
-    if !["json", "safetensors", "raw"].contains(&format) {
-        return Err(ApiError::invalid(
-            "format",
-            "must be json, safetensors or raw",
-        ));
-    }
+    let format = match params.get("format") {
+        None => DownloadFormat::Json,
+        Some(value) => parse_enum(value)
+            .ok_or_else(|| ApiError::invalid("format", "must be json, safetensors or raw"))?,
+    };
     let meta = load_meta(&state, &id).await?;
     let values = state
         .store
@@ -85,13 +139,13 @@ async fn download(
         file = file.with_metadata("generation", g);
     }
     let (content_type, extension, body) = match format {
-        "json" => ("application/json", "json", file.to_json().into_bytes()),
-        "safetensors" => (
+        DownloadFormat::Json => ("application/json", "json", file.to_json().into_bytes()),
+        DownloadFormat::Safetensors => (
             "application/octet-stream",
             "safetensors",
             file.to_safetensors(),
         ),
-        _ => (
+        DownloadFormat::Raw => (
             "application/octet-stream",
             "f32",
             file.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -112,6 +166,31 @@ async fn download(
 
 /// Upload a genome: `Content-Type: application/json` (the JSON genome format) or
 /// `application/octet-stream` (safetensors). `?name=` labels it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/genomes",
+    tag = "genomes",
+    params(
+        ("name" = Option<String>, Query, description = "A label for the genome",
+            min_length = 1, max_length = 200),
+    ),
+    request_body(description = "The JSON genome format, or a safetensors file",
+        content(
+            (GenomeFile = "application/json"),
+            ("application/octet-stream"),
+        )),
+    responses(
+        (status = 201, description = "Stored", body = GenomeMeta,
+            headers(("Location" = String, description = "The new genome's URL"))),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor octet-stream", body = ErrorBody),
+        (status = 422, description = "Not a valid genome, or a model the server cannot run",
+            body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn upload(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -202,19 +281,26 @@ fn check_model(file: &GenomeFile) -> Result<()> {
 }
 
 /// The body of an evaluation request: the genome comes from the path.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EvaluateRequest {
+pub(super) struct EvaluateRequest {
+    /// Environment names (see `GET /api/v1/envs`).
     envs: Vec<String>,
+    /// Episodes per lifetime.
     #[serde(default = "default_episodes")]
+    #[schema(default = default_episodes)]
     episodes: usize,
+    /// One lifetime per seed.
     #[serde(default = "default_seeds")]
+    #[schema(default = default_seeds)]
     seeds: Vec<u64>,
     #[serde(default)]
     episode_mode: EpisodeMode,
     #[serde(default)]
     topology: Topology,
+    /// Higher runs first.
     #[serde(default)]
+    #[schema(minimum = -1000, maximum = 1000)]
     priority: i32,
 }
 
@@ -226,6 +312,25 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
+/// Queue an evaluation of a stored genome.
+#[utoipa::path(
+    post,
+    path = "/api/v1/genomes/{id}/evaluate",
+    tag = "genomes",
+    params(("id" = String, Path, description = "The genome's id (a UUID)")),
+    request_body(content = EvaluateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The evaluation job, queued", body = crate::store::Job,
+            headers(("Location" = String, description = "The new job's URL"))),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 404, description = "No such genome", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn evaluate(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,8 +1,9 @@
 //! Generation history: full exports (JSON, CSV, NDJSON; streamed) and a downsampled chart view.
 
 use super::AppState;
-use super::error::{ApiError, Result};
+use super::error::{ApiError, ErrorBody, Result};
 use super::jobs::load_job;
+use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
 use crate::store::Chart;
 use axum::Json;
@@ -20,11 +21,19 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/jobs/{id}/history/chart", get(chart))
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Format {
+/// The format of a history export.
+#[derive(Clone, Copy, PartialEq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum HistoryFormat {
     Json,
     Csv,
     Ndjson,
+}
+
+/// Reads a query value with a type's serde names, so the OpenAPI schema lists what is accepted.
+pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(value)).ok()
 }
 
 fn only_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()> {
@@ -38,17 +47,39 @@ fn only_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()>
 }
 
 /// `?format=json|csv|ndjson` (default json). The body is streamed from the store in batches.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/history",
+    tag = "history",
+    params(
+        ("id" = String, Path, description = "The job's id (a UUID)"),
+        ("format" = inline(Option<HistoryFormat>), Query, description = "File format (default json)"),
+    ),
+    responses(
+        (status = 200, description = "Every generation record, as a download \
+            (`Content-Disposition: attachment`): a JSON array, CSV with a header row, or NDJSON \
+            with one GenerationRecord per line",
+            headers(("Content-Disposition" = String, description = "attachment; filename=...")),
+            content(
+                (Vec<GenerationRecord> = "application/json"),
+                ("text/csv"),
+                ("application/x-ndjson"),
+            )),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     only_params(&params, &["format"])?;
-    let format = match params.get("format").map(String::as_str) {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some("ndjson") => Format::Ndjson,
-        Some(_) => return Err(ApiError::invalid("format", "must be json, csv or ndjson")),
+    let format = match params.get("format") {
+        None => HistoryFormat::Json,
+        Some(value) => parse_enum(value)
+            .ok_or_else(|| ApiError::invalid("format", "must be json, csv or ndjson"))?,
     };
     let job = load_job(&state, &id).await?;
     let env_names: Vec<String> =
@@ -62,36 +93,36 @@ async fn export(
         .map(move |record| {
             let record = record.map_err(std::io::Error::other)?;
             let text = match format {
-                Format::Json => {
+                HistoryFormat::Json => {
                     let comma = if first { "" } else { "," };
                     format!(
                         "{comma}{}",
                         serde_json::to_string(&record).expect("record serialises")
                     )
                 }
-                Format::Ndjson => {
+                HistoryFormat::Ndjson => {
                     format!(
                         "{}\n",
                         serde_json::to_string(&record).expect("record serialises")
                     )
                 }
-                Format::Csv => csv::row(&record),
+                HistoryFormat::Csv => csv::row(&record),
             };
             first = false;
             Ok::<_, std::io::Error>(text)
         });
     let (open, close) = match format {
-        Format::Json => ("[".to_string(), "]".to_string()),
-        Format::Csv => (csv::header(&env_names), String::new()),
-        Format::Ndjson => (String::new(), String::new()),
+        HistoryFormat::Json => ("[".to_string(), "]".to_string()),
+        HistoryFormat::Csv => (csv::header(&env_names), String::new()),
+        HistoryFormat::Ndjson => (String::new(), String::new()),
     };
     let stream = futures_util::stream::once(async move { Ok(open) })
         .chain(items)
         .chain(futures_util::stream::once(async move { Ok(close) }));
     let (content_type, extension) = match format {
-        Format::Json => ("application/json", "json"),
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::Ndjson => ("application/x-ndjson", "ndjson"),
+        HistoryFormat::Json => ("application/json", "json"),
+        HistoryFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        HistoryFormat::Ndjson => ("application/x-ndjson", "ndjson"),
     };
     Ok((
         [
@@ -107,6 +138,22 @@ async fn export(
 }
 
 /// At most `max_points` buckets (default 1000), see [`Chart`].
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/history/chart",
+    tag = "history",
+    params(
+        ("id" = String, Path, description = "The job's id (a UUID)"),
+        ("max_points" = Option<usize>, Query, description = "Most buckets (default 1000)",
+            minimum = 2, maximum = 100000),
+    ),
+    responses(
+        (status = 200, description = "The downsampled history", body = Chart),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
 async fn chart(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,10 +1,12 @@
 //! Jobs: submit, list, get, cancel, resume, clone, delete, bulk cancel.
 
 use super::AppState;
-use super::error::{ApiError, ApiJson, Result, parse_json, require_json};
+use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use crate::events::Event;
 use crate::evolution::JobSpec;
 use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, NewJob};
+#[allow(unused_imports)] // named in the OpenAPI annotations only
+use crate::worker::EvaluationResult;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -88,6 +90,24 @@ pub(super) fn created(state: &AppState, job: Job) -> Response {
         .into_response()
 }
 
+/// Queue an evolution job.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    request_body(content = JobSpec, content_type = "application/json",
+        description = "The job spec; only `envs` is required"),
+    responses(
+        (status = 201, description = "Queued", body = Job,
+            headers(("Location" = String, description = "The new job's URL"))),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn submit(State(state): State<AppState>, request: Request) -> Result<Response> {
     require_json(&request)?;
     let bytes = Bytes::from_request(request, &state).await?;
@@ -159,6 +179,27 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
     })
 }
 
+/// Jobs, newest first, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    params(
+        ("status" = Option<JobStatus>, Query, description = "Only jobs in this state"),
+        ("kind" = Option<JobKind>, Query, description = "Only jobs of this kind"),
+        ("tag" = Option<String>, Query, description = "Only jobs with this tag",
+            min_length = 1, max_length = 64),
+        ("limit" = Option<u32>, Query, description = "Page size (default 50)",
+            minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query,
+            description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = JobPage),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -172,6 +213,17 @@ async fn list(
     ))
 }
 
+/// One job: status, progress, best fitness.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "The job", body = Job),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ),
+)]
 async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     Ok(Json(load_job(&state, &id).await?))
 }
@@ -183,12 +235,42 @@ async fn publish(state: &AppState, job: Job) -> Json<Job> {
     Json(job)
 }
 
+/// Ask a job to stop (at the next generation boundary when running).
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, body = Job,
+            description = "The job: cancelled if it was queued, `cancel_requested` if running, \
+                           unchanged if finished"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     check_id(&id, "job")?;
     let job = state.store.request_cancel(&id).await?;
     Ok(publish(&state, job).await)
 }
 
+/// Queue a cancelled or failed evolution job again; it continues from its checkpoint.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/resume",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "The job, queued again", body = Job),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not an evolution job, or not resumable in its state",
+            body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     let job = load_job(&state, &id).await?;
     if job.kind != JobKind::Evolve {
@@ -200,6 +282,20 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
     Ok(publish(&state, job).await)
 }
 
+/// Delete a job with its records and genomes.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job cannot be deleted in its state", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let job = load_job(&state, &id).await?;
     state.store.delete_job(&id).await?;
@@ -209,6 +305,28 @@ async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
 
 /// Clones a job's spec with changes: the body is a JSON merge patch (RFC 7386) applied to the
 /// original spec, e.g. `{"seed": 7, "strategy": {"popsize": 64}}`; an empty body clones as is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/clone",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    request_body(content = Object, content_type = "application/json",
+        description = "A JSON merge patch (RFC 7386) applied to the job's spec, e.g. \
+                       `{\"seed\": 7}`; optional: without a body the spec is cloned as is",
+        example = json!({"seed": 7, "strategy": {"popsize": 64}})),
+    responses(
+        (status = 201, description = "The clone, queued", body = Job,
+            headers(("Location" = String, description = "The new job's URL"))),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not an evolution job", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn clone_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -255,19 +373,39 @@ fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Which jobs to cancel: every queued or running job matching all the given filters.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BulkCancel {
+pub(super) struct BulkCancel {
+    /// `queued` or `running`.
     status: Option<JobStatus>,
+    #[schema(min_length = 1, max_length = 64)]
     tag: Option<String>,
     kind: Option<JobKind>,
 }
 
-#[derive(Serialize)]
-struct Cancelled {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Cancelled {
+    /// How many jobs were cancelled or asked to stop.
     cancelled: u64,
 }
 
+/// Cancel every queued or running job that matches.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/cancel",
+    tag = "jobs",
+    request_body(content = BulkCancel, content_type = "application/json"),
+    responses(
+        (status = 200, description = "How many were cancelled", body = Cancelled),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 async fn cancel_matching(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BulkCancel>,
@@ -296,6 +434,19 @@ async fn cancel_matching(
     Ok(Json(Cancelled { cancelled }))
 }
 
+/// The result of an evaluation job.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/evaluation",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "Per environment and seed: episode returns and scores",
+            body = EvaluationResult),
+        (status = 404, description = "No such job, not an evaluation job, or no result yet",
+            body = ErrorBody),
+    ),
+)]
 async fn evaluation(
     State(state): State<AppState>,
     Path(id): Path<String>,

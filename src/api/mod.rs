@@ -10,6 +10,7 @@ mod genomes;
 mod history;
 mod jobs;
 pub mod meta;
+pub mod openapi;
 
 pub use error::{ApiError, ApiJson};
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(history::routes())
         .merge(genomes::routes())
         .merge(meta::routes())
+        .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -26,7 +26,7 @@ use serde::Serialize;
 pub const MAX_OBS: usize = 6;
 
 /// What an agent may do in an environment.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionSpace {
     /// Actions `0..n`.
@@ -46,7 +46,7 @@ impl ActionSpace {
 }
 
 /// The static description of an environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EnvInfo {
     /// The gymnasium id, e.g. `"CartPole-v1"`.
     pub name: &'static str,

@@ -4,7 +4,7 @@ use crate::exec::EpisodeMode;
 use serde::{Deserialize, Serialize};
 
 /// How the episodes of one lifetime are weighted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EpisodeWeighting {
     /// The reference: w_k = k / Σk, so the first episode counts 0 and the last the most
@@ -18,7 +18,7 @@ pub enum EpisodeWeighting {
 }
 
 /// How per-environment scores combine into the fitness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// The reference: the product of the scores (zero until every environment beats its minimum;
@@ -30,8 +30,9 @@ pub enum Combine {
 }
 
 /// The `lifetime` section of a job spec. Defaults are the reference protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct LifetimeConfig {
     /// Episodes per environment per lifetime; the network state is carried across them.
     pub episodes: usize,

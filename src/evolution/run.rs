@@ -57,21 +57,28 @@ mod float_or_null {
 }
 
 /// Summary statistics of one generation's fitness values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FitnessStats {
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub best: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub mean: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub worst: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub std: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub q25: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub median: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub q75: f64,
 }
 
@@ -101,21 +108,24 @@ impl FitnessStats {
 }
 
 /// Per-environment statistics of one generation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvStats {
     pub env: String,
     /// Population mean of the weighted raw return Σ w_k R_k.
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub mean_return: f64,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub best_return: f64,
     /// Population mean of the weighted normalised score.
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub mean_score: f64,
 }
 
 /// Seconds spent in each phase of a generation.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timing {
     pub ask: f64,
     pub evaluate: f64,
@@ -123,17 +133,19 @@ pub struct Timing {
 }
 
 /// What one generation produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationRecord {
     /// 0-based index of this generation.
     pub generation: u64,
     pub fitness: FitnessStats,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub best_so_far: f64,
     /// Whether this generation's best improved the best so far.
     pub improved: bool,
     pub envs: Vec<EnvStats>,
     #[serde(with = "float_or_null")]
+    #[schema(value_type = Option<f64>, required = true)]
     pub sigma: f64,
     pub telemetry: Vec<(String, f64)>,
     pub env_steps: u64,

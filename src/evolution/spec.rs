@@ -10,14 +10,14 @@ use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
 /// An environment of the job: a name, optionally with its own normalisation bounds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum EnvEntry {
     Name(String),
     Detailed(EnvOverride),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvOverride {
     pub name: String,
@@ -37,8 +37,9 @@ impl EnvEntry {
 }
 
 /// The `model` section: sizes and wiring.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct ModelSpec {
     pub nodes: usize,
     pub msg_dims: usize,
@@ -69,8 +70,9 @@ impl ModelSpec {
 }
 
 /// Rules that end a job before `generations`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct StopRules {
     /// Stop once the best fitness so far reaches this.
     pub target_fitness: Option<f64>,
@@ -81,7 +83,7 @@ pub struct StopRules {
 }
 
 /// A complete, validated description of one evolution job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     #[serde(default)]
@@ -96,10 +98,12 @@ pub struct JobSpec {
     #[serde(default)]
     pub strategy: StrategyConfig,
     #[serde(default = "defaults::generations")]
+    #[schema(default = defaults::generations)]
     pub generations: u64,
     #[serde(default)]
     pub stop: StopRules,
     #[serde(default = "defaults::seed")]
+    #[schema(default = defaults::seed)]
     pub seed: u64,
     #[serde(default)]
     pub executor: ExecutorChoice,
@@ -108,9 +112,11 @@ pub struct JobSpec {
     pub init_genome: Option<String>,
     /// Write a checkpoint every this many generations.
     #[serde(default = "defaults::checkpoint_interval")]
+    #[schema(default = defaults::checkpoint_interval)]
     pub checkpoint_interval: u64,
     /// Keep the strategy mean as a genome every this many generations.
     #[serde(default = "defaults::mean_genome_interval")]
+    #[schema(default = defaults::mean_genome_interval)]
     pub mean_genome_interval: u64,
     /// Higher runs first.
     #[serde(default)]

@@ -18,7 +18,7 @@ use crate::model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 /// How an episode runs (SFNN.md §4.2 and §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EpisodeMode {
     /// The reference: exactly `horizon` steps with gymnax-style auto-reset; the return counts
@@ -62,7 +62,7 @@ pub struct EvalOutput {
 }
 
 /// Which executor a job asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutorChoice {
     /// A GPU when one works, else the CPU.

@@ -5,7 +5,7 @@ use crate::num::Real;
 use serde::{Deserialize, Serialize};
 
 /// One named tensor of the flat genome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TensorInfo {
     /// The equinox leaf path without the leading dot, e.g. `edge_cells.weight_ih`.
     pub name: String,

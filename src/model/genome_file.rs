@@ -25,7 +25,7 @@ pub enum GenomeFileError {
 }
 
 /// A genome with everything needed to use it elsewhere.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenomeFile {
     pub format: String,

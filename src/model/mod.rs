@@ -16,8 +16,9 @@ pub use wiring::{Topology, TopologyPreset, Wiring};
 use serde::{Deserialize, Serialize};
 
 /// The sizes that shape a genome and its networks (`scripts/sfnn/main.py` defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct ModelConfig {
     /// Total nodes N (inputs + hidden + outputs). Reference: 32.
     pub nodes: usize,

@@ -4,7 +4,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 /// Named connectivity presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TopologyPreset {
     /// The reference: input→hidden, hidden→hidden (no self-loops), hidden→output and
@@ -16,8 +16,9 @@ pub enum TopologyPreset {
 }
 
 /// Connection probabilities: a preset, optionally with some probabilities overridden.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schema(default)]
 pub struct Topology {
     pub preset: TopologyPreset,
     pub p_ih: Option<f64>,

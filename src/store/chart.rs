@@ -6,7 +6,7 @@ use super::HistoryPoint;
 use serde::Serialize;
 
 /// A downsampled history.
-#[derive(Debug, Serialize, PartialEq, Default)]
+#[derive(Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct Chart {
     pub generations: u64,
     pub bucket_size: u64,
@@ -21,7 +21,7 @@ pub struct Chart {
     pub best_so_far: StepCurve,
 }
 
-#[derive(Debug, Serialize, PartialEq, Default)]
+#[derive(Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct StepCurve {
     pub generation: Vec<u64>,
     pub value: Vec<f64>,

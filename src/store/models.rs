@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A job's lifecycle: queued → running → succeeded | failed | cancelled (and back to queued on
 /// resume or when a lease expires).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -47,7 +47,7 @@ impl JobStatus {
 }
 
 /// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Evolve genomes (spec: a [`crate::evolution::JobSpec`]).
@@ -72,12 +72,14 @@ impl JobKind {
 }
 
 /// A job as clients see it (the lease token stays inside the store and the worker).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: String,
     pub kind: JobKind,
     pub name: String,
     pub tags: Vec<String>,
+    /// The job's spec: a `JobSpec` for `evolve` jobs, an `EvaluationSpec` for `evaluate` jobs.
+    #[schema(value_type = Object)]
     pub spec: serde_json::Value,
     pub status: JobStatus,
     pub priority: i32,
@@ -85,19 +87,28 @@ pub struct Job {
     pub generation: u64,
     /// Generations asked for.
     pub generations: u64,
+    #[schema(required = true)]
     pub best_fitness: Option<f64>,
     pub cancel_requested: bool,
+    #[schema(required = true)]
     pub worker_id: Option<String>,
+    #[schema(required = true)]
     pub lease_expires_at: Option<i64>,
     /// How many times a worker has claimed the job.
     pub attempts: u32,
+    #[schema(required = true)]
     pub error: Option<String>,
+    #[schema(required = true)]
     pub stop_reason: Option<String>,
+    #[schema(required = true)]
     pub executor: Option<String>,
+    #[schema(required = true)]
     pub device: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[schema(required = true)]
     pub started_at: Option<i64>,
+    #[schema(required = true)]
     pub finished_at: Option<i64>,
 }
 
@@ -155,9 +166,10 @@ impl Cursor {
 }
 
 /// One page of jobs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
     pub jobs: Vec<Job>,
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -172,7 +184,7 @@ pub struct HistoryPoint {
 }
 
 /// Why a genome was kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GenomeKind {
     /// The best of a generation that improved the best so far.
@@ -224,17 +236,21 @@ pub struct NewGenome {
 }
 
 /// A stored genome's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenomeMeta {
     pub id: String,
+    #[schema(required = true)]
     pub job_id: Option<String>,
+    #[schema(required = true)]
     pub generation: Option<u64>,
     pub kind: GenomeKind,
+    #[schema(required = true)]
     pub fitness: Option<f64>,
     pub model: ModelConfig,
     pub param_count: usize,
     /// SHA-256 of the raw little-endian f32 values.
     pub sha256: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub created_at: i64,
 }

@@ -11,16 +11,18 @@ use crate::store::Claim;
 use serde::{Deserialize, Serialize};
 
 /// What to evaluate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationSpec {
     pub genome_id: String,
     pub envs: Vec<String>,
     /// Episodes per lifetime (network state carried across them).
     #[serde(default = "default_episodes")]
+    #[schema(default = default_episodes)]
     pub episodes: usize,
     /// One lifetime (fresh wiring, synapse states and resets) per seed.
     #[serde(default = "default_seeds")]
+    #[schema(default = default_seeds)]
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub episode_mode: EpisodeMode,
@@ -80,13 +82,13 @@ impl EvaluationSpec {
 }
 
 /// Per environment, per seed: the episode returns and the reference's weighted scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvaluationResult {
     pub genome_id: String,
     pub envs: Vec<EnvEvaluation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnvEvaluation {
     pub env: String,
     pub lifetimes: Vec<LifetimeEvaluation>,
@@ -94,7 +96,7 @@ pub struct EnvEvaluation {
     pub mean_score: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LifetimeEvaluation {
     pub seed: u64,
     pub episode_returns: Vec<f64>,

@@ -35,7 +35,9 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// Which strategy a job uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyName {
     /// Full-covariance CMA-ES (evosax `CMA_ES`), the SFNN reference strategy.
@@ -77,8 +79,9 @@ impl std::fmt::Display for StrategyName {
 
 /// The `strategy` section of a job spec. Every field has a default; fields that a strategy does
 /// not use are ignored by it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct StrategyConfig {
     /// Default `cma_es`.
     pub name: StrategyName,

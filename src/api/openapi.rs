@@ -1,0 +1,112 @@
+//! The OpenAPI 3 document of the API, generated from the handlers' `#[utoipa::path]`
+//! annotations and the `ToSchema` derives of the types they read and write, served at
+//! `/api/v1/openapi.json`.
+
+use super::{error, events, genomes, history, jobs, meta};
+use axum::Json;
+use axum::response::IntoResponse;
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "SFNN Lab",
+        description = "Evolve Structurally Flexible Neural Networks with evolution strategies \
+                       and track the experiments. Errors are `{\"error\": {\"code\", \"message\", \
+                       \"field\"?}}`. When the server has a token, mutating requests need \
+                       `Authorization: Bearer <token>`."
+    ),
+    paths(
+        jobs::submit,
+        jobs::list,
+        jobs::cancel_matching,
+        jobs::get_job,
+        jobs::delete_job,
+        jobs::cancel,
+        jobs::resume,
+        jobs::clone_job,
+        jobs::evaluation,
+        history::export,
+        history::chart,
+        genomes::job_genomes,
+        genomes::upload,
+        genomes::meta,
+        genomes::download,
+        genomes::evaluate,
+        events::job_events,
+        events::list_events,
+        meta::list_envs,
+        meta::list_executors,
+        meta::healthz,
+        openapi_json,
+    ),
+    components(schemas(
+        error::ErrorBody,
+        crate::evolution::JobSpec,
+        crate::evolution::GenerationRecord,
+        crate::worker::EvaluationSpec,
+        crate::worker::EvaluationResult,
+        events::Progress,
+    )),
+    modifiers(&Extras),
+    tags(
+        (name = "jobs", description = "Submit, list, cancel, resume, clone, delete"),
+        (name = "history", description = "Generation records: exports and charts"),
+        (name = "genomes", description = "Kept and uploaded genomes"),
+        (name = "events", description = "Live Server-Sent Events"),
+        (name = "meta", description = "Environments, executors, health, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// What the annotations cannot say: the bearer scheme, `/healthz` also at the root, and the
+/// clone body being optional (an `Option` content type would allow `null`, which is refused).
+struct Extras;
+
+impl utoipa::Modify for Extras {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        if let Some(utoipa::openapi::RefOr::T(body)) = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/jobs/{id}/clone")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut())
+        {
+            body.required = None;
+        }
+        if let Some(item) = openapi.paths.paths.get("/api/v1/healthz").cloned() {
+            let mut root = item;
+            if let Some(get) = root.get.as_mut() {
+                get.operation_id = Some("healthz_root".into());
+            }
+            openapi.paths.paths.insert("/healthz".into(), root);
+        }
+    }
+}
+
+/// The document, built once.
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("document serialises"))
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json",
+        body = Object)),
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(document())
+}

@@ -1,0 +1,296 @@
+//! The OpenAPI document at `/api/v1/openapi.json`: every route the router serves is in it with
+//! its methods, every `$ref` resolves, and (where installed) a real validator accepts it.
+
+mod common;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Every (method, path) the router serves. A route added to the router but not to the document
+/// (or the other way round) fails `document_lists_every_route`.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/jobs"),
+    ("get", "/api/v1/jobs"),
+    ("post", "/api/v1/jobs/cancel"),
+    ("get", "/api/v1/jobs/{id}"),
+    ("delete", "/api/v1/jobs/{id}"),
+    ("post", "/api/v1/jobs/{id}/cancel"),
+    ("post", "/api/v1/jobs/{id}/resume"),
+    ("post", "/api/v1/jobs/{id}/clone"),
+    ("get", "/api/v1/jobs/{id}/evaluation"),
+    ("get", "/api/v1/jobs/{id}/history"),
+    ("get", "/api/v1/jobs/{id}/history/chart"),
+    ("get", "/api/v1/jobs/{id}/genomes"),
+    ("get", "/api/v1/jobs/{id}/events"),
+    ("post", "/api/v1/genomes"),
+    ("get", "/api/v1/genomes/{id}"),
+    ("get", "/api/v1/genomes/{id}/download"),
+    ("post", "/api/v1/genomes/{id}/evaluate"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/envs"),
+    ("get", "/api/v1/executors"),
+    ("get", "/api/v1/healthz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/healthz"),
+];
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn document_lists_every_route() {
+    let s = common::start(0, None).await;
+    let doc = s.get_json("/openapi.json").await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "openapi: {}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string());
+
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .map(move |m| (m.to_string(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        documented.difference(&expected).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "documented but not in the test's route list"
+    );
+    assert_eq!(
+        expected.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routes missing from the document"
+    );
+
+    // Every listed route is really served: none reaches the router's fallback or gets a 405.
+    let id = "00000000-0000-4000-8000-000000000000";
+    for (method, path) in ROUTES {
+        let url = format!("{}{}", s.url, path.replace("{id}", id));
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = s.client.request(method.clone(), &url).send().await.unwrap();
+        let status = response.status();
+        assert_ne!(status, 405, "{method} {path}: method not allowed");
+        if status == 404 {
+            let body: Value = response.json().await.unwrap();
+            assert_ne!(
+                body["error"]["message"], "route not found",
+                "{method} {path} is documented but not served"
+            );
+        }
+        // Event streams never end: dropping the response closes them.
+    }
+
+    // Each operation has an id, and the ids are unique.
+    let mut ids = BTreeSet::new();
+    for (method, path) in ROUTES {
+        let op = &doc["paths"][path][method];
+        let id = op["operationId"].as_str().expect("operationId");
+        assert!(ids.insert(id.to_string()), "duplicate operationId {id}");
+        assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
+    }
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_ref_resolves_and_schemas_match_the_code() {
+    let s = common::start(0, None).await;
+    let doc = s.get_json("/openapi.json").await;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 20, "suspiciously few $refs: {}", refs.len());
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(schemas.contains_key(name), "$ref {r} does not resolve");
+    }
+
+    // The spec's top-level fields, with only `envs` required and unknown fields refused.
+    let spec = &schemas["JobSpec"];
+    let fields: BTreeSet<&str> = spec["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "name",
+        "tags",
+        "envs",
+        "model",
+        "lifetime",
+        "strategy",
+        "generations",
+        "stop",
+        "seed",
+        "executor",
+        "init_genome",
+        "checkpoint_interval",
+        "mean_genome_interval",
+        "priority",
+    ]
+    .into();
+    assert_eq!(fields, expected);
+    assert_eq!(spec["required"], serde_json::json!(["envs"]));
+    assert_eq!(spec["additionalProperties"], false);
+    assert_eq!(spec["properties"]["generations"]["default"], 10_000);
+
+    // Query parameters list their allowed values.
+    let params = |path: &str| -> Vec<Value> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let param = |path: &str, name: &str| -> Value {
+        params(path)
+            .into_iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
+    };
+    let enum_of = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()]["enum"].clone(),
+            None => schema["enum"].clone(),
+        }
+    };
+    assert_eq!(
+        enum_of(&param("/api/v1/jobs", "status")["schema"]),
+        serde_json::json!(["queued", "running", "succeeded", "failed", "cancelled"])
+    );
+    assert_eq!(
+        enum_of(&param("/api/v1/jobs", "kind")["schema"]),
+        serde_json::json!(["evolve", "evaluate"])
+    );
+    assert_eq!(param("/api/v1/jobs", "limit")["schema"]["maximum"], 500);
+    assert!(param("/api/v1/jobs", "cursor")["schema"].is_object());
+    assert_eq!(
+        enum_of(&param("/api/v1/jobs/{id}/history", "format")["schema"]),
+        serde_json::json!(["json", "csv", "ndjson"])
+    );
+    assert_eq!(
+        enum_of(&param("/api/v1/genomes/{id}/download", "format")["schema"]),
+        serde_json::json!(["json", "safetensors", "raw"])
+    );
+    assert_eq!(
+        param("/api/v1/jobs/{id}/history/chart", "max_points")["schema"]["minimum"],
+        2
+    );
+    assert!(param("/api/v1/jobs/{id}/events", "after")["schema"].is_object());
+
+    // Content types.
+    let content = |path: &str, method: &str, status: &str| -> BTreeSet<String> {
+        doc["paths"][path][method]["responses"][status]["content"]
+            .as_object()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert!(content("/api/v1/jobs/{id}/events", "get", "200").contains("text/event-stream"));
+    assert!(content("/api/v1/events", "get", "200").contains("text/event-stream"));
+    assert!(content("/api/v1/jobs/{id}/history", "get", "200").contains("text/csv"));
+    let upload: BTreeSet<String> =
+        doc["paths"]["/api/v1/genomes"]["post"]["requestBody"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+    assert!(upload.contains("application/json") && upload.contains("application/octet-stream"));
+    let clone = &doc["paths"]["/api/v1/jobs/{id}/clone"]["post"]["requestBody"];
+    assert_eq!(
+        clone["content"]["application/json"]["schema"]["type"],
+        "object"
+    );
+    assert_ne!(clone["required"], true, "a clone without a body is allowed");
+
+    // A real error body has exactly the documented shape.
+    let response = s.client.get(s.api("/jobs?limit=0")).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let error_ref = doc["paths"]["/api/v1/jobs"]["get"]["responses"]["422"]["content"]
+        ["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap();
+    assert_eq!(error_ref, "#/components/schemas/ErrorBody");
+    let detail = &schemas["ErrorDetail"];
+    for key in body["error"].as_object().unwrap().keys() {
+        assert!(
+            detail["properties"].get(key).is_some(),
+            "error body field {key} is not in the schema"
+        );
+    }
+    for key in detail["required"].as_array().unwrap() {
+        assert!(body["error"].get(key.as_str().unwrap()).is_some());
+    }
+    s.server.stop().await.unwrap();
+}
+
+/// CI installs openapi-spec-validator and sets REQUIRE_OPENAPI_VALIDATOR=1, so there this check
+/// must run; elsewhere it runs when python3 can import it.
+#[tokio::test]
+async fn a_real_validator_accepts_the_document() {
+    let required = std::env::var("REQUIRE_OPENAPI_VALIDATOR").is_ok_and(|v| v == "1");
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            !required,
+            "REQUIRE_OPENAPI_VALIDATOR=1 but python3 cannot import openapi_spec_validator"
+        );
+        eprintln!("SKIP OpenAPI validator check: openapi-spec-validator is not installed");
+        return;
+    }
+    let s = common::start(0, None).await;
+    let doc = s.get_json("/openapi.json").await;
+    let path = s.dir.path().join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate\n\
+             validate(json.load(open(sys.argv[1])))\n\
+             print('valid')",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator rejects the document:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    s.server.stop().await.unwrap();
+}
