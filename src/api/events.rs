@@ -141,7 +141,8 @@ async fn job_events(
 pub(super) struct Progress<'a> {
     job_id: &'a str,
     generation: u64,
-    best_so_far: f64,
+    /// `null` until a generation produced a finite best.
+    best_so_far: Option<f64>,
 }
 
 /// Every job's status and progress (Server-Sent Events). Events: `job` (a Job, on every status
@@ -172,11 +173,7 @@ async fn list_events(
                 &Progress {
                     job_id: &job_id,
                     generation: record.generation + 1,
-                    best_so_far: if record.best_so_far.is_finite() {
-                        record.best_so_far
-                    } else {
-                        f64::MIN
-                    },
+                    best_so_far: record.best_so_far.is_finite().then_some(record.best_so_far),
                 },
             )),
             Err(BroadcastStreamRecvError::Lagged(missed)) => Some(json_event(

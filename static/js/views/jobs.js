@@ -276,7 +276,7 @@ export function jobsView(root, { setConnection }) {
       entry.job = {
         ...entry.job,
         generation: Math.max(entry.job.generation, p.generation),
-        best_fitness: p.best_so_far > -1e300 ? p.best_so_far : entry.job.best_fitness,
+        best_fitness: p.best_so_far ?? entry.job.best_fitness,
         status: entry.job.status === 'queued' ? 'running' : entry.job.status,
       };
       fillRow(entry);
