@@ -39,6 +39,8 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| "sfnn=info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
