@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestServer, start, tiny_spec};
 use futures_util::StreamExt;
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -42,11 +43,8 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
         assert_eq!(r["generation"], g as u64);
     }
     let ndjson = s
-        .client
-        .get(s.api(&format!("/jobs/{id}/history?format=ndjson")))
-        .send()
+        .call(Method::GET, &format!("/jobs/{id}/history?format=ndjson"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -56,11 +54,8 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
         .collect();
     assert_eq!(&lines, records);
     let csv = s
-        .client
-        .get(s.api(&format!("/jobs/{id}/history?format=csv")))
-        .send()
+        .call(Method::GET, &format!("/jobs/{id}/history?format=csv"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -145,26 +140,11 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
     assert_eq!(clone["spec"]["strategy"]["popsize"], 6);
     s.wait_for(clone["id"].as_str().unwrap(), "succeeded", LONG)
         .await;
-    let deleted = s
-        .client
-        .delete(s.api(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let deleted = s.call(Method::DELETE, &format!("/jobs/{id}")).await;
     assert_eq!(deleted.status(), 204);
-    let gone = s
-        .client
-        .get(s.api(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let gone = s.call(Method::GET, &format!("/jobs/{id}")).await;
     assert_eq!(gone.status(), 404);
-    let gone = s
-        .client
-        .get(s.api(&format!("/genomes/{genome_id}")))
-        .send()
-        .await
-        .unwrap();
+    let gone = s.call(Method::GET, &format!("/genomes/{genome_id}")).await;
     assert_eq!(gone.status(), 404, "a job's genomes go with it");
     s.server.stop().await.unwrap();
 }
@@ -221,22 +201,14 @@ async fn cancel_resume_and_bulk_cancel() {
     s.wait_for(&id, "running", LONG).await;
     // Let it record a generation or two.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let response = s
-        .client
-        .post(s.api(&format!("/jobs/{id}/cancel")))
-        .send()
-        .await
-        .unwrap();
+    let response = s.call(Method::POST, &format!("/jobs/{id}/cancel")).await;
     assert_eq!(response.status(), 200);
     let cancelled = s.wait_for(&id, "cancelled", LONG).await;
     let done_before = cancelled["generation"].as_u64().unwrap();
 
     let resumed: Value = s
-        .client
-        .post(s.api(&format!("/jobs/{id}/resume")))
-        .send()
+        .call(Method::POST, &format!("/jobs/{id}/resume"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -374,17 +346,14 @@ async fn uploaded_genomes_warm_start_jobs_and_are_evaluated_as_jobs() {
         .find(|g| g["kind"] == "final_best")
         .unwrap();
     let file: sfnn::model::GenomeFile = serde_json::from_str(
-        &s.client
-            .get(s.api(&format!(
-                "/genomes/{}/download",
-                best["id"].as_str().unwrap()
-            )))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        &s.call(
+            Method::GET,
+            &format!("/genomes/{}/download", best["id"].as_str().unwrap()),
+        )
+        .await
+        .text()
+        .await
+        .unwrap(),
     )
     .unwrap();
     let drift = file
@@ -457,7 +426,7 @@ async fn a_token_guards_every_mutation_but_not_reads() {
         .await
         .unwrap();
     assert_eq!(allowed.status(), 201);
-    let read = s.client.get(s.api("/jobs")).send().await.unwrap();
+    let read = s.call(Method::GET, "/jobs").await;
     assert_eq!(read.status(), 200);
     s.server.stop().await.unwrap();
 }
@@ -474,7 +443,7 @@ async fn the_dashboard_is_served_with_strict_headers_and_unknown_api_paths_are_j
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     assert!(page.text().await.unwrap().contains("SFNN Lab"));
-    let missing = s.client.get(s.api("/nope")).send().await.unwrap();
+    let missing = s.call(Method::GET, "/nope").await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");

@@ -2,6 +2,7 @@
 //! `{ "error": { "code", "message", "field"? } }` with a fitting status. Internal details are
 //! logged, never sent.
 
+use crate::evolution::spec::strip_position;
 use crate::evolution::strategies::FieldError;
 use crate::store::StoreError;
 use axum::body::Bytes;
@@ -160,36 +161,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("", "the body must be a JSON object"));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"));
-        }
-        let field = match message.split('`').nth(1) {
-            Some(name) if message.starts_with("missing field") && path == "." => name.to_string(),
-            Some(name) if message.starts_with("missing field") => format!("{path}.{name}"),
-            _ if path == "." => String::new(),
-            _ => path,
-        };
-        ApiError::invalid(field, message)
-    })?;
-    de.end().map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("malformed JSON: {}", strip_position(&e.to_string())),
-        )
-    })?;
-    Ok(value)
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
+    // Syntax (trailing characters included) was checked above, so what is left is a value error.
+    Ok(crate::evolution::spec::parse_named(bytes)?)
 }
 
 /// Checks that a request declares `Content-Type: application/json`.

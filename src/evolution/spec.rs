@@ -179,21 +179,7 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
 impl JobSpec {
     /// Parses and validates a spec; errors name the offending field (`lifetime.episodes`).
     pub fn from_json(text: &str) -> Result<JobSpec, FieldError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let spec: JobSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.to_string();
-            // A missing field is reported at its parent; name the field itself.
-            let missing = message.starts_with("missing field");
-            let field = match message.split('`').nth(1) {
-                Some(name) if missing && path == "." => name.to_string(),
-                Some(name) if missing => format!("{path}.{name}"),
-                _ if path == "." => String::new(),
-                _ => path,
-            };
-            err(field, strip_position(&message))
-        })?;
+        let spec: JobSpec = parse_named(text.as_bytes())?;
         spec.validate()?;
         Ok(spec)
     }
@@ -382,8 +368,27 @@ impl JobSpec {
     }
 }
 
+/// Deserialises JSON into `T`; an error names the path of the offending field (`lifetime.episodes`,
+/// `envs[0]`, or the missing field itself), empty for the document as a whole.
+pub fn parse_named<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = strip_position(&e.into_inner().to_string());
+        // A missing field is reported at its parent; name the field itself.
+        let missing = message.starts_with("missing field");
+        let field = match message.split('`').nth(1) {
+            Some(name) if missing && path == "." => name.to_string(),
+            Some(name) if missing => format!("{path}.{name}"),
+            _ if path == "." => String::new(),
+            _ => path,
+        };
+        err(field, message)
+    })
+}
+
 /// serde_json appends " at line L column C"; the field path says more.
-fn strip_position(message: &str) -> String {
+pub fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),

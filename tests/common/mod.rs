@@ -39,6 +39,15 @@ impl TestServer {
         format!("{}/api/v1{path}", self.url)
     }
 
+    /// Sends a bodiless request to an API path.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client
+            .request(method, self.api(path))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let response = self.client.get(self.api(path)).send().await.unwrap();
         assert!(
