@@ -141,8 +141,9 @@ mod defaults {
 /// Limits that keep one job from exhausting the machine.
 pub mod limits {
     pub const MAX_ENVS: usize = 8;
-    pub const MAX_NODES: usize = 256;
-    pub const MAX_MSG_DIMS: usize = 16;
+    /// What the network step supports (node indices are bytes).
+    pub const MAX_NODES: usize = crate::model::MAX_NODES;
+    pub const MAX_MSG_DIMS: usize = crate::model::MAX_MSG_DIMS;
     pub const MAX_NODE_TYPES: usize = 16;
     pub const MAX_EPISODES: usize = 100;
     pub const MAX_EVAL_REPEATS: usize = 32;

@@ -10,7 +10,7 @@ mod wiring;
 
 pub use genome::{GenomeLayout, Params, TensorInfo};
 pub use genome_file::{GenomeFile, GenomeFileError};
-pub use network::{Decision, LANES, Network, Readout};
+pub use network::{Decision, LANES, MAX_MSG_DIMS, MAX_NODES, Network, Readout};
 pub use wiring::{Topology, TopologyPreset, Wiring};
 
 use serde::{Deserialize, Serialize};
