@@ -151,8 +151,8 @@ pub fn exp_f32(x: f32) -> f32 {
 /// While alive, flushes denormal results to zero and reads denormal inputs as zero on this
 /// thread (x86 MXCSR FTZ and DAZ). Synapse states that decay geometrically (negative λ) would
 /// otherwise spend thousands of steps in the denormal range, where every operation costs ~100
-/// cycles. Values below 1.2e-38 never change an action, and XLA's CPU runtime, which the
-/// reference ran on, flushes denormals in its compute threads as well.
+/// cycles. Values below 1.2e-38 never change an action. (TensorFlow/XLA CPU thread pools
+/// usually run with flush-to-zero too; not verified for the reference's jax 0.4.20.)
 pub struct FlushDenormals {
     #[cfg(target_arch = "x86_64")]
     saved: u32,
