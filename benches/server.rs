@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use sfnn::evolution::GenerationRecord;
 use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
 use sfnn::exec::ExecutorChoice;
-use sfnn::server::{self, ServerOptions};
+use sfnn::server::{self, ServerOptions, WorkerOptions};
 use sfnn::store::{self, JobKind, JobStatus, NewJob};
 use std::time::{Duration, Instant};
 
@@ -146,10 +146,13 @@ async fn main() {
     let server = server::start(ServerOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
         database,
-        workers: 1,
-        executor: ExecutorChoice::Cpu,
-        threads: 1,
-        lease: Duration::from_secs(30),
+        workers: WorkerOptions {
+            count: 1,
+            executor: ExecutorChoice::Cpu,
+            threads: 1,
+            lease: Duration::from_secs(30),
+            ..WorkerOptions::default()
+        },
         static_dir: None,
         token: None,
     })

@@ -1,10 +1,13 @@
-//! A running SFNN Lab server: store, in-process workers and the HTTP application, started and
-//! stopped together. `sfnn serve` and the integration tests both use it.
+//! Running nodes. A server ([`start`]) is the API and the dashboard with any number of
+//! in-process workers; a worker node ([`start_workers`]) is workers only, with an optional
+//! health and metrics port. Both run on one store; many of them can share a PostgreSQL store.
+//! `sfnn serve`, `sfnn worker` and the integration tests all use these.
 
 use crate::api::{self, ApiConfig, AppState};
 use crate::events::EventHub;
 use crate::exec::{self, ExecutorChoice};
-use crate::store;
+use crate::metrics::Metrics;
+use crate::store::{self, Store};
 use crate::worker::{Worker, WorkerConfig};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
@@ -14,59 +17,190 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Everything `start` needs.
+/// Everything [`start`] needs.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub bind: SocketAddr,
-    /// SQLite path or `sqlite://` URL.
+    /// SQLite path, `sqlite://` or `postgres://` URL.
     pub database: String,
-    pub workers: usize,
-    pub executor: ExecutorChoice,
-    pub threads: usize,
-    pub lease: Duration,
+    pub workers: WorkerOptions,
     pub static_dir: Option<PathBuf>,
     pub token: Option<String>,
 }
 
-/// A server that is up; [`RunningServer::stop`] shuts it down gracefully.
+/// How a node's workers run.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once (0: none).
+    pub count: usize,
+    pub executor: ExecutorChoice,
+    /// CPU executor threads (0: one per core).
+    pub threads: usize,
+    pub lease: Duration,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            count: 1,
+            executor: ExecutorChoice::Auto,
+            threads: 0,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Everything [`start_workers`] needs.
+#[derive(Debug, Clone)]
+pub struct WorkerNodeOptions {
+    pub database: String,
+    pub workers: WorkerOptions,
+    /// Where to serve `/healthz` and `/metrics`, if anywhere.
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+/// An API server that is up; [`RunningServer::stop`] shuts it down gracefully.
 pub struct RunningServer {
     pub address: SocketAddr,
-    pub store: store::Store,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    node: Node,
+}
+
+/// A worker node that is up; [`RunningWorkerNode::stop`] shuts it down gracefully.
+pub struct RunningWorkerNode {
+    /// Where `/healthz` and `/metrics` are served, if anywhere.
+    pub metrics_address: Option<SocketAddr>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    node: Node,
+}
+
+/// The tasks of a running node and the switch that stops them.
+struct Node {
     stop: watch::Sender<bool>,
-    http: JoinHandle<std::io::Result<()>>,
+    http: Option<JoinHandle<std::io::Result<()>>>,
     workers: Vec<JoinHandle<()>>,
 }
 
-/// Opens the store, starts the workers and begins serving.
-pub async fn start(options: ServerOptions) -> Result<RunningServer> {
-    let store = store::open(&options.database)
-        .await
-        .with_context(|| format!("opening the database {}", options.database))?;
-    let events = EventHub::default();
-    let (stop, shutdown) = watch::channel(false);
-
-    let mut executors = Vec::new();
-    let mut workers = Vec::new();
-    if options.workers > 0 {
-        let executor: Arc<dyn exec::Executor> =
-            Arc::from(exec::select(options.executor, options.threads)?);
-        executors.push(api::meta::ExecutorInfo {
-            name: executor.name().into(),
-            device: executor.device(),
-            workers: options.workers,
-        });
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-        for i in 0..options.workers {
-            let config = WorkerConfig {
-                id: format!("{host}-{}-{i}", std::process::id()),
-                lease: options.lease,
-                poll: Duration::from_millis(200),
-                executor: executor.clone(),
-            };
-            let worker = Worker::new(store.clone(), events.clone(), config, shutdown.clone());
-            workers.push(tokio::spawn(worker.run()));
+impl Node {
+    /// Stops accepting requests, ends live streams, lets each worker finish (or checkpoint) its
+    /// generation and hand its job back, then returns.
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        if let Some(http) = self.http {
+            http.await.context("HTTP task")?.context("serving HTTP")?;
         }
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
+}
+
+/// The workers of one node and what they run on.
+struct Workers {
+    handles: Vec<JoinHandle<()>>,
+    executors: Vec<api::meta::ExecutorInfo>,
+}
+
+fn spawn_workers(
+    store: &Store,
+    events: &EventHub,
+    metrics: &Arc<Metrics>,
+    options: &WorkerOptions,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Workers> {
+    let mut workers = Workers {
+        handles: Vec::new(),
+        executors: Vec::new(),
+    };
+    if options.count == 0 {
+        return Ok(workers);
+    }
+    let executor: Arc<dyn exec::Executor> =
+        Arc::from(exec::select(options.executor, options.threads)?);
+    tracing::info!(executor = executor.name(), device = %executor.device(), "executor ready");
+    workers.executors.push(api::meta::ExecutorInfo {
+        name: executor.name().into(),
+        device: executor.device(),
+        workers: options.count,
+    });
+    let host = hostname();
+    for i in 0..options.count {
+        let config = WorkerConfig {
+            id: format!("{host}-{}-{i}", std::process::id()),
+            lease: options.lease,
+            poll: options.poll,
+            executor: executor.clone(),
+            metrics: metrics.clone(),
+        };
+        let worker = Worker::new(store.clone(), events.clone(), config, shutdown.clone());
+        workers.handles.push(tokio::spawn(worker.run()));
+    }
+    Ok(workers)
+}
+
+/// The machine's name, for worker ids: `HOSTNAME`, else the kernel's, else `local`.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
+/// A database URL fit for logs: any password replaced by `***`.
+pub fn redact(database: &str) -> String {
+    match (database.find("://"), database.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &database[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &database[..scheme + 3],
+                    &credentials[..colon],
+                    &database[at..]
+                ),
+                None => database.to_string(),
+            }
+        }
+        _ => database.to_string(),
+    }
+}
+
+async fn open_store(database: &str) -> Result<Store> {
+    store::open(database)
+        .await
+        .with_context(|| format!("opening the database {}", redact(database)))
+}
+
+fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    )
+}
+
+/// Opens the store, starts the workers and begins serving the API.
+pub async fn start(options: ServerOptions) -> Result<RunningServer> {
+    let store = open_store(&options.database).await?;
+    let events = EventHub::default();
+    let metrics = Metrics::new();
+    let (stop, shutdown) = watch::channel(false);
+    let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
 
     let state = AppState {
         store: store.clone(),
@@ -74,29 +208,64 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
         config: Arc::new(ApiConfig {
             token: options.token,
             static_dir: options.static_dir,
-            executors,
+            executors: workers.executors,
         }),
+        metrics: metrics.clone(),
         shutdown: shutdown.clone(),
     };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("listening on {}", options.bind))?;
     let address = listener.local_addr()?;
-    let mut http_shutdown = shutdown;
-    let http = tokio::spawn(
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
-    tracing::info!(%address, workers = options.workers, "serving");
+    let http = serve_http(listener, api::router(state), shutdown);
+    tracing::info!(%address, workers = options.workers.count, "serving");
     Ok(RunningServer {
         address,
         store,
-        stop,
-        http,
-        workers,
+        metrics,
+        node: Node {
+            stop,
+            http: Some(http),
+            workers: workers.handles,
+        },
+    })
+}
+
+/// Opens the store and starts workers only (`sfnn worker`).
+pub async fn start_workers(options: WorkerNodeOptions) -> Result<RunningWorkerNode> {
+    let store = open_store(&options.database).await?;
+    let events = EventHub::default();
+    let metrics = Metrics::new();
+    let (stop, shutdown) = watch::channel(false);
+    let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
+    let (address, http) = match options.metrics_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("listening on {bind}"))?;
+            let address = listener.local_addr()?;
+            let app = api::meta::probe_router(api::meta::ProbeState {
+                store: store.clone(),
+                metrics: metrics.clone(),
+            });
+            (Some(address), Some(serve_http(listener, app, shutdown)))
+        }
+        None => (None, None),
+    };
+    tracing::info!(
+        workers = options.workers.count,
+        metrics = ?address,
+        "worker node started"
+    );
+    Ok(RunningWorkerNode {
+        metrics_address: address,
+        store,
+        metrics,
+        node: Node {
+            stop,
+            http,
+            workers: workers.handles,
+        },
     })
 }
 
@@ -104,15 +273,13 @@ impl RunningServer {
     /// Stops accepting requests, ends live streams, lets each worker finish (or checkpoint) its
     /// generation and hand its job back, then returns.
     pub async fn stop(self) -> Result<()> {
-        let _ = self.stop.send(true);
-        self.http
-            .await
-            .context("HTTP task")?
-            .context("serving HTTP")?;
-        for worker in self.workers {
-            let _ = worker.await;
-        }
-        tracing::info!("stopped");
-        Ok(())
+        self.node.stop().await
+    }
+}
+
+impl RunningWorkerNode {
+    /// Lets each worker finish (or checkpoint) its generation and hand its job back.
+    pub async fn stop(self) -> Result<()> {
+        self.node.stop().await
     }
 }

@@ -243,3 +243,46 @@ fn serve_refuses_a_public_address_without_a_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SFNN_API_TOKEN"), "{stderr}");
 }
+
+#[test]
+fn a_worker_node_logs_json_lines_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = sfnn()
+        .args(["--log-format", "json", "worker", "--workers", "1"])
+        .args(["--executor", "cpu", "--threads", "1"])
+        .args(["--database", dir.path().join("w.db").to_str().unwrap()])
+        .env("RUST_LOG", "sfnn=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for start-up and the worker's first look at the queue.
+    std::thread::sleep(Duration::from_millis(1500));
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "exit status {}", output.status);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            assert!(l["level"].is_string() && l["timestamp"].is_string(), "{l}");
+            l["message"].as_str().unwrap_or_default()
+        })
+        .collect();
+    for expected in [
+        "worker started",
+        "worker node started",
+        "worker stopped",
+        "stopped",
+    ] {
+        assert!(messages.contains(&expected), "{expected:?} in {messages:?}");
+    }
+}

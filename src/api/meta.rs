@@ -2,11 +2,15 @@
 
 use super::AppState;
 use crate::envs::{self, EnvInfo};
+use crate::metrics::{self, Metrics};
+use crate::store::Store;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use std::sync::Arc;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -64,7 +68,11 @@ pub struct Health {
     ),
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let database = state.store.healthy().await;
+    health(&state.store).await
+}
+
+async fn health(store: &Store) -> (StatusCode, Json<Health>) {
+    let database = store.healthy().await;
     let status = if database {
         StatusCode::OK
     } else {
@@ -77,4 +85,42 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
             database,
         }),
     )
+}
+
+/// Prometheus metrics of this process, with jobs by status and the queue depth read from the
+/// store (served at `/metrics`, outside the versioned API, where scrapers look).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Err(e) = state.metrics.refresh_jobs(&state.store).await {
+        // Worker counters are still worth serving; the job gauges keep their last values.
+        tracing::warn!("reading job counts for /metrics failed: {e}");
+    }
+    exposition(&state.metrics)
+}
+
+fn exposition(metrics: &Metrics) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
+        .into_response()
+}
+
+/// What a worker-only node serves on its optional port: health and its own metrics.
+#[derive(Clone)]
+pub struct ProbeState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn probe_router(state: ProbeState) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/healthz",
+            get(|State(state): State<ProbeState>| async move { health(&state.store).await }),
+        )
+        .route(
+            "/metrics",
+            get(|State(state): State<ProbeState>| async move { exposition(&state.metrics) }),
+        )
+        .with_state(state)
 }

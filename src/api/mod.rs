@@ -15,6 +15,7 @@ pub mod openapi;
 pub use error::{ApiError, ApiJson};
 
 use crate::events::EventHub;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub store: Store,
     pub events: EventHub,
     pub config: Arc<ApiConfig>,
+    pub metrics: Arc<Metrics>,
     /// Flips to `true` on shutdown; live streams end then, so shutdown does not wait on them.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -76,7 +78,8 @@ pub fn router(state: AppState) -> Router {
 
     let mut app = Router::new()
         .nest("/api/v1", api)
-        .route("/healthz", axum::routing::get(meta::healthz));
+        .route("/healthz", axum::routing::get(meta::healthz))
+        .route("/metrics", axum::routing::get(meta::metrics));
     if let Some(dir) = &state.config.static_dir {
         app = app.fallback_service(
             tower::ServiceBuilder::new()

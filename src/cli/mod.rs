@@ -2,9 +2,11 @@
 
 mod bench;
 mod eval;
+mod node;
 mod output;
 mod run;
 mod serve;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,6 +18,9 @@ use std::process::ExitCode;
     about = "Evolve Structurally Flexible Neural Networks"
 )]
 struct Cli {
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    #[arg(long, global = true, env = "SFNN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,6 +29,8 @@ struct Cli {
 enum Command {
     /// Serve the API and the dashboard, with in-process workers.
     Serve(serve::ServeArgs),
+    /// Run workers only, on a database shared with an API server (`--workers` jobs at once).
+    Worker(worker::WorkerNodeArgs),
     /// Run one evolution job to completion, without a server.
     Run(run::RunArgs),
     /// Evaluate a genome file on an environment and print per-episode returns.
@@ -32,19 +39,32 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "sfnn=info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "sfnn=info,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        // One object per line with the span fields (job_id, ...) flattened in: what log
+        // collectors (Loki, Elasticsearch, CloudWatch) ingest without parsing rules.
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
         // Colours only on a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Worker(args) => worker::worker(args),
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),

@@ -28,6 +28,7 @@ impl Worker {
                 executor.device()
             )));
         }
+        let executor_name = executor.name();
         let mut evolution = self.start_or_resume(id, &spec).await?;
         // Whatever was recorded after the checkpoint is recomputed, identically.
         self.store
@@ -80,6 +81,9 @@ impl Worker {
             evolution = returned;
             let record = result?;
             self.record(id, token, &spec, &evolution, &record).await?;
+            self.config
+                .metrics
+                .record_generation(&self.config.id, executor_name, &record);
             self.events.publish(Event::Generation {
                 job_id: id.to_string(),
                 record: Box::new(record),

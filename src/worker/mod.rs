@@ -13,6 +13,7 @@ pub use evaluate::{EvaluationResult, EvaluationSpec};
 
 use crate::events::{Event, EventHub};
 use crate::exec::Executor;
+use crate::metrics::Metrics;
 use crate::store::{Claim, JobKind, JobStatus, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ pub struct WorkerConfig {
     /// How often to look for work when the queue is empty.
     pub poll: Duration,
     pub executor: Arc<dyn Executor>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Set to `true` to ask workers to stop after their current generation.
@@ -71,6 +73,7 @@ impl Worker {
             match self.store.requeue_expired().await {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::warn!(jobs = ?ids, "re-queued jobs whose lease expired");
+                    self.config.metrics.lease_takeovers(ids.len() as u64);
                     for id in ids {
                         self.publish_job(&id).await;
                     }
@@ -145,6 +148,7 @@ impl Worker {
             }
             Ok(Outcome::LeaseLost) | Err(WorkerError::Store(StoreError::LeaseLost)) => {
                 tracing::warn!("lease lost; another worker continues the job");
+                self.config.metrics.lease_lost();
             }
             Err(e) => {
                 tracing::error!("job failed: {e}");

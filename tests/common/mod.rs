@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use sfnn::exec::ExecutorChoice;
-use sfnn::server::{self, RunningServer, ServerOptions};
+use sfnn::server::{self, RunningServer, ServerOptions, WorkerOptions};
 use std::time::{Duration, Instant};
 
 pub struct TestServer {
@@ -17,10 +17,13 @@ pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
     let server = server::start(ServerOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
         database: dir.path().join("sfnn.db").display().to_string(),
-        workers,
-        executor: ExecutorChoice::Cpu,
-        threads: 2,
-        lease: Duration::from_secs(5),
+        workers: WorkerOptions {
+            count: workers,
+            executor: ExecutorChoice::Cpu,
+            threads: 2,
+            lease: Duration::from_secs(5),
+            ..WorkerOptions::default()
+        },
         static_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")),
         token: token.map(String::from),
     })
