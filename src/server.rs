@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub bind: SocketAddr,
-    /// SQLite path or `sqlite://` URL.
+    /// SQLite path or `sqlite://` URL, or a `postgres://` URL.
     pub database: String,
     pub workers: usize,
     pub executor: ExecutorChoice,
@@ -41,7 +41,7 @@ pub struct RunningServer {
 pub async fn start(options: ServerOptions) -> Result<RunningServer> {
     let store = store::open(&options.database)
         .await
-        .with_context(|| format!("opening the database {}", options.database))?;
+        .with_context(|| format!("opening the database {}", store::redact(&options.database)))?;
     let events = EventHub::default();
     let (stop, shutdown) = watch::channel(false);
 

@@ -12,7 +12,8 @@ pub struct ServeArgs {
     /// --allow-unauthenticated).
     #[arg(long, env = "SFNN_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// SQLite file path or sqlite:// URL (default: sfnn.db in the data directory).
+    /// SQLite file path or sqlite:// URL, or a postgres:// URL (default: sfnn.db in the data
+    /// directory).
     #[arg(long, env = "DATABASE_URL")]
     database: Option<String>,
     /// Where the default database lives (default: $XDG_DATA_HOME/sfnn or ~/.local/share/sfnn).
@@ -95,8 +96,9 @@ async fn serve_async(args: ServeArgs) -> Result<()> {
     .await?;
     println!("SFNN Lab dashboard: http://{}/", server.address);
     println!(
-        "API: http://{}/api/v1/  (database: {database})",
-        server.address
+        "API: http://{}/api/v1/  (database: {})",
+        server.address,
+        crate::store::redact(&database)
     );
     shutdown_signal().await;
     tracing::info!("shutting down: finishing the running generations");
