@@ -155,29 +155,10 @@ fn hostname() -> String {
         .unwrap_or_else(|| "local".into())
 }
 
-/// A database URL fit for logs: any password replaced by `***`.
-pub fn redact(database: &str) -> String {
-    match (database.find("://"), database.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &database[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &database[..scheme + 3],
-                    &credentials[..colon],
-                    &database[at..]
-                ),
-                None => database.to_string(),
-            }
-        }
-        _ => database.to_string(),
-    }
-}
-
 async fn open_store(database: &str) -> Result<Store> {
     store::open(database)
         .await
-        .with_context(|| format!("opening the database {}", redact(database)))
+        .with_context(|| format!("opening the database {}", store::redact(database)))
 }
 
 fn serve_http(

@@ -4,9 +4,9 @@
 
 mod common;
 
+use common::db::TestDatabase;
 use serde_json::Value;
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,11 +23,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_server(database: &Path) -> Server {
+fn spawn_server(database: &str) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_sfnn"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--database", database.to_str().unwrap()])
+        .args(["--database", database])
         .args(["--workers", "1", "--threads", "2", "--lease-seconds", "3"])
         .env("RUST_LOG", "sfnn=warn")
         .stdout(Stdio::null())
@@ -118,12 +118,29 @@ fn outcome(server: &Server, id: &str) -> (Vec<Value>, Vec<GenomeKey>) {
 
 #[test]
 fn killing_the_server_mid_job_loses_and_changes_nothing() {
+    let (crash, reference) = (TestDatabase::sqlite(), TestDatabase::sqlite());
+    kill_and_compare(&crash.url, &reference.url);
+}
+
+/// The same on PostgreSQL (when `SFNN_TEST_DATABASE_URL` is set): server processes opened on
+/// a schema URL, leases expired by the database's clock.
+#[test]
+fn killing_the_server_mid_job_loses_and_changes_nothing_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(crash) = runtime.block_on(TestDatabase::postgres()) else {
+        eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
+        return;
+    };
+    let reference = runtime.block_on(TestDatabase::postgres()).unwrap();
+    kill_and_compare(&crash.url, &reference.url);
+}
+
+fn kill_and_compare(database: &str, reference_database: &str) {
     let mut spec = common::tiny_spec(36);
     spec["checkpoint_interval"] = 4.into();
     spec["mean_genome_interval"] = 5.into();
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = spawn_server(&dir.path().join("crash.db"));
+    let mut server = spawn_server(database);
     let id = submit(&server, &spec);
     // Kill at different points of the run, including between checkpoints.
     for (kill, progress) in [5u64, 14, 23].into_iter().enumerate() {
@@ -133,7 +150,7 @@ fn killing_the_server_mid_job_loses_and_changes_nothing() {
         std::thread::sleep(Duration::from_millis(7 * kill as u64));
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        server = spawn_server(&dir.path().join("crash.db"));
+        server = spawn_server(database);
         let restarted = job(&server, &id);
         assert_ne!(restarted["status"], "failed", "{restarted}");
     }
@@ -150,7 +167,7 @@ fn killing_the_server_mid_job_loses_and_changes_nothing() {
         status.success(),
         "graceful shutdown exits cleanly: {status}"
     );
-    server = spawn_server(&dir.path().join("crash.db"));
+    server = spawn_server(database);
     let handed_back = job(&server, &id);
     assert!(
         ["queued", "running", "succeeded"].contains(&handed_back["status"].as_str().unwrap()),
@@ -163,7 +180,7 @@ fn killing_the_server_mid_job_loses_and_changes_nothing() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 
-    let mut reference = spawn_server(&dir.path().join("reference.db"));
+    let mut reference = spawn_server(reference_database);
     let reference_id = submit(&reference, &spec);
     wait(&reference, &reference_id, |j| j["status"] == "succeeded");
     let expected = outcome(&reference, &reference_id);

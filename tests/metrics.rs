@@ -88,7 +88,7 @@ async fn a_queued_job_shows_in_the_queue_depth() {
 async fn a_worker_node_serves_health_and_its_own_metrics() {
     // An API-only server and a worker node on the same database file.
     let api = common::start(0, None).await;
-    let database = api.dir.path().join("sfnn.db").display().to_string();
+    let database = api.database.url.clone();
     let node = server::start_workers(WorkerNodeOptions {
         database,
         workers: WorkerOptions {

@@ -1,5 +1,7 @@
-//! The store on a real SQLite file: queue order, leases and fencing, history charts, cascades
-//! and pagination.
+//! The store on both backends (SQLite file; PostgreSQL when `SFNN_TEST_DATABASE_URL` is set):
+//! queue order, leases and fencing, history charts, cascades, pagination and live events.
+
+mod common;
 
 use sfnn::evolution::GenerationRecord;
 use sfnn::evolution::run::{FitnessStats, Timing};
@@ -10,13 +12,49 @@ use sfnn::store::{
 };
 use std::time::Duration;
 
-async fn open() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&dir.path().join("nested/dir/store.db").display().to_string())
-        .await
-        .unwrap();
-    (store, dir)
+/// Each test body runs twice: `sqlite::<name>` on a SQLite file, and `postgres::<name>` in a
+/// fresh schema when `SFNN_TEST_DATABASE_URL` is set (it says SKIP and passes otherwise).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::common::db::TestDatabase::sqlite();
+                    let store = db.open().await;
+                    assert_eq!(store.backend(), "sqlite");
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = crate::common::db::TestDatabase::postgres().await else {
+                        eprintln!("SKIP: {} is not set", crate::common::db::PG_URL_VAR);
+                        return;
+                    };
+                    let store = db.open().await;
+                    assert_eq!(store.backend(), "postgres");
+                    super::$name(&store).await;
+                }
+            )*
+        }
+    };
 }
+
+on_both_backends!(
+    jobs_are_claimed_by_priority_then_age_and_only_once,
+    an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off,
+    truncation_forgets_work_after_the_checkpoint,
+    the_sql_chart_equals_the_reference_downsampling,
+    cancel_resume_delete_and_pagination,
+    concurrent_claimers_never_share_a_job,
+    a_heartbeat_extends_only_its_own_lease,
+    floats_read_back_bit_for_bit_and_nan_like_sqlite,
+    oversized_notifications_are_refused,
+);
 
 fn new_job(name: &str, priority: i32) -> NewJob {
     NewJob {
@@ -55,9 +93,7 @@ fn record_with(generation: u64, best: f64, best_so_far: f64, improved: bool) -> 
     }
 }
 
-#[tokio::test]
-async fn jobs_are_claimed_by_priority_then_age_and_only_once() {
-    let (store, _dir) = open().await;
+async fn jobs_are_claimed_by_priority_then_age_and_only_once(store: &Store) {
     let low = store.create_job(new_job("low", 0)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(3)).await;
     let high = store.create_job(new_job("high", 5)).await.unwrap();
@@ -76,9 +112,7 @@ async fn jobs_are_claimed_by_priority_then_age_and_only_once() {
     assert!(store.claim_job("w3", lease).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off() {
-    let (store, _dir) = open().await;
+async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off(store: &Store) {
     let job = store.create_job(new_job("j", 0)).await.unwrap();
     let first = store
         .claim_job("w1", Duration::from_millis(1))
@@ -149,9 +183,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off() {
     assert_eq!(store.load_checkpoint(&job.id).await.unwrap().unwrap().0, 1);
 }
 
-#[tokio::test]
-async fn truncation_forgets_work_after_the_checkpoint() {
-    let (store, _dir) = open().await;
+async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
     let job = store.create_job(new_job("j", 0)).await.unwrap();
     let claim = store
         .claim_job("w", Duration::from_secs(60))
@@ -202,9 +234,7 @@ async fn truncation_forgets_work_after_the_checkpoint() {
     assert_eq!((job.generation, job.best_fitness), (3, Some(2.0)));
 }
 
-#[tokio::test]
-async fn the_sql_chart_equals_the_reference_downsampling() {
-    let (store, _dir) = open().await;
+async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
     let job = store.create_job(new_job("j", 0)).await.unwrap();
     let claim = store
         .claim_job("w", Duration::from_secs(60))
@@ -243,9 +273,7 @@ async fn the_sql_chart_equals_the_reference_downsampling() {
     assert!(chart.generation.is_empty() && chart.best_so_far.generation.is_empty());
 }
 
-#[tokio::test]
-async fn cancel_resume_delete_and_pagination() {
-    let (store, _dir) = open().await;
+async fn cancel_resume_delete_and_pagination(store: &Store) {
     let mut ids = Vec::new();
     for i in 0..7 {
         ids.push(
@@ -329,4 +357,305 @@ async fn cancel_resume_delete_and_pagination() {
     let counts = store.count_by_status().await.unwrap();
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 6);
+}
+
+async fn concurrent_claimers_never_share_a_job(store: &Store) {
+    let jobs = 60;
+    for i in 0..jobs {
+        store
+            .create_job(new_job(&format!("j{i}"), (i % 3) as i32))
+            .await
+            .unwrap();
+    }
+    let claimers: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(claim) = store
+                    .claim_job(&format!("w{w}"), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    assert_eq!(claim.job.status, JobStatus::Running);
+                    claimed.push(claim.job.id);
+                }
+                claimed
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "a job was claimed twice");
+    assert_eq!(claimed, jobs);
+    let running = store
+        .list_jobs(
+            &JobFilter {
+                status: Some(JobStatus::Running),
+                ..JobFilter::default()
+            },
+            100,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(running.jobs.iter().all(|j| j.attempts == 1));
+}
+
+async fn a_heartbeat_extends_only_its_own_lease(store: &Store) {
+    let job = store.create_job(new_job("j", 0)).await.unwrap();
+    let claim = store
+        .claim_job("w", Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    let first = claim.job.lease_expires_at.unwrap();
+    assert!(first >= claim.job.updated_at + 200, "{:?}", claim.job);
+    assert!(
+        store
+            .heartbeat(&job.id, &claim.lease_token, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .heartbeat(&job.id, "not-the-token", Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    let extended = store.get_job(&job.id).await.unwrap().unwrap();
+    let expires = extended.lease_expires_at.unwrap();
+    assert!(
+        expires >= first + 59_000 && expires < first + 61_000,
+        "{expires} vs {first}"
+    );
+    // Still leased well past the first expiry: nothing to requeue.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(store.requeue_expired().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .lease_state(&job.id, &claim.lease_token)
+            .await
+            .unwrap(),
+        store::LeaseState::Held
+    );
+    store.request_cancel(&job.id).await.unwrap();
+    assert_eq!(
+        store
+            .lease_state(&job.id, &claim.lease_token)
+            .await
+            .unwrap(),
+        store::LeaseState::CancelRequested
+    );
+    assert_eq!(
+        store.lease_state(&job.id, "other").await.unwrap(),
+        store::LeaseState::Lost
+    );
+}
+
+async fn floats_read_back_bit_for_bit_and_nan_like_sqlite(store: &Store) {
+    let job = store.create_job(new_job("j", 0)).await.unwrap();
+    let claim = store
+        .claim_job("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let tiny = f64::from_bits(1); // the smallest subnormal
+    let bests = [
+        0.1 + 0.2,
+        tiny,
+        -1e308,
+        f64::NAN,
+        f64::INFINITY,
+        1.0 / 3.0,
+        f64::NEG_INFINITY,
+    ];
+    let mut best_so_far = f64::NEG_INFINITY;
+    for (g, best) in bests.iter().enumerate() {
+        let improved = *best > best_so_far;
+        if improved {
+            best_so_far = *best;
+        }
+        store
+            .record_generation(
+                &job.id,
+                &claim.lease_token,
+                &record_with(g as u64, *best, best_so_far, improved),
+                &[],
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let points = store.history_points(&job.id).await.unwrap();
+    // Bit for bit, except that NaN is stored as NULL (SQLite does so by itself) and reads back
+    // as the one canonical NaN.
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    for (p, best) in points.iter().zip(bests) {
+        assert!(
+            same(p.best, best),
+            "generation {}: {} vs {best}",
+            p.generation,
+            p.best
+        );
+        assert!(
+            same(p.worst, -best),
+            "generation {}: {}",
+            p.generation,
+            p.worst
+        );
+    }
+    assert!(points[3].best.is_nan());
+    // The job's best fitness is the last finite best-so-far; infinities are not stored there.
+    let stored = store.get_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(stored.best_fitness, None);
+    // NaN != NaN, so compare as JSON (where NaN is null).
+    let json = |c: &chart::Chart| serde_json::to_value(c).unwrap();
+    for max_points in [1, 2, 3, 7] {
+        assert_eq!(
+            json(&store.history_chart(&job.id, max_points).await.unwrap()),
+            json(&chart::downsample(&points, max_points)),
+            "max_points {max_points}"
+        );
+    }
+    let history = store.history_page(&job.id, None, -1).await.unwrap();
+    assert_eq!(history.len(), bests.len());
+    assert_eq!(history[1].fitness.best.to_bits(), tiny.to_bits());
+    assert_eq!(history[0].fitness.best, 0.1 + 0.2);
+    let genome = store
+        .insert_genome(&NewGenome {
+            job_id: Some(job.id.clone()),
+            generation: Some(0),
+            kind: GenomeKind::GenerationBest,
+            fitness: Some(1.0 / 3.0),
+            model: ModelConfig::default(),
+            values: vec![f32::from_bits(1), -0.0, f32::MAX, 0.1],
+            name: Some("n".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(genome.fitness, Some(1.0 / 3.0));
+    assert_eq!(genome.param_count, 4);
+    let values = store.genome_values(&genome.id).await.unwrap().unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&values),
+        bits(&[f32::from_bits(1), -0.0, f32::MAX, 0.1])
+    );
+}
+
+async fn oversized_notifications_are_refused(store: &Store) {
+    let limit = store::MAX_NOTIFY_PAYLOAD;
+    assert!(matches!(
+        store.notify(&"x".repeat(limit + 1)).await,
+        Err(StoreError::Invalid(message)) if message.contains("8000") || message.contains(&limit.to_string())
+    ));
+    store.notify(&"x".repeat(limit)).await.unwrap();
+    let listener = store.listen().await.unwrap();
+    assert_eq!(listener.is_some(), store.backend() == "postgres");
+}
+
+async fn next_payload(
+    events: &mut (impl futures_util::Stream<Item = store::Result<String>> + Unpin),
+) -> String {
+    use futures_util::StreamExt;
+    tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("no notification within 10 s")
+        .expect("the listener ended")
+        .unwrap()
+}
+
+/// A notification sent through one store reaches a listener opened by another store on the
+/// same schema (as on another machine), and so does each recorded generation, on commit.
+#[tokio::test]
+async fn postgres_notifications_reach_listeners_on_other_connections() {
+    let Some(db) = common::db::TestDatabase::postgres().await else {
+        eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
+        return;
+    };
+    let sender = db.open().await;
+    let receiver = db.open().await;
+    let mut events = receiver.listen().await.unwrap().unwrap();
+    sender.notify("hello").await.unwrap();
+    assert_eq!(next_payload(&mut events).await, "hello");
+    let job = sender.create_job(new_job("j", 0)).await.unwrap();
+    let claim = sender
+        .claim_job("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    sender
+        .record_generation(&job.id, &claim.lease_token, &record(0, 1.0, 1.0), &[], None)
+        .await
+        .unwrap();
+    let payload = next_payload(&mut events).await;
+    let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(
+        event,
+        serde_json::json!({"type": "generation", "job_id": job.id, "generation": 0})
+    );
+    // A fenced-off write sends nothing: the next payload is the one sent after it.
+    let stale = sender
+        .record_generation(&job.id, "stale", &record(1, 2.0, 2.0), &[], None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)));
+    sender.notify("after").await.unwrap();
+    assert_eq!(next_payload(&mut events).await, "after");
+}
+
+/// The schema named in the URL's `options` is the one used: what a separate `sfnn serve
+/// --database <url>` process relies on.
+#[tokio::test]
+async fn postgres_urls_choose_their_schema() {
+    let Some(db) = common::db::TestDatabase::postgres().await else {
+        eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
+        return;
+    };
+    let schema = db.schema.clone().unwrap();
+    assert!(db.url.contains("options=-c%20search_path%3D"), "{}", db.url);
+    let Store::Postgres(pg) = db.open().await else {
+        panic!("{} did not open PostgreSQL", db.url);
+    };
+    assert_eq!(pg.channel(), format!("{}_{schema}", store::EVENTS_CHANNEL));
+    // A second database in another schema of the same server sees none of the first's jobs.
+    let other = common::db::TestDatabase::postgres().await.unwrap();
+    let first = Store::Postgres(pg);
+    first.create_job(new_job("j", 0)).await.unwrap();
+    let second = other.open().await;
+    assert_eq!(
+        second
+            .list_jobs(&JobFilter::default(), 10, None)
+            .await
+            .unwrap()
+            .jobs
+            .len(),
+        0
+    );
+    assert_eq!(
+        first
+            .list_jobs(&JobFilter::default(), 10, None)
+            .await
+            .unwrap()
+            .jobs
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_fails_at_once_with_its_cause() {
+    // Port 1 on loopback: nothing listens there.
+    let started = std::time::Instant::now();
+    let result = store::open("postgres://postgres@127.0.0.1:1/test").await;
+    let Err(StoreError::Database(e)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(e.to_string().to_lowercase().contains("refused"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

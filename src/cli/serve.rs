@@ -62,7 +62,7 @@ async fn serve_async(args: ServeArgs) -> Result<()> {
     println!(
         "API: http://{}/api/v1/  (database: {})",
         server.address,
-        server::redact(&database)
+        crate::store::redact(&database)
     );
     node::shutdown_signal().await;
     tracing::info!("shutting down: finishing the running generations");

@@ -28,9 +28,9 @@ pub fn worker(args: WorkerNodeArgs) -> Result<()> {
         match node.metrics_address {
             Some(address) => println!(
                 "sfnn worker: database {}, metrics at http://{address}/metrics",
-                server::redact(&database)
+                crate::store::redact(&database)
             ),
-            None => println!("sfnn worker: database {}", server::redact(&database)),
+            None => println!("sfnn worker: database {}", crate::store::redact(&database)),
         }
         node::shutdown_signal().await;
         tracing::info!("shutting down: finishing the running generations");

@@ -1,17 +1,22 @@
 //! The store: jobs, generation records, checkpoints, genomes and evaluations.
 //!
 //! Every SQL statement of the program lives under this module, behind [`Store`]. SQLite is the
-//! embedded default; the schema comes from `migrations/sqlite`, applied at start-up.
+//! embedded default; PostgreSQL serves many machines on one database. Each backend's schema comes
+//! from `migrations/<backend>`, applied at start-up.
 //! Worker writes are fenced by the job's lease token: a write from a worker that lost its lease
 //! changes nothing and returns [`StoreError::LeaseLost`].
 
+mod backend;
 pub mod chart;
 mod models;
+mod postgres;
 mod sqlite;
 
+pub use backend::Store;
 pub use chart::Chart;
 pub use models::*;
-pub use sqlite::{LeaseState, SqliteStore};
+pub use postgres::{EVENTS_CHANNEL, MAX_NOTIFY_PAYLOAD, PgStore};
+pub use sqlite::SqliteStore;
 
 use std::path::Path;
 
@@ -29,22 +34,39 @@ pub enum StoreError {
     Conflict(String),
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the event listener lost its connection; events sent meanwhile were missed")]
+    EventsMissed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The store the program runs on.
-pub type Store = SqliteStore;
-
-/// Opens the store a `--database` value names: a path, or a `sqlite://` URL.
+/// Opens the store a `--database` value names: a `postgres://` or `postgresql://` URL (which
+/// may pick a schema with `?options=-c%20search_path%3D<schema>`), else a SQLite path or
+/// `sqlite://` URL.
 pub async fn open(database: &str) -> Result<Store> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(StoreError::Conflict(
-            "PostgreSQL is not supported by this build yet; use a SQLite path".into(),
-        ));
+        return Ok(Store::Postgres(PgStore::open(database).await?));
     }
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
-    SqliteStore::open(Path::new(path)).await
+    Ok(Store::Sqlite(SqliteStore::open(Path::new(path)).await?))
+}
+
+/// `database` fit for logs and error messages: a URL's password becomes `***`.
+pub fn redact(database: &str) -> String {
+    let Some((scheme, rest)) = database.split_once("://") else {
+        return database.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => database.to_string(),
+        },
+        None => database.to_string(),
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -52,4 +74,19 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact("postgres://sfnn:s3cr:et@db.example:5432/lab?sslmode=require"),
+            "postgres://sfnn:***@db.example:5432/lab?sslmode=require"
+        );
+        assert_eq!(redact("postgres://sfnn@db/lab"), "postgres://sfnn@db/lab");
+        assert_eq!(redact("/var/lib/sfnn/sfnn.db"), "/var/lib/sfnn/sfnn.db");
+    }
 }

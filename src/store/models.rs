@@ -123,6 +123,14 @@ pub struct NewJob {
     pub generations: u64,
 }
 
+/// Whether a worker still holds the lease of its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    Held,
+    CancelRequested,
+    Lost,
+}
+
 /// A job claimed by a worker, with the token that fences its writes.
 #[derive(Debug, Clone)]
 pub struct Claim {

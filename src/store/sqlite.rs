@@ -760,14 +760,6 @@ impl SqliteStore {
     }
 }
 
-/// Whether a worker still holds the lease of its job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeaseState {
-    Held,
-    CancelRequested,
-    Lost,
-}
-
 fn fenced(rows: u64) -> Result<()> {
     if rows == 1 {
         Ok(())

@@ -1,5 +1,7 @@
-//! A real server on a loopback port with a temporary SQLite file, for integration tests.
+//! A real server on a loopback port with a temporary database, for integration tests.
 #![allow(dead_code)]
+
+pub mod db;
 
 use sfnn::exec::ExecutorChoice;
 use sfnn::server::{self, RunningServer, ServerOptions, WorkerOptions};
@@ -9,14 +11,24 @@ pub struct TestServer {
     pub url: String,
     pub client: reqwest::Client,
     pub server: RunningServer,
+    /// A scratch directory for the test's files.
     pub dir: tempfile::TempDir,
+    pub database: db::TestDatabase,
 }
 
+/// Starts a server on a fresh SQLite file; with `SFNN_TEST_BACKEND=postgres`, on a fresh
+/// PostgreSQL schema of `SFNN_TEST_DATABASE_URL` instead (to run the API suites on it).
 pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
+    let database = match std::env::var("SFNN_TEST_BACKEND").as_deref() {
+        Ok("postgres") => db::TestDatabase::postgres()
+            .await
+            .expect("SFNN_TEST_BACKEND=postgres needs SFNN_TEST_DATABASE_URL"),
+        _ => db::TestDatabase::sqlite(),
+    };
     let server = server::start(ServerOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database: dir.path().join("sfnn.db").display().to_string(),
+        database: database.url.clone(),
         workers: WorkerOptions {
             count: workers,
             executor: ExecutorChoice::Cpu,
@@ -34,6 +46,7 @@ pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
         client: reqwest::Client::new(),
         server,
         dir,
+        database,
     }
 }
 
