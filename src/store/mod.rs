@@ -53,20 +53,38 @@ pub async fn open(database: &str) -> Result<Store> {
     Ok(Store::Sqlite(SqliteStore::open(Path::new(path)).await?))
 }
 
-/// `database` fit for logs and error messages: a URL's password becomes `***`.
+/// `database` fit for logs and error messages: a URL's password (in the user part or as a
+/// `password=` parameter) becomes `***`.
 pub fn redact(database: &str) -> String {
     let Some((scheme, rest)) = database.split_once("://") else {
         return database.to_string();
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => database.to_string(),
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
         },
-        None => database.to_string(),
-    }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| {
+                    if p.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        p
+                    }
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Milliseconds since the Unix epoch.
@@ -87,6 +105,10 @@ mod tests {
             "postgres://sfnn:***@db.example:5432/lab?sslmode=require"
         );
         assert_eq!(redact("postgres://sfnn@db/lab"), "postgres://sfnn@db/lab");
+        assert_eq!(
+            redact("postgresql://db/lab?user=sfnn&password=hunter2&options=-c%20x%3Dy"),
+            "postgresql://db/lab?user=sfnn&password=***&options=-c%20x%3Dy"
+        );
         assert_eq!(redact("/var/lib/sfnn/sfnn.db"), "/var/lib/sfnn/sfnn.db");
     }
 }
