@@ -1,9 +1,17 @@
-//! Live events: what workers publish and SSE clients follow.
+//! Live events: what workers and the API publish and SSE clients follow.
+//!
+//! Within one process a broadcast channel carries them. When the store is shared by many
+//! processes (PostgreSQL), events travel through the database instead: publishing sends a
+//! `NOTIFY`, and every process's [`relay`] turns the notifications back into events for its
+//! own subscribers, its own publications included, so each event arrives exactly once
+//! whichever process published it.
 
 use crate::evolution::GenerationRecord;
-use crate::store::Job;
-use serde::Serialize;
-use tokio::sync::broadcast;
+use crate::store::{Job, Store, StoreError};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
 /// Something that happened to a job.
 #[derive(Debug, Clone, Serialize)]
@@ -16,34 +24,85 @@ pub enum Event {
     },
     /// A job changed status (or was created or deleted; `job` is then its last state).
     Job { job: Box<Job> },
+    /// Events were lost (the database connection dropped); subscribers should re-read the
+    /// store.
+    Missed,
 }
 
-impl Event {
-    pub fn job_id(&self) -> &str {
-        match self {
-            Event::Generation { job_id, .. } => job_id,
-            Event::Job { job } => &job.id,
-        }
-    }
+/// What travels through the database: small, since a notification holds under 8000 bytes.
+/// Generation records are announced by their own transaction with their job and index only;
+/// a job travels whole when it fits, else by id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Notice {
+    Generation {
+        job_id: String,
+        generation: u64,
+    },
+    Job {
+        job_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<Box<Job>>,
+    },
 }
 
 /// A broadcast channel of [`Event`]s. Slow subscribers lag and are told so (they resynchronise
-/// from the store); publishers never wait.
+/// from the store); publishers never wait on subscribers.
 #[derive(Debug, Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Event>,
+    /// Set when events go through the store to every process.
+    shared: Option<Store>,
 }
 
 impl EventHub {
+    /// A hub for one process.
     pub fn new(capacity: usize) -> Self {
         EventHub {
             sender: broadcast::channel(capacity).0,
+            shared: None,
         }
     }
 
-    pub fn publish(&self, event: Event) {
-        // No subscribers is fine.
-        let _ = self.sender.send(event);
+    /// A hub for `store`: in-process on SQLite; through the database on PostgreSQL, where
+    /// [`relay`] must run for local subscribers to hear anything.
+    pub fn for_store(store: &Store) -> Self {
+        EventHub {
+            // Only PostgreSQL reaches other processes; a SQLite file has one server process.
+            shared: (store.backend() == "postgres").then(|| store.clone()),
+            ..EventHub::default()
+        }
+    }
+
+    /// Whether events go through the store (and need a [`relay`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    pub async fn publish(&self, event: Event) {
+        let Some(store) = &self.shared else {
+            // No subscribers is fine.
+            let _ = self.sender.send(event);
+            return;
+        };
+        let notice = match event {
+            // The record's own transaction announced it, to every process.
+            Event::Generation { .. } | Event::Missed => return,
+            Event::Job { job } => Notice::Job {
+                job_id: job.id.clone(),
+                job: Some(job),
+            },
+        };
+        let mut payload = serde_json::to_string(&notice).expect("notices serialise");
+        if payload.len() > crate::store::MAX_NOTIFY_PAYLOAD
+            && let Notice::Job { job_id, .. } = notice
+        {
+            payload = serde_json::to_string(&Notice::Job { job_id, job: None })
+                .expect("notices serialise");
+        }
+        if let Err(e) = store.notify(&payload).await {
+            tracing::warn!("announcing a job event failed: {e}");
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -55,4 +114,71 @@ impl Default for EventHub {
     fn default() -> Self {
         EventHub::new(1024)
     }
+}
+
+/// Delivers the store's notifications to `hub`'s subscribers until `shutdown`; `None` when the
+/// hub is in-process. Listening has begun when this returns, so nothing published afterwards
+/// is missed.
+pub async fn relay(
+    hub: &EventHub,
+    mut shutdown: watch::Receiver<bool>,
+) -> crate::store::Result<Option<JoinHandle<()>>> {
+    let Some(store) = hub.shared.clone() else {
+        return Ok(None);
+    };
+    let Some(mut notices) = store.listen().await? else {
+        return Ok(None);
+    };
+    let sender = hub.sender.clone();
+    Ok(Some(tokio::spawn(async move {
+        loop {
+            let payload = tokio::select! {
+                item = notices.next() => match item {
+                    Some(Ok(payload)) => payload,
+                    Some(Err(StoreError::EventsMissed)) => {
+                        tracing::warn!("event listener reconnected; some events were missed");
+                        let _ = sender.send(Event::Missed);
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("event listener: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    None => return,
+                },
+                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => return,
+            };
+            match resolve(&store, &payload).await {
+                Ok(Some(event)) => {
+                    let _ = sender.send(event);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("relaying event {payload}: {e}"),
+            }
+        }
+    })))
+}
+
+/// The event a notice stands for, read from the store where the notice only names it.
+async fn resolve(store: &Store, payload: &str) -> crate::store::Result<Option<Event>> {
+    let notice: Notice =
+        serde_json::from_str(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(match notice {
+        Notice::Generation { job_id, generation } => store
+            .history_page(&job_id, generation.checked_sub(1), 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|record| record.generation == generation)
+            .map(|record| Event::Generation {
+                job_id,
+                record: Box::new(record),
+            }),
+        Notice::Job { job: Some(job), .. } => Some(Event::Job { job }),
+        Notice::Job { job_id, job: None } => store
+            .get_job(&job_id)
+            .await?
+            .map(|job| Event::Job { job: Box::new(job) }),
+    })
 }

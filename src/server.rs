@@ -4,7 +4,7 @@
 //! `sfnn serve`, `sfnn worker` and the integration tests all use these.
 
 use crate::api::{self, ApiConfig, AppState};
-use crate::events::EventHub;
+use crate::events::{self, EventHub};
 use crate::exec::{self, ExecutorChoice};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
@@ -84,6 +84,8 @@ struct Node {
     stop: watch::Sender<bool>,
     http: Option<JoinHandle<std::io::Result<()>>>,
     workers: Vec<JoinHandle<()>>,
+    /// Delivers events from the database (PostgreSQL) to this process's subscribers.
+    relay: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -96,6 +98,9 @@ impl Node {
         }
         for worker in self.workers {
             let _ = worker.await;
+        }
+        if let Some(relay) = self.relay {
+            let _ = relay.await;
         }
         tracing::info!("stopped");
         Ok(())
@@ -178,9 +183,13 @@ fn serve_http(
 /// Opens the store, starts the workers and begins serving the API.
 pub async fn start(options: ServerOptions) -> Result<RunningServer> {
     let store = open_store(&options.database).await?;
-    let events = EventHub::default();
+    let events = EventHub::for_store(&store);
     let metrics = Metrics::new();
     let (stop, shutdown) = watch::channel(false);
+    // Listening starts before anything can publish, so no event of this process is missed.
+    let relay = events::relay(&events, shutdown.clone())
+        .await
+        .context("listening for events on the database")?;
     let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
 
     let state = AppState {
@@ -208,6 +217,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
             stop,
             http: Some(http),
             workers: workers.handles,
+            relay,
         },
     })
 }
@@ -215,7 +225,8 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
 /// Opens the store and starts workers only (`sfnn worker`).
 pub async fn start_workers(options: WorkerNodeOptions) -> Result<RunningWorkerNode> {
     let store = open_store(&options.database).await?;
-    let events = EventHub::default();
+    // Events go out through the database (if shared); nobody here subscribes to them.
+    let events = EventHub::for_store(&store);
     let metrics = Metrics::new();
     let (stop, shutdown) = watch::channel(false);
     let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
@@ -246,6 +257,7 @@ pub async fn start_workers(options: WorkerNodeOptions) -> Result<RunningWorkerNo
             stop,
             http,
             workers: workers.handles,
+            relay: None,
         },
     })
 }

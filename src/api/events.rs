@@ -124,6 +124,7 @@ async fn job_events(
                 }
             }
             Ok(HubEvent::Job { job }) if job.id == job_id => Some(json_event("job", &job)),
+            Ok(HubEvent::Missed) => Some(json_event("resync", &serde_json::json!({}))),
             Ok(_) => None,
             Err(BroadcastStreamRecvError::Lagged(missed)) => Some(json_event(
                 "resync",
@@ -168,6 +169,7 @@ async fn list_events(
     let live = BroadcastStream::new(state.events.subscribe()).filter_map(|item| {
         let event = match item {
             Ok(HubEvent::Job { job }) => Some(json_event("job", &job)),
+            Ok(HubEvent::Missed) => Some(json_event("resync", &serde_json::json!({}))),
             Ok(HubEvent::Generation { job_id, record }) => Some(json_event(
                 "progress",
                 &Progress {

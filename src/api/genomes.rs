@@ -372,5 +372,5 @@ async fn evaluate(
             generations: 1,
         })
         .await?;
-    Ok(created(&state, job))
+    Ok(created(&state, job).await)
 }

@@ -74,13 +74,16 @@ pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Response> {
             generations: spec.generations,
         })
         .await?;
-    Ok(created(state, job))
+    Ok(created(state, job).await)
 }
 
-pub(super) fn created(state: &AppState, job: Job) -> Response {
-    state.events.publish(Event::Job {
-        job: Box::new(job.clone()),
-    });
+pub(super) async fn created(state: &AppState, job: Job) -> Response {
+    state
+        .events
+        .publish(Event::Job {
+            job: Box::new(job.clone()),
+        })
+        .await;
     let location = format!("/api/v1/jobs/{}", job.id);
     (
         StatusCode::CREATED,
@@ -229,9 +232,12 @@ async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Resul
 }
 
 async fn publish(state: &AppState, job: Job) -> Json<Job> {
-    state.events.publish(Event::Job {
-        job: Box::new(job.clone()),
-    });
+    state
+        .events
+        .publish(Event::Job {
+            job: Box::new(job.clone()),
+        })
+        .await;
     Json(job)
 }
 
@@ -299,7 +305,10 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
 async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     let job = load_job(&state, &id).await?;
     state.store.delete_job(&id).await?;
-    state.events.publish(Event::Job { job: Box::new(job) });
+    state
+        .events
+        .publish(Event::Job { job: Box::new(job) })
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -49,6 +49,14 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// A transaction that takes the write lock at once. A deferred one would read first and
+    /// then fail with "database is locked" when another process wrote in between, without
+    /// waiting: SQLite cannot upgrade a stale read snapshot. Taken up front, the lock is waited
+    /// for (busy timeout) like any single write.
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("begin immediate").await?)
+    }
+
     pub async fn healthy(&self) -> bool {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
@@ -398,7 +406,7 @@ impl SqliteStore {
         from: u64,
         best_fitness: Option<f64>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let done = sqlx::query(
             "update job set generation = ?1, best_fitness = ?2, updated_at = ?3 \
              where job_id = ?4 and lease_token = ?5",
@@ -443,7 +451,7 @@ impl SqliteStore {
         checkpoint: Option<&[u8]>,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let best_so_far = record.best_so_far.is_finite().then_some(record.best_so_far);
         let done = sqlx::query(
             "update job set generation = ?1, best_fitness = ?2, updated_at = ?3 \
@@ -499,7 +507,7 @@ impl SqliteStore {
         generation: u64,
         state: &[u8],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         check_lease(&mut tx, id, token).await?;
         upsert_checkpoint(&mut tx, id, generation, state, now_ms()).await?;
         tx.commit().await?;
@@ -514,7 +522,7 @@ impl SqliteStore {
         genomes: &[NewGenome],
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         check_lease(&mut tx, id, token).await?;
         for genome in genomes {
             insert_genome(&mut tx, genome, now).await?;
@@ -665,7 +673,7 @@ impl SqliteStore {
     // ---- genomes and evaluations ----------------------------------------------------------
 
     pub async fn insert_genome(&self, genome: &NewGenome) -> Result<GenomeMeta> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let id = insert_genome(&mut tx, genome, now_ms()).await?;
         tx.commit().await?;
         self.genome_meta(&id)
@@ -721,7 +729,7 @@ impl SqliteStore {
         result: &serde_json::Value,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let done = sqlx::query(
             "update job set status = 'succeeded', generation = generations, finished_at = ?1, \
                updated_at = ?1, worker_id = null, lease_token = null, lease_expires_at = null \

@@ -84,10 +84,12 @@ impl Worker {
             self.config
                 .metrics
                 .record_generation(&self.config.id, executor_name, &record);
-            self.events.publish(Event::Generation {
-                job_id: id.to_string(),
-                record: Box::new(record),
-            });
+            self.events
+                .publish(Event::Generation {
+                    job_id: id.to_string(),
+                    record: Box::new(record),
+                })
+                .await;
         }
     }
 

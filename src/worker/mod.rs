@@ -108,7 +108,7 @@ impl Worker {
 
     async fn publish_job(&self, id: &str) {
         if let Ok(Some(job)) = self.store.get_job(id).await {
-            self.events.publish(Event::Job { job: Box::new(job) });
+            self.events.publish(Event::Job { job: Box::new(job) }).await;
         }
     }
 
