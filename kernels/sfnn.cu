@@ -96,7 +96,9 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     const int threads = blockDim.x;
     const int width = nodes * D;
 
-    extern __shared__ float shared[];
+#ifdef __CUDACC__
+    extern __shared__ float shared[];  // (the CPU emulation in tests/mirror provides its own)
+#endif
     float* params = shared;
     float* ybuf = params + ((param_count + 3) & ~3);
     float* x = ybuf + 3 * width;

@@ -192,19 +192,31 @@ fn other_model_sizes() {
     }
 }
 
-/// Genomes whose synapse states grow without bound: a large positive λ makes the update
-/// `e ← (1 + 0.01λz)e + …` expand geometrically until the states overflow to inf and then NaN,
-/// which poisons every message (the NaN rules of `network.rs`). Checked on the CPU first, so the
-/// test really covers that regime.
+/// Makes a genome's synapse states overflow: update gates pinned open (z = 1, bias 100) and a
+/// large λ give `e ← (1 + 0.01λ)·e` every step, so the states leave f32's range, turn inf and
+/// then NaN, and the NaN rules of `network.rs` take over.
+fn explode(model: &ModelConfig, genome: &mut [f32], lambda: f32) {
+    let layout = GenomeLayout::new(*model);
+    let d = model.msg_dims;
+    genome[layout.tensor("learning_rate").unwrap().offset] = lambda;
+    let bias = layout.tensor("edge_cells.bias").unwrap().offset;
+    for t in 0..model.node_types {
+        for c in 0..d {
+            genome[bias + t * 3 * d + d + c] = 100.0;
+        }
+    }
+}
+
+/// A long lifetime (8 fixed-horizon episodes) in which the synapse states overflow at different
+/// times for different members; checked on the CPU first, so the test really covers that regime.
 #[test]
 fn a_long_lifetime_with_exploding_synapses_matches_the_cpu() {
     let Some(gpu) = gpu() else { return };
     let model = ModelConfig::default();
     let layout = GenomeLayout::new(model);
-    let lambda = layout.tensor("learning_rate").unwrap().offset;
     let mut genomes = genomes(&model, 4, 3.0, 99);
     for (m, genome) in genomes.chunks_exact_mut(layout.len()).enumerate() {
-        genome[lambda] = 100.0 * (m as f32 + 1.0);
+        explode(&model, genome, [1e4, 50.0, 5.0, 1.0][m]);
     }
     let envs = ["CartPole-v1", "Pendulum-v1"]
         .map(|n| envs::info(n).unwrap())
