@@ -63,8 +63,9 @@ struct Report {
     seconds_per_genome_lifetime: f64,
     speedup_vs_reference: f64,
     model_gflops: f64,
-    peak_gflops: f64,
-    fraction_of_peak: f64,
+    /// The device's fp32 peak (null where the executor cannot tell).
+    peak_gflops: Option<f64>,
+    fraction_of_peak: Option<f64>,
     /// The CPU executor on the same inputs (only with a non-CPU executor): seconds per
     /// generation, measured on `cpu_members` members and scaled by lifetimes when that is fewer
     /// than `popsize`.
@@ -186,13 +187,15 @@ fn bench_population(
     let per_lifetime = best / popsize as f64;
     let flops = model_flops(&model, env_infos, &lifetimes, protocol);
     let gflops = flops / best / 1e9;
-    let peak = executor.peak_gflops().unwrap_or_else(|| {
+    let peak = if executor.name() == "cpu" {
         let threads = match args.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        cpu_peak_gflops(threads)
-    });
+        Some(cpu_peak_gflops(threads))
+    } else {
+        executor.peak_gflops()
+    };
 
     // The CPU executor on the same inputs (the first `cpu_members` members of them).
     let (mut cpu_seconds, mut cpu_members, mut identical) = (None, None, None);
@@ -231,7 +234,7 @@ fn bench_population(
         speedup_vs_reference: args.reference_seconds / per_lifetime,
         model_gflops: gflops,
         peak_gflops: peak,
-        fraction_of_peak: gflops / peak,
+        fraction_of_peak: peak.map(|p| gflops / p),
         cpu_generation_seconds: cpu_seconds,
         cpu_members,
         returns_identical_to_cpu: identical,
@@ -254,10 +257,13 @@ fn bench_population(
          ({} s per genome-lifetime)",
         report.speedup_vs_reference, args.reference_seconds
     );
-    println!(
-        "  model arithmetic: {gflops:.1} GFLOP/s = {:.2}% of the {peak:.0} GFLOP/s fp32 peak",
-        100.0 * report.fraction_of_peak
-    );
+    match peak {
+        Some(peak) => println!(
+            "  model arithmetic: {gflops:.1} GFLOP/s = {:.2}% of the {peak:.0} GFLOP/s fp32 peak",
+            100.0 * gflops / peak
+        ),
+        None => println!("  model arithmetic: {gflops:.1} GFLOP/s (fp32 peak unknown)"),
+    }
     if let (Some(seconds), Some(members), Some(same)) = (cpu_seconds, cpu_members, identical) {
         let how = if members < popsize {
             format!("extrapolated from {members} of {popsize} members")

@@ -49,15 +49,18 @@ pub struct DeviceInfo {
 }
 
 impl DeviceInfo {
-    /// fp32 peak: SMs × boost clock × 128 FP32 lanes per SM × 2 (an FMA counts as two).
-    /// 128 lanes per SM holds for Ampere GA10x, Ada and Hopper; the A100 (sm_80) has 64.
-    pub fn fp32_peak_gflops(&self) -> f64 {
+    /// fp32 peak: SMs × clock (the driver's maximum, i.e. boost) × 128 FP32 lanes per SM × 2
+    /// (an FMA counts as two). 128 lanes per SM holds for Ampere GA10x, Ada and Hopper; the A100
+    /// (sm_80) has 64. None when the driver reports no clock.
+    pub fn fp32_peak_gflops(&self) -> Option<f64> {
         let lanes = if self.compute_capability == (8, 0) {
             64.0
         } else {
             128.0
         };
-        f64::from(self.multiprocessors) * f64::from(self.clock_khz) * 1e3 * lanes * 2.0 / 1e9
+        (self.clock_khz > 0).then(|| {
+            f64::from(self.multiprocessors) * f64::from(self.clock_khz) * 1e3 * lanes * 2.0 / 1e9
+        })
     }
 }
 
@@ -174,7 +177,7 @@ impl Executor for CudaExecutor {
     }
 
     fn peak_gflops(&self) -> Option<f64> {
-        Some(self.info.fp32_peak_gflops())
+        self.info.fp32_peak_gflops()
     }
 
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
