@@ -298,6 +298,8 @@ impl Executor for CudaExecutor {
         let download = driver_error("running the kernel");
         let returns = s.clone_dtoh(&returns).map_err(&download)?;
         let steps = s.clone_dtoh(&steps).map_err(&download)?;
+        // Copies to pageable memory complete before they return, but do not rely on it.
+        s.synchronize().map_err(&download)?;
         Ok(EvalOutput {
             returns,
             env_steps: steps.iter().sum(),
