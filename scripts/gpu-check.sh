@@ -59,7 +59,7 @@ fi
 
 if command -v ncu >/dev/null 2>&1; then
   echo "== ncu (one paper-config launch)"
-  timeout 90 ncu --launch-count 1 --section SpeedOfLight --section Occupancy \
+  timeout 60 ncu --launch-count 1 --section SpeedOfLight --section Occupancy \
     target/release/sfnn bench --executor cuda --popsize 128 --generations 1 --cpu-members 1 \
     >"$LOG_DIR/ncu.log" 2>&1 && note "ncu: $LOG_DIR/ncu.log" || note "ncu: failed or timed out"
 fi
