@@ -29,10 +29,26 @@ pub fn driver_available() -> Result<(), String> {
                 return Err("no CUDA driver found (libcuda.so could not be loaded)".into());
             }
             match std::panic::catch_unwind(cudarc::driver::result::init) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("the CUDA driver failed to initialise: {e:?}")),
-                Err(_) => Err("the CUDA driver library could not be used".into()),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(format!("the CUDA driver failed to initialise: {e:?}")),
+                Err(_) => return Err("the CUDA driver library could not be used".into()),
             }
+            // The bindings are CUDA 13.0's; an older driver lacks some of their symbols.
+            let mut version = 0;
+            // SAFETY: the library is loaded and initialised; the call writes one int.
+            let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                sys::cuDriverGetVersion(&mut version)
+            }))
+            .map_err(|_| "the CUDA driver library could not be used".to_string())?;
+            if status != sys::CUresult::CUDA_SUCCESS || version < 13000 {
+                return Err(format!(
+                    "the CUDA driver supports CUDA {}.{}; this build needs 13.0 or newer \
+                     (driver 580+)",
+                    version / 1000,
+                    version % 1000 / 10
+                ));
+            }
+            Ok(())
         })
         .clone()
 }
@@ -100,10 +116,17 @@ impl CudaExecutor {
     /// no NVRTC, a device too old for NVRTC 13).
     pub fn new(ordinal: usize) -> Result<Self, ExecError> {
         driver_available().map_err(ExecError::Unavailable)?;
+        // cudarc panics on a missing symbol; make that an error too.
+        std::panic::catch_unwind(|| Self::open(ordinal)).unwrap_or_else(|_| {
+            Err(ExecError::Unavailable(
+                "the CUDA driver panicked while opening the device".into(),
+            ))
+        })
+    }
+
+    fn open(ordinal: usize) -> Result<Self, ExecError> {
         nvrtc::nvrtc_version().map_err(|e| ExecError::Unavailable(e.to_string()))?;
-        let ctx = std::panic::catch_unwind(|| CudaContext::new(ordinal))
-            .map_err(|_| ExecError::Unavailable("the CUDA driver panicked".into()))?
-            .map_err(driver_error("no usable CUDA device"))?;
+        let ctx = CudaContext::new(ordinal).map_err(driver_error("no usable CUDA device"))?;
         let attribute = |a| ctx.attribute(a).map_err(driver_error("device attribute"));
         use sys::CUdevice_attribute::*;
         let info = DeviceInfo {
