@@ -127,3 +127,24 @@ fn cuda_executor() -> Result<Box<dyn Executor>, ExecError> {
             .into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_without_a_gpu_is_an_error_and_auto_falls_back_to_the_cpu() {
+        match select(ExecutorChoice::Cuda, 1) {
+            // A machine with a working GPU and a `cuda` build.
+            Ok(executor) => assert_eq!(executor.name(), "cuda"),
+            Err(ExecError::Unavailable(message)) => {
+                assert!(message.contains("CUDA"), "unclear reason: {message}")
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+        let auto = select(ExecutorChoice::Auto, 1).unwrap();
+        let cuda_works = select(ExecutorChoice::Cuda, 1).is_ok();
+        assert_eq!(auto.name(), if cuda_works { "cuda" } else { "cpu" });
+        assert_eq!(select(ExecutorChoice::Cpu, 1).unwrap().name(), "cpu");
+    }
+}
