@@ -230,3 +230,45 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
     };
     check(&exe, "fixed horizon, exploding synapses", &request, 128);
 }
+
+#[test]
+fn another_model_size_with_random_hidden_types() {
+    let dir = tempfile::tempdir().unwrap();
+    // T = 5: hidden nodes draw their types at random, which exercises the per-type indexing.
+    let model = ModelConfig {
+        nodes: 16,
+        msg_dims: 2,
+        node_types: 5,
+    };
+    let Some(exe) = build(dir.path(), model.msg_dims) else {
+        return;
+    };
+    let envs = [
+        envs::info("Acrobot-v1").unwrap(),
+        envs::info("MountainCarContinuous-v0").unwrap(),
+    ];
+    let protocol = Protocol {
+        episodes: 1,
+        mode: EpisodeMode::FixedHorizon,
+    };
+    let lifetimes = sampled(&model, &envs, protocol, 2);
+    assert!(
+        lifetimes.iter().any(|l| {
+            let w = &l.wiring;
+            w.node_types[w.inputs..w.nodes - w.outputs]
+                .iter()
+                .any(|&t| t > 1)
+        }),
+        "no hidden node drew a type above 1"
+    );
+    let g = genomes(&model, 2, 1.0, 3);
+    let request = EvalRequest {
+        model,
+        envs: &envs,
+        protocol,
+        genomes: &g,
+        repeats: 1,
+        lifetimes: &lifetimes,
+    };
+    check(&exe, "N = 16, d = 2, T = 5", &request, 64);
+}
