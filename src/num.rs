@@ -11,6 +11,10 @@
 //!   bit for bit. The tanh is the one XLA uses on CPU for float32 (Eigen's 13/6 rational), so it is
 //!   also the closest match to what the reference actually computed.
 //!
+//! - `f32` also uses its own [`sin_f32`] and [`cos_f32`] (Cephes `sinf`/`cosf`), not the C library's,
+//!   because the GPU's `sinf` differs from glibc's in the last bit; the same sequence of float32
+//!   operations is written in `kernels/math.cuh`.
+//!
 //! No function here uses fused multiply-add: Rust never contracts `a * b + c`, which keeps the
 //! results identical whether the code runs with SSE2, AVX2 or AVX-512.
 
@@ -39,6 +43,10 @@ pub trait Real:
     fn tanh_model(self) -> Self;
     /// The GRU gate nonlinearity, `1 / (1 + exp(-x))`.
     fn sigmoid_model(self) -> Self;
+    /// The sine the environments use.
+    fn sin_env(self) -> Self;
+    /// The cosine the environments use.
+    fn cos_env(self) -> Self;
 }
 
 impl Real for f64 {
@@ -58,6 +66,14 @@ impl Real for f64 {
     fn sigmoid_model(self) -> Self {
         1.0 / (1.0 + (-self).exp())
     }
+    #[inline(always)]
+    fn sin_env(self) -> Self {
+        self.sin()
+    }
+    #[inline(always)]
+    fn cos_env(self) -> Self {
+        self.cos()
+    }
 }
 
 impl Real for f32 {
@@ -76,6 +92,14 @@ impl Real for f32 {
     #[inline(always)]
     fn sigmoid_model(self) -> Self {
         1.0 / (1.0 + exp_f32(-self))
+    }
+    #[inline(always)]
+    fn sin_env(self) -> Self {
+        sin_f32(self)
+    }
+    #[inline(always)]
+    fn cos_env(self) -> Self {
+        cos_f32(self)
     }
 }
 
@@ -148,6 +172,97 @@ pub fn exp_f32(x: f32) -> f32 {
     select(x.is_nan(), x, result)
 }
 
+// The constants keep Cephes' digits (the CUDA port uses the same literals, rounded the same way).
+// Cephes' Cody–Waite split of π/4 into three parts (DP1 and DP2 have few significant bits, so
+// `y * DP1` and `y * DP2` are exact for the octant counts that occur below 8192).
+#[allow(clippy::excessive_precision)]
+const FOPI: f32 = 1.273_239_544_735_16; // 4 / π
+const DP1: f32 = 0.785_156_25;
+#[allow(clippy::excessive_precision)]
+const DP2: f32 = 2.418_756_484_985_351_562_5e-4;
+#[allow(clippy::excessive_precision)]
+const DP3: f32 = 3.774_894_977_445_941_08e-8;
+/// Beyond this the reduction loses all precision (Cephes' `lossth`); the environments stay far
+/// below it (the largest argument is Pendulum's unwrapped angle, |θ| < 90).
+const SINCOS_MAX: f32 = 8192.0;
+
+/// `|x|` reduced to `[-π/4, π/4]`: the remainder and the octant (0..8, even).
+#[inline(always)]
+fn reduce_octant(ax: f32) -> (f32, u32) {
+    // `floor` (not a float-to-int cast) so the step is identical in CUDA and C++; the value is
+    // an exact integer below 2^14 here, so the conversion to u32 is exact everywhere.
+    let mut y = (ax * FOPI).floor();
+    let mut j = y as u32;
+    if j & 1 == 1 {
+        j += 1;
+        y += 1.0;
+    }
+    let r = ((ax - y * DP1) - y * DP2) - y * DP3;
+    (r, j & 7)
+}
+
+/// Cephes' sine polynomial on [-π/4, π/4].
+#[allow(clippy::excessive_precision)]
+#[inline(always)]
+fn sin_poly(r: f32) -> f32 {
+    let z = r * r;
+    let y = ((-1.951_529_589_1e-4 * z + 8.332_160_873_6e-3) * z - 1.666_665_461_1e-1) * z * r;
+    y + r
+}
+
+/// Cephes' cosine polynomial on [-π/4, π/4].
+#[allow(clippy::excessive_precision)]
+#[inline(always)]
+fn cos_poly(r: f32) -> f32 {
+    let z = r * r;
+    let mut y = ((2.443_315_711_809_948e-5 * z - 1.388_731_625_493_765e-3) * z
+        + 4.166_664_568_298_827e-2)
+        * z
+        * z;
+    y -= 0.5 * z;
+    y + 1.0
+}
+
+/// float32 sine (Cephes `sinf`, about 1 ulp): range reduction by π/4 with a three-part π/4, then
+/// one of two polynomials. Written as a fixed sequence of float32 operations without FMA so the
+/// CUDA port (`kernels/math.cuh`) gives the same bits. NaN, ±inf and |x| > 8192 give NaN (glibc
+/// would give a value for the latter; no environment comes near it).
+#[inline(always)]
+pub fn sin_f32(x: f32) -> f32 {
+    let ax = x.abs();
+    if ax.is_nan() || ax > SINCOS_MAX {
+        return f32::NAN;
+    }
+    let (r, j) = reduce_octant(ax);
+    // The sign bit, not `x < 0`, so that sin(-0) = -0.
+    let negate = (j > 3) != x.is_sign_negative();
+    let j = j & 3;
+    let y = if j == 1 || j == 2 {
+        cos_poly(r)
+    } else {
+        sin_poly(r)
+    };
+    if negate { -y } else { y }
+}
+
+/// float32 cosine (Cephes `cosf`), the companion of [`sin_f32`].
+#[inline(always)]
+pub fn cos_f32(x: f32) -> f32 {
+    let ax = x.abs();
+    if ax.is_nan() || ax > SINCOS_MAX {
+        return f32::NAN;
+    }
+    let (r, j) = reduce_octant(ax);
+    let negate = (j > 3) != ((j & 3) > 1);
+    let j = j & 3;
+    let y = if j == 1 || j == 2 {
+        sin_poly(r)
+    } else {
+        cos_poly(r)
+    };
+    if negate { -y } else { y }
+}
+
 /// While alive, flushes denormal results to zero and reads denormal inputs as zero on this
 /// thread (x86 MXCSR FTZ and DAZ). Synapse states that decay geometrically (negative λ) would
 /// otherwise spend thousands of steps in the denormal range, where every operation costs ~100
@@ -214,6 +329,41 @@ mod tests {
         }
         // XLA's own float32 tanh is off by up to 5 ulp (fixtures README); without FMA this reaches 7.
         assert!(worst <= 8, "worst tanh error {worst} ulp");
+    }
+
+    #[test]
+    fn sin_and_cos_are_within_two_ulp_where_the_environments_use_them() {
+        let (mut worst_sin, mut worst_cos) = (0, 0);
+        for i in -400_000..=400_000 {
+            let x = i as f32 * 2.5e-4 + 1.7e-6;
+            let (s, c) = ((x as f64).sin() as f32, (x as f64).cos() as f32);
+            // Near a zero of the function the ulp scale collapses; compare absolutely there.
+            if s.abs() > 1e-3 {
+                worst_sin = worst_sin.max(ulp_distance(sin_f32(x), s));
+            } else {
+                assert!((sin_f32(x) - s).abs() < 1e-9, "sin({x})");
+            }
+            if c.abs() > 1e-3 {
+                worst_cos = worst_cos.max(ulp_distance(cos_f32(x), c));
+            } else {
+                assert!((cos_f32(x) - c).abs() < 1e-9, "cos({x})");
+            }
+        }
+        assert!(worst_sin <= 2, "worst sin error {worst_sin} ulp");
+        assert!(worst_cos <= 2, "worst cos error {worst_cos} ulp");
+    }
+
+    #[test]
+    fn sin_and_cos_keep_signs_symmetry_and_nan() {
+        assert_eq!(sin_f32(0.0).to_bits(), 0.0f32.to_bits());
+        assert_eq!(sin_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(cos_f32(0.0), 1.0);
+        for x in [0.3f32, 1.0, 2.5, 4.0, 7.0, 80.0] {
+            assert_eq!(sin_f32(-x), -sin_f32(x));
+            assert_eq!(cos_f32(-x), cos_f32(x));
+        }
+        assert!(sin_f32(f32::NAN).is_nan() && cos_f32(f32::INFINITY).is_nan());
+        assert!(sin_f32(1e6).is_nan());
     }
 
     #[test]

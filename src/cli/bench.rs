@@ -17,9 +17,9 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Genomes per generation (paper: 128).
-    #[arg(long, default_value_t = 128)]
-    popsize: usize,
+    /// Genomes per generation (paper: 128); a comma-separated list benchmarks each size.
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    popsize: Vec<usize>,
     /// Environments, comma-separated (paper: CartPole-v1,Acrobot-v1,MountainCar-v0).
     #[arg(
         long,
@@ -40,7 +40,11 @@ pub struct BenchArgs {
     /// on the 2-core development machine, i.e. about 3,700 SFNN steps per second).
     #[arg(long, default_value_t = 2.6)]
     reference_seconds: f64,
-    /// Also write the results as JSON here.
+    /// With a non-CPU executor, the CPU executor is timed on the same inputs for comparison, on
+    /// at most this many members (larger populations are extrapolated from them).
+    #[arg(long, default_value_t = 128)]
+    cpu_members: usize,
+    /// Also write the results as JSON here (one object per population size).
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -59,8 +63,16 @@ struct Report {
     seconds_per_genome_lifetime: f64,
     speedup_vs_reference: f64,
     model_gflops: f64,
-    peak_gflops: f64,
-    fraction_of_peak: f64,
+    /// The device's fp32 peak (null where the executor cannot tell).
+    peak_gflops: Option<f64>,
+    fraction_of_peak: Option<f64>,
+    /// The CPU executor on the same inputs (only with a non-CPU executor): seconds per
+    /// generation, measured on `cpu_members` members and scaled by lifetimes when that is fewer
+    /// than `popsize`.
+    cpu_generation_seconds: Option<f64>,
+    cpu_members: Option<usize>,
+    /// Whether the executor's returns equal the CPU executor's bit for bit on those members.
+    returns_identical_to_cpu: Option<bool>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {
@@ -77,6 +89,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             })
         })
         .collect::<Result<_>>()?;
+    if args.popsize.is_empty() || args.popsize.contains(&0) {
+        return Err(anyhow!("--popsize needs positive sizes"));
+    }
     let executor = exec::select(choice, args.threads)?;
     let model = ModelConfig::default();
     let layout = GenomeLayout::new(model);
@@ -93,51 +108,125 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         repeats: 1,
         seed: 7,
     };
+    let largest = args.popsize.iter().copied().max().unwrap_or(1).max(4);
     // Generation-0 CMA-ES samples: N(0, 1) in every parameter.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    let genomes: Vec<f32> = (0..args.popsize * layout.len())
+    let genomes: Vec<f32> = (0..largest * layout.len())
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
 
     println!("executor: {} — {}", executor.name(), executor.device());
     let single = single_thread_rate(&sampler, &genomes[..4 * layout.len()])?;
     println!("one thread: {single:.0} SFNN steps/s");
+    let cpu = (executor.name() != "cpu")
+        .then(|| CpuExecutor::new(args.threads))
+        .transpose()?;
 
+    let mut reports = Vec::new();
+    for &popsize in &args.popsize {
+        let setup = Setup {
+            args: &args,
+            sampler: &sampler,
+            genomes: &genomes[..popsize * layout.len()],
+            popsize,
+            single,
+        };
+        reports.push(bench_population(&setup, executor.as_ref(), cpu.as_ref())?);
+    }
+    if let Some(path) = &args.json {
+        let text = match reports.as_slice() {
+            [one] => serde_json::to_string_pretty(one)?,
+            all => serde_json::to_string_pretty(all)?,
+        };
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
+
+struct Setup<'a> {
+    args: &'a BenchArgs,
+    sampler: &'a Sampler<'a>,
+    genomes: &'a [f32],
+    popsize: usize,
+    single: f64,
+}
+
+/// Times one population size on `executor`, and on the CPU executor when that is another one.
+fn bench_population(
+    setup: &Setup,
+    executor: &dyn Executor,
+    cpu: Option<&CpuExecutor>,
+) -> Result<Report> {
+    let (args, sampler, popsize) = (setup.args, setup.sampler, setup.popsize);
+    let model = *sampler.model;
+    let env_infos = sampler.envs;
+    let protocol = sampler.protocol;
+    let params = GenomeLayout::new(model).len();
     let sampled = Instant::now();
-    let lifetimes = sampler.generation(0, args.popsize);
+    let lifetimes = sampler.generation(0, popsize);
     let sampling_seconds = sampled.elapsed().as_secs_f64();
     let request = EvalRequest {
         model,
-        envs: &env_infos,
+        envs: env_infos,
         protocol,
-        genomes: &genomes,
+        genomes: setup.genomes,
         repeats: 1,
         lifetimes: &lifetimes,
     };
     let mut times = Vec::new();
-    let mut steps = 0;
+    let mut output = None;
     for _ in 0..args.generations.max(1) {
         let started = Instant::now();
-        steps = executor.evaluate(&request)?.env_steps;
+        output = Some(executor.evaluate(&request)?);
         times.push(started.elapsed().as_secs_f64());
     }
+    let output = output.expect("at least one generation");
+    let steps = output.env_steps;
     let best = times.iter().copied().fold(f64::INFINITY, f64::min);
     let rate = steps as f64 / best;
-    let per_lifetime = best / args.popsize as f64;
-    let flops = model_flops(&model, &env_infos, &lifetimes, protocol);
+    let per_lifetime = best / popsize as f64;
+    let flops = model_flops(&model, env_infos, &lifetimes, protocol);
     let gflops = flops / best / 1e9;
-    let threads = match args.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
+    let peak = if executor.name() == "cpu" {
+        let threads = match args.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Some(cpu_peak_gflops(threads))
+    } else {
+        executor.peak_gflops()
     };
-    let peak = cpu_peak_gflops(threads);
+
+    // The CPU executor on the same inputs (the first `cpu_members` members of them).
+    let (mut cpu_seconds, mut cpu_members, mut identical) = (None, None, None);
+    if let Some(cpu) = cpu {
+        let members = args.cpu_members.clamp(1, popsize);
+        let per_member = env_infos.len();
+        let sub = EvalRequest {
+            genomes: &setup.genomes[..members * params],
+            lifetimes: &lifetimes[..members * per_member],
+            ..request
+        };
+        let started = Instant::now();
+        let reference = cpu.evaluate(&sub)?;
+        let seconds = started.elapsed().as_secs_f64() * popsize as f64 / members as f64;
+        let same = reference
+            .returns
+            .iter()
+            .zip(&output.returns)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        cpu_seconds = Some(seconds);
+        cpu_members = Some(members);
+        identical = Some(same);
+    }
+
     let report = Report {
         executor: executor.name().into(),
         device: executor.device(),
-        popsize: args.popsize,
+        popsize,
         envs: args.envs.clone(),
         steps_per_generation: steps,
-        single_thread_steps_per_second: single,
+        single_thread_steps_per_second: setup.single,
         sampling_seconds,
         generation_seconds: times.clone(),
         steps_per_second: rate,
@@ -145,34 +234,55 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         speedup_vs_reference: args.reference_seconds / per_lifetime,
         model_gflops: gflops,
         peak_gflops: peak,
-        fraction_of_peak: gflops / peak,
+        fraction_of_peak: peak.map(|p| gflops / p),
+        cpu_generation_seconds: cpu_seconds,
+        cpu_members,
+        returns_identical_to_cpu: identical,
     };
     println!(
-        "generation ({} genomes × {} envs, {} steps): {:.3} s (runs: {}), sampling {:.3} s",
-        args.popsize,
+        "generation ({} genomes × {} envs, {} steps): {:.1} ms (runs: {} ms), sampling {:.3} s",
+        popsize,
         env_infos.len(),
         steps,
-        best,
+        best * 1e3,
         times
             .iter()
-            .map(|t| format!("{t:.3}"))
+            .map(|t| format!("{:.1}", t * 1e3))
             .collect::<Vec<_>>()
             .join(", "),
         sampling_seconds
     );
     println!(
-        "{rate:.0} SFNN steps/s; {per_lifetime:.4} s per genome-lifetime = {:.1}× the reference \
+        "  {rate:.0} SFNN steps/s; {per_lifetime:.6} s per genome-lifetime = {:.1}× the reference \
          ({} s per genome-lifetime)",
         report.speedup_vs_reference, args.reference_seconds
     );
-    println!(
-        "model arithmetic: {gflops:.1} GFLOP/s = {:.1}% of the {peak:.0} GFLOP/s fp32 peak",
-        100.0 * report.fraction_of_peak
-    );
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    match peak {
+        Some(peak) => println!(
+            "  model arithmetic: {gflops:.1} GFLOP/s = {:.2}% of the {peak:.0} GFLOP/s fp32 peak",
+            100.0 * gflops / peak
+        ),
+        None => println!("  model arithmetic: {gflops:.1} GFLOP/s (fp32 peak unknown)"),
     }
-    Ok(())
+    if let (Some(seconds), Some(members), Some(same)) = (cpu_seconds, cpu_members, identical) {
+        let how = if members < popsize {
+            format!("extrapolated from {members} of {popsize} members")
+        } else {
+            "measured".to_string()
+        };
+        println!(
+            "  CPU executor, same inputs: {:.1} ms per generation ({how}) = {:.1}× slower; \
+             returns {} on {members} members",
+            seconds * 1e3,
+            seconds / best,
+            if same {
+                "identical bit for bit"
+            } else {
+                "DIFFER"
+            }
+        );
+    }
+    Ok(report)
 }
 
 /// SFNN steps per second of one thread running single lifetimes of the first environment.

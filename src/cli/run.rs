@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// CPU threads (0: one per core).
     #[arg(long, default_value_t = 0, env = "SFNN_THREADS")]
     threads: usize,
+    /// Executor (`auto`, `cpu` or `cuda`), overriding the spec's `executor`.
+    #[arg(long, value_parser = ["auto", "cpu", "cuda"])]
+    executor: Option<String>,
     /// Start the strategy mean from this genome file (JSON or safetensors).
     #[arg(long)]
     init_genome: Option<PathBuf>,
@@ -43,7 +46,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         spec.generations = g;
     }
     let out = OutputDir::create(&args.out)?;
-    let executor = exec::select(spec.executor, args.threads)?;
+    let choice = match &args.executor {
+        Some(name) => serde_json::from_value(name.clone().into())?,
+        None => spec.executor,
+    };
+    let executor = exec::select(choice, args.threads)?;
 
     let mut evolution = match (args.resume, out.read_checkpoint()?) {
         (true, Some(checkpoint)) => Evolution::from_checkpoint(spec.clone(), checkpoint),

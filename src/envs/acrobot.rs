@@ -84,18 +84,18 @@ fn dsdt<F: Real>(s: [F; 5]) -> [F; 5] {
     let two = F::of(2.0);
     let half_pi = F::PI() / two;
     let [theta1, theta2, dtheta1, dtheta2, a] = s;
-    let (sin2, cos2) = (theta2.sin(), theta2.cos());
+    let (sin2, cos2) = (theta2.sin_env(), theta2.cos_env());
     // d1 = m1*lc1**2 + m2*(l1**2 + lc2**2 + 2*l1*lc2*cos(theta2)) + I1 + I2
     let d1 = m1 * (lc1 * lc1) + m2 * (l1 * l1 + lc2 * lc2 + two * l1 * lc2 * cos2) + i1 + i2;
     // d2 = m2*(lc2**2 + l1*lc2*cos(theta2)) + I2
     let d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos2) + i2;
     // phi2 = m2*lc2*g*cos(theta1 + theta2 - pi/2)
-    let phi2 = m2 * lc2 * g * (theta1 + theta2 - half_pi).cos();
+    let phi2 = m2 * lc2 * g * (theta1 + theta2 - half_pi).cos_env();
     // phi1 = -m2*l1*lc2*dtheta2**2*sin(theta2) - 2*m2*l1*lc2*dtheta2*dtheta1*sin(theta2)
     //        + (m1*lc1 + m2*l1)*g*cos(theta1 - pi/2) + phi2
     let phi1 = -m2 * l1 * lc2 * py_square(dtheta2) * sin2
         - two * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2
-        + (m1 * lc1 + m2 * l1) * g * (theta1 - half_pi).cos()
+        + (m1 * lc1 + m2 * l1) * g * (theta1 - half_pi).cos_env()
         + phi2;
     // ddtheta2 = (a + d2/d1*phi1 - m2*l1*lc2*dtheta1**2*sin(theta2) - phi2)
     //            / (m2*lc2**2 + I2 - d2**2/d1)
@@ -155,10 +155,10 @@ impl<F: Real> Env<F> for Acrobot<F> {
     fn observation(&self) -> Observation<F> {
         let [theta1, theta2, dtheta1, dtheta2] = self.state;
         Observation::new(&[
-            theta1.cos(),
-            theta1.sin(),
-            theta2.cos(),
-            theta2.sin(),
+            theta1.cos_env(),
+            theta1.sin_env(),
+            theta2.cos_env(),
+            theta2.sin_env(),
             dtheta1,
             dtheta2,
         ])
@@ -208,7 +208,7 @@ impl<F: Real> Env<F> for Acrobot<F> {
         self.elapsed += 1;
 
         let [theta1, theta2, _, _] = self.state;
-        let terminated = -theta1.cos() - (theta2 + theta1).cos() > F::one();
+        let terminated = -theta1.cos_env() - (theta2 + theta1).cos_env() > F::one();
         Step {
             obs: self.observation(),
             reward: if terminated { F::zero() } else { -F::one() },

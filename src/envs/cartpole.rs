@@ -97,7 +97,7 @@ impl<F: Real> Env<F> for CartPole<F> {
         } else {
             -F::of(FORCE_MAG)
         };
-        let (sin, cos) = (theta.sin(), theta.cos());
+        let (sin, cos) = (theta.sin_env(), theta.cos_env());
         // Groupings as in gymnasium: `(thd*thd)` and `(cos*cos)` keep the f64 instance bit-exact.
         let temp =
             (force + F::of(POLE_MASS_LENGTH) * (theta_dot * theta_dot) * sin) / F::of(TOTAL_MASS);

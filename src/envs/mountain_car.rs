@@ -109,7 +109,7 @@ impl<F: Real> Env<F> for MountainCar<F> {
         };
         let [position, velocity] = self.state;
         let velocity =
-            velocity + (push * F::of(FORCE) + (F::of(3.0) * position).cos() * -F::of(GRAVITY));
+            velocity + (push * F::of(FORCE) + (F::of(3.0) * position).cos_env() * -F::of(GRAVITY));
         let velocity = velocity.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
         let position = position + velocity;
         let position = position.max(F::of(MIN_POSITION)).min(F::of(MAX_POSITION));

@@ -119,7 +119,7 @@ impl<F: Real> Env<F> for MountainCarContinuous<F> {
         let force = a.max(F::of(MIN_ACTION)).min(F::of(MAX_ACTION));
         let [position, velocity] = self.state;
         let velocity =
-            velocity + (force * F::of(POWER) - F::of(GRAVITY) * (F::of(3.0) * position).cos());
+            velocity + (force * F::of(POWER) - F::of(GRAVITY) * (F::of(3.0) * position).cos_env());
         let velocity = velocity.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
         let position = position + velocity;
         let position = position.max(F::of(MIN_POSITION)).min(F::of(MAX_POSITION));

@@ -99,7 +99,7 @@ impl<F: Real> Env<F> for Pendulum<F> {
 
     fn observation(&self) -> Observation<F> {
         let [theta, theta_dot] = self.state;
-        Observation::new(&[theta.cos(), theta.sin(), theta_dot])
+        Observation::new(&[theta.cos_env(), theta.sin_env(), theta_dot])
     }
 
     fn sample_reset_state(&self, rng: &mut dyn rand::Rng, out: &mut [F]) {
@@ -127,7 +127,7 @@ impl<F: Real> Env<F> for Pendulum<F> {
         let gravity_term = F::of(3.0 * G / (2.0 * L));
         let torque_term = F::of(3.0 / (M * (L * L)));
         let dt = F::of(DT);
-        let newthdot = thdot + (gravity_term * th.sin() + torque_term * u) * dt;
+        let newthdot = thdot + (gravity_term * th.sin_env() + torque_term * u) * dt;
         let newthdot = newthdot.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
         let newth = th + newthdot * dt;
 

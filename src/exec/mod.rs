@@ -6,6 +6,8 @@
 //! every executor sees identical inputs and is judged by the same arithmetic.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod inputs;
 pub mod lifetime;
 
@@ -87,14 +89,62 @@ pub trait Executor: Send + Sync {
     /// A human-readable device description (CPU model and threads, GPU name).
     fn device(&self) -> String;
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError>;
+    /// The device's fp32 peak in GFLOP/s, where the executor knows it (the bench's reference).
+    fn peak_gflops(&self) -> Option<f64> {
+        None
+    }
 }
 
-/// Builds the executor a job asks for. `threads = 0` uses every core.
+/// Builds the executor a job asks for. `threads = 0` uses every core. `Auto` takes the GPU when
+/// one works and the CPU otherwise (and says which, and why, in the log); `Cuda` without a
+/// usable GPU is an error, never a panic.
 pub fn select(choice: ExecutorChoice, threads: usize) -> Result<Box<dyn Executor>, ExecError> {
     match choice {
-        ExecutorChoice::Auto | ExecutorChoice::Cpu => Ok(Box::new(CpuExecutor::new(threads)?)),
-        ExecutorChoice::Cuda => Err(ExecError::Unavailable(
-            "this build has no CUDA executor; use \"cpu\" or \"auto\"".into(),
-        )),
+        ExecutorChoice::Cpu => Ok(Box::new(CpuExecutor::new(threads)?)),
+        ExecutorChoice::Cuda => cuda_executor(),
+        ExecutorChoice::Auto => match cuda_executor() {
+            Ok(executor) => {
+                tracing::info!("executor auto: using the GPU, {}", executor.device());
+                Ok(executor)
+            }
+            Err(reason) => {
+                tracing::info!("executor auto: using the CPU ({reason})");
+                Ok(Box::new(CpuExecutor::new(threads)?))
+            }
+        },
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_executor() -> Result<Box<dyn Executor>, ExecError> {
+    Ok(Box::new(cuda::CudaExecutor::new(0)?))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_executor() -> Result<Box<dyn Executor>, ExecError> {
+    Err(ExecError::Unavailable(
+        "this build has no CUDA executor (build with --features cuda); use \"cpu\" or \"auto\""
+            .into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_without_a_gpu_is_an_error_and_auto_falls_back_to_the_cpu() {
+        match select(ExecutorChoice::Cuda, 1) {
+            // A machine with a working GPU and a `cuda` build.
+            Ok(executor) => assert_eq!(executor.name(), "cuda"),
+            Err(ExecError::Unavailable(message)) => {
+                assert!(message.contains("CUDA"), "unclear reason: {message}")
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+        let auto = select(ExecutorChoice::Auto, 1).unwrap();
+        let cuda_works = select(ExecutorChoice::Cuda, 1).is_ok();
+        assert_eq!(auto.name(), if cuda_works { "cuda" } else { "cpu" });
+        assert_eq!(select(ExecutorChoice::Cpu, 1).unwrap().name(), "cpu");
     }
 }

@@ -1,0 +1,162 @@
+// float32 math shared by the SFNN kernel and the environments: a line-by-line port of
+// `src/num.rs` (tanh_f32, exp_f32, sigmoid, sin_f32, cos_f32).
+//
+// Every function is a fixed sequence of float32 operations. Bit-for-bit agreement with the CPU
+// executor needs: no FMA contraction (NVRTC `--fmad=false`, g++ `-ffp-contract=off`), IEEE
+// division (`--prec-div=true`), and denormals flushed on both sides (`--ftz=true` here, FTZ/DAZ
+// on the CPU during lifetimes).
+//
+// The file also compiles as plain C++ (no __CUDACC__), so tests/cuda_mirror.rs can build it with
+// g++ and compare it with the Rust functions on the CPU.
+#pragma once
+
+#ifdef __CUDACC__
+#define SFNN_FN __device__ __forceinline__
+#else
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#define SFNN_FN static inline
+#endif
+
+namespace sfnn {
+
+SFNN_FN unsigned int float_bits(float x) {
+#ifdef __CUDACC__
+    return __float_as_uint(x);
+#else
+    unsigned int u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+#endif
+}
+
+SFNN_FN float bits_float(unsigned int u) {
+#ifdef __CUDACC__
+    return __uint_as_float(u);
+#else
+    float x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+#endif
+}
+
+SFNN_FN bool is_nan(float x) { return x != x; }
+
+// The quiet NaN Rust's f32::NAN has, so that a NaN produced here has the same bits.
+SFNN_FN float quiet_nan() { return bits_float(0x7fc00000u); }
+
+SFNN_FN float select(bool cond, float a, float b) { return cond ? a : b; }
+
+// Eigen's float tanh (13/6 rational), as tanh_f32 in src/num.rs. Every literal is spelled as in
+// src/num.rs, so both compilers round it to the same float.
+SFNN_FN float tanh_f32(float x) {
+    const float CLAMP = 7.905311f;
+    const float SMALL = 0.0004f;
+    float clamped = select(x > CLAMP, CLAMP, select(x < -CLAMP, -CLAMP, x));
+    float x2 = clamped * clamped;
+    float p = -2.7607685e-16f;
+    p = p * x2 + 2.0001879e-13f;
+    p = p * x2 + -8.6046715e-11f;
+    p = p * x2 + 5.122297e-8f;
+    p = p * x2 + 1.4857224e-5f;
+    p = p * x2 + 6.3726193e-4f;
+    p = p * x2 + 4.8935246e-3f;
+    p = p * clamped;
+    float q = 1.1982584e-6f;
+    q = q * x2 + 1.1853471e-4f;
+    q = q * x2 + 2.2684346e-3f;
+    q = q * x2 + 4.893525e-3f;
+    return select(fabsf(x) < SMALL, x, p / q);
+}
+
+// Cephes-coefficient exp without branches, as exp_f32 in src/num.rs.
+SFNN_FN float exp_f32(float x) {
+    const float HI = 88.72283f;
+    const float LO = -87.33655f;
+    const float LOG2E = 1.44269504088896340736f;
+    const float LN2_HI = 0.6933594f;
+    const float LN2_LO = -2.1219444e-4f;
+    float xc = select(x > HI, HI, select(x < LO, LO, x));
+    float k = floorf(xc * LOG2E + 0.5f);
+    float r = xc - k * LN2_HI - k * LN2_LO;
+    float p = 1.9875691e-4f;
+    p = p * r + 1.3981999e-3f;
+    p = p * r + 8.333452e-3f;
+    p = p * r + 4.1665796e-2f;
+    p = p * r + 1.6666665e-1f;
+    p = p * r + 5.0000001e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    int ki = (int)float_bits(k + 12582912.0f) - 0x4B400000;
+    int half = ki >> 1;
+    float s1 = bits_float((unsigned int)(half + 127) << 23);
+    float s2 = bits_float((unsigned int)(ki - half + 127) << 23);
+    float result = y * s1 * s2;
+    result = select(x > HI, bits_float(0x7f800000u), select(x < LO, 0.0f, result));
+    return select(is_nan(x), x, result);
+}
+
+SFNN_FN float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+
+// Cephes sinf/cosf, as sin_f32/cos_f32 in src/num.rs.
+struct Octant {
+    float r;
+    unsigned int j;
+};
+
+SFNN_FN Octant reduce_octant(float ax) {
+    const float FOPI = 1.27323954473516f;
+    const float DP1 = 0.78515625f;
+    const float DP2 = 2.4187564849853515625e-4f;
+    const float DP3 = 3.77489497744594108e-8f;
+    float y = floorf(ax * FOPI);
+    unsigned int j = (unsigned int)y;
+    if (j & 1u) {
+        j += 1u;
+        y += 1.0f;
+    }
+    Octant o;
+    o.r = ((ax - y * DP1) - y * DP2) - y * DP3;
+    o.j = j & 7u;
+    return o;
+}
+
+SFNN_FN float sin_poly(float r) {
+    float z = r * r;
+    float y = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r;
+    return y + r;
+}
+
+SFNN_FN float cos_poly(float r) {
+    float z = r * r;
+    float y = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z;
+    y -= 0.5f * z;
+    return y + 1.0f;
+}
+
+SFNN_FN float sin_f32(float x) {
+    float ax = fabsf(x);
+    if (!(ax <= 8192.0f)) return quiet_nan();
+    Octant o = reduce_octant(ax);
+    bool negate = (o.j > 3u) != ((float_bits(x) >> 31) != 0u);
+    unsigned int j = o.j & 3u;
+    float y = (j == 1u || j == 2u) ? cos_poly(o.r) : sin_poly(o.r);
+    return negate ? -y : y;
+}
+
+SFNN_FN float cos_f32(float x) {
+    float ax = fabsf(x);
+    if (!(ax <= 8192.0f)) return quiet_nan();
+    Octant o = reduce_octant(ax);
+    bool negate = (o.j > 3u) != ((o.j & 3u) > 1u);
+    unsigned int j = o.j & 3u;
+    float y = (j == 1u || j == 2u) ? sin_poly(o.r) : cos_poly(o.r);
+    return negate ? -y : y;
+}
+
+// Rust's f32::max / f32::min: the non-NaN operand when one is NaN (as fmaxf/fminf). Callers only
+// compare against non-zero constants, so the sign of zero never matters.
+SFNN_FN float max_f32(float a, float b) { return fmaxf(a, b); }
+SFNN_FN float min_f32(float a, float b) { return fminf(a, b); }
+
+}  // namespace sfnn

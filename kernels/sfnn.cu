@@ -1,0 +1,306 @@
+// One launch evaluates a whole generation: one thread block per lifetime (member × repeat ×
+// environment, in EvalRequest order), each running `episodes` episodes of its environment with
+// the SFNN step of src/model/network.rs and the protocol of src/exec/lifetime.rs.
+//
+// Bit-for-bit agreement with the CPU executor rests on three things:
+// - every sum is formed in the CPU's order by one thread (each per-node message is summed over
+//   its wired senders in ascending order — equal to the CPU's dense sum, whose extra terms are
+//   ±0 and never change a sum that starts at +0; each gate's dot product runs over its inputs
+//   in order), so results do not depend on scheduling;
+// - the same float32 functions (math.cuh), no FMA contraction (--fmad=false), IEEE division;
+// - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
+//
+// Per-lifetime data (wiring, synapse init, reset pool) come from the host, exactly as the CPU
+// executor gets them. Synapse states live in shared memory (or, for networks too large for it,
+// in a global scratch area the host provides).
+#include "math.cuh"
+#include "envs.cuh"
+
+#ifndef SFNN_D
+#define SFNN_D 4
+#endif
+
+namespace sfnn {
+
+const int D = SFNN_D;
+
+// The genome in its flat (reference) order: neuron W[τ][out][in], W_ih[τ][3D][2D+1],
+// W_hh[τ][3D][D], b[τ][3D], b_n[τ][D], λ.
+struct Layout {
+    int w, w_ih, w_hh, bias, bias_n, lambda;
+};
+
+__device__ __forceinline__ Layout layout_for(int types) {
+    Layout l;
+    l.w = 0;
+    l.w_ih = l.w + types * D * D;
+    l.w_hh = l.w_ih + types * 3 * D * (2 * D + 1);
+    l.bias = l.w_hh + types * 3 * D * D;
+    l.bias_n = l.bias + types * 3 * D;
+    l.lambda = l.bias_n + types * D;
+    return l;
+}
+
+// The input-side gate `W_ih[g]·[y_prev,pre ; y_post] + W_ih[g][2D]·r + b[g]` (input_gates).
+__device__ __forceinline__ float input_gate(const float* w_row, const float* u, float reward, float b) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 2 * D; ++k) acc += w_row[k] * u[k];
+    float wr = w_row[2 * D] * reward;
+    return acc + wr + b;
+}
+
+// The hidden-side gate `W_hh[g]·e` (gru_chunk).
+__device__ __forceinline__ float hidden_gate(const float* w_row, const float* e) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int c = 0; c < D; ++c) acc += w_row[c] * e[c];
+    return acc;
+}
+
+}  // namespace sfnn
+
+using namespace sfnn;
+
+// 128 threads per block (src/exec/cuda/pack.rs THREADS). The minimum of resident blocks caps the
+// registers per thread (4 blocks: 128); wide synapse states need more, or ptxas spills.
+#if SFNN_D > 8
+#define SFNN_MIN_BLOCKS 2
+#else
+#define SFNN_MIN_BLOCKS 4
+#endif
+
+extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetimes(
+    const float* __restrict__ genomes,          // [members][param_count]
+    int param_count, int types, int nodes, int lifetimes, int lifetimes_per_member, int episodes,
+    int stop_on_done,
+    const int* __restrict__ env_ids,                // [lifetimes]
+    const unsigned char* __restrict__ node_types,   // [lifetimes][nodes]
+    const unsigned int* __restrict__ edge_offsets,  // [lifetimes + 1]
+    const unsigned short* __restrict__ edge_pre,    // [edges], wiring order
+    const unsigned short* __restrict__ edge_post,   // [edges]
+    const unsigned int* __restrict__ in_offsets,    // [lifetimes][nodes + 1], local to a lifetime
+    const unsigned short* __restrict__ in_edges,    // [edges]: local edge ids by (post, pre)
+    const float* __restrict__ synapse_init,         // [edges][D]
+    const unsigned int* __restrict__ reset_offsets, // [lifetimes + 1], in floats
+    const float* __restrict__ resets,
+    float* __restrict__ e_global,                   // synapse-state scratch, when not shared
+    int states_in_global,                           // 0: synapse states in shared memory
+    unsigned int e_capacity,                        // edges per block in that scratch area
+    double* __restrict__ returns,                   // [lifetimes][episodes]
+    unsigned long long* __restrict__ steps_out)     // [lifetimes]
+{
+    const int lt = blockIdx.x;
+    if (lt >= lifetimes) return;
+    const int tid = threadIdx.x;
+    const int threads = blockDim.x;
+    const int width = nodes * D;
+
+#ifdef __CUDACC__
+    extern __shared__ float shared[];  // (the CPU emulation in tests/mirror provides its own)
+#endif
+    float* params = shared;
+    float* ybuf = params + ((param_count + 3) & ~3);
+    float* x = ybuf + 3 * width;
+    float* obs = x + width;
+    int* types_sh = (int*)(obs + 8);
+    float* e_sh = (float*)(types_sh + ((nodes + 3) & ~3));
+    float* e = states_in_global ? e_global + (size_t)lt * e_capacity * D : e_sh;
+
+    __shared__ float reward_sh;
+    __shared__ int prev_action_sh;
+    __shared__ float prev_action_value_sh;
+    __shared__ int stop_sh;
+
+    const int env_id = env_ids[lt];
+    const int inputs = env_obs_dim(env_id);
+    const int outputs = env_outputs(env_id);
+    const bool continuous = env_is_continuous(env_id);
+    const int horizon = env_horizon(env_id);
+    const unsigned int ebase = edge_offsets[lt];
+    const int edges = (int)(edge_offsets[lt + 1] - ebase);
+    const unsigned int* in_off = in_offsets + (size_t)lt * (nodes + 1);
+    const unsigned short* pre_g = edge_pre + ebase;
+    const unsigned short* post_g = edge_post + ebase;
+    const unsigned short* in_g = in_edges + ebase;
+
+    // Load the genome, node types, synapse states; zero the activations.
+    const float* genome = genomes + (size_t)(lt / lifetimes_per_member) * param_count;
+    for (int i = tid; i < param_count; i += threads) params[i] = genome[i];
+    for (int i = tid; i < nodes; i += threads) types_sh[i] = node_types[(size_t)lt * nodes + i];
+    for (int i = tid; i < edges * D; i += threads) e[i] = synapse_init[(size_t)ebase * D + i];
+    for (int i = tid; i < 3 * width; i += threads) ybuf[i] = 0.0f;
+    if (tid == 0) {
+        reward_sh = 0.0f;
+        prev_action_sh = 0;
+        prev_action_value_sh = 0.0f;
+        stop_sh = 0;
+    }
+    __syncthreads();
+    const Layout L = layout_for(types);
+    const float plasticity = 0.01f * params[L.lambda];
+
+    // Environment and protocol state, used by thread 0 only.
+    Env env;
+    env.id = env_id;
+    env.elapsed = 0;
+    const int state_dim = env_state_dim(env_id);
+    const float* pool = resets + reset_offsets[lt];
+    const int pool_size = (int)((reset_offsets[lt + 1] - reset_offsets[lt]) / state_dim);
+    int next_auto_reset = episodes;
+    unsigned long long steps = 0;
+    double total = 0.0;
+    bool ended = false;
+
+    // Activation buffers: p = last step's, a and b = this step's propagations (see below).
+    int p = 0, a = 1, b = 2;
+    int prev_nan = 0;
+    // Warp 0 also runs the environment: give it the fewest synapses.
+    const int rotated = threads > 32 ? (tid + threads - 32) % threads : tid;
+
+    for (int episode = 0; episode < episodes; ++episode) {
+        if (tid == 0) {
+            env_reset_to(env, pool + (size_t)episode * state_dim, obs);
+            total = 0.0;
+            ended = false;
+        }
+        __syncthreads();
+        for (int t = 0; t < horizon; ++t) {
+            const float reward = reward_sh;
+            // Three propagations: p → a (no action clamp), a → b, b → a.
+            int src_nan = prev_nan;
+            for (int s = 0; s < 3; ++s) {
+                const float* src = ybuf + (s == 0 ? p : (s == 1 ? a : b)) * width;
+                float* dst = ybuf + (s == 1 ? b : a) * width;
+                // Messages (aggregate), then the input and previous-action clamps.
+                for (int i = tid; i < width; i += threads) {
+                    const int j = i / D, c = i % D;
+                    float v;
+                    if (src_nan) {
+                        // One NaN activation anywhere poisons every message (dense 0·NaN).
+                        v = j < inputs ? 0.0f : quiet_nan();
+                    } else {
+                        float acc = 0.0f;
+                        for (unsigned int k = in_off[j]; k < in_off[j + 1]; ++k) {
+                            const int edge = in_g[k];
+                            acc += e[edge * D + c] * src[pre_g[edge] * D + c];
+                        }
+                        v = acc;
+                    }
+                    if (j < inputs) v = obs[j];
+                    if (s > 0 && c == 0 && j >= nodes - outputs) {
+                        v = continuous ? prev_action_value_sh
+                                       : (j - (nodes - outputs) == prev_action_sh ? 1.0f : 0.0f);
+                    }
+                    x[i] = v;
+                }
+                __syncthreads();
+                // Neurons: y = tanh(W_τ x), each output summed over inputs in order.
+                int any_nan = 0;
+                for (int i = tid; i < width; i += threads) {
+                    const int j = i / D, k = i % D;
+                    const float* w = params + L.w + (types_sh[j] * D + k) * D;
+                    float acc = 0.0f;
+#pragma unroll
+                    for (int c = 0; c < D; ++c) acc += w[c] * x[j * D + c];
+                    const float y = tanh_f32(acc);
+                    dst[i] = y;
+                    any_nan |= is_nan(y);
+                }
+                src_nan = __syncthreads_or(any_nan);
+            }
+            prev_nan = src_nan;
+            const float* y = ybuf + a * width;
+            const float* y_prev = ybuf + p * width;
+
+            if (tid == 0) {
+                // Readout (read_action), then the environment step (run_lifetime).
+                int action = 0;
+                float value = 0.0f;
+                if (continuous) {
+                    const float out = y[(nodes - 1) * D];
+                    const float unit = is_nan(out) ? 0.0f : out;
+                    const float low = env_action_low(env_id), high = env_action_high(env_id);
+                    value = low + (unit + 1.0f) * 0.5f * (high - low);
+                    prev_action_value_sh = unit;
+                } else {
+                    const int first = nodes - outputs;
+                    float best_value = y[first * D];
+                    if (!is_nan(best_value)) {
+                        for (int k = 1; k < outputs; ++k) {
+                            const float v = y[(first + k) * D];
+                            if (is_nan(v)) {
+                                action = k;
+                                break;
+                            }
+                            if (v > best_value) {
+                                action = k;
+                                best_value = v;
+                            }
+                        }
+                    }
+                    prev_action_sh = action;
+                }
+                const StepResult r = env_step(env, action, value, obs);
+                steps += 1;
+                if (!ended) total += (double)r.reward;
+                reward_sh = r.reward;
+                int stop = 0;
+                if (r.terminated || r.truncated) {
+                    ended = true;
+                    if (stop_on_done) {
+                        stop = 1;
+                    } else {
+                        int index;
+                        if (pool_size > episodes) {
+                            index = episodes + (next_auto_reset - episodes) % (pool_size - episodes);
+                        } else {
+                            index = next_auto_reset % pool_size;
+                        }
+                        next_auto_reset += 1;
+                        env_reset_to(env, pool + (size_t)index * state_dim, obs);
+                    }
+                }
+                stop_sh = stop;
+            }
+
+            // Synapse plasticity: e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e).
+            for (int edge = rotated; edge < edges; edge += threads) {
+                const int i = pre_g[edge], j = post_g[edge];
+                const int ty = types_sh[i];
+                float u[2 * D], h[D];
+#pragma unroll
+                for (int c = 0; c < D; ++c) {
+                    u[c] = y_prev[i * D + c];
+                    u[D + c] = y[j * D + c];
+                    h[c] = e[edge * D + c];
+                }
+                const float* w_ih = params + L.w_ih + ty * 3 * D * (2 * D + 1);
+                const float* w_hh = params + L.w_hh + ty * 3 * D * D;
+                const float* bias = params + L.bias + ty * 3 * D;
+                const float* bias_n = params + L.bias_n + ty * D;
+#pragma unroll
+                for (int c = 0; c < D; ++c) {
+                    const float gi_r = input_gate(w_ih + c * (2 * D + 1), u, reward, bias[c]);
+                    const float gi_z = input_gate(w_ih + (D + c) * (2 * D + 1), u, reward, bias[D + c]);
+                    const float gi_n = input_gate(w_ih + (2 * D + c) * (2 * D + 1), u, reward, bias[2 * D + c]);
+                    const float gh_r = hidden_gate(w_hh + c * D, h);
+                    const float gh_z = hidden_gate(w_hh + (D + c) * D, h);
+                    const float gh_n = hidden_gate(w_hh + (2 * D + c) * D, h);
+                    const float r = sigmoid_f32(gi_r + gh_r);
+                    const float z = sigmoid_f32(gi_z + gh_z);
+                    const float cand = tanh_f32(gi_n + r * (gh_n + bias_n[c]));
+                    e[edge * D + c] = h[c] + plasticity * (cand + z * (h[c] - cand));
+                }
+            }
+            __syncthreads();
+            // This step's activations become last step's.
+            const int old_p = p;
+            p = a;
+            a = old_p;
+            if (stop_sh) break;
+        }
+        if (tid == 0) returns[(size_t)lt * episodes + episode] = total;
+    }
+    if (tid == 0) steps_out[lt] = steps;
+}

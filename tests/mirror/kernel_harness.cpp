@@ -1,0 +1,123 @@
+// Runs kernels/sfnn.cu on the CPU for tests/cuda_kernel_emulation.rs: each thread block is
+// emulated by `threads` std::threads and __syncthreads by a std::barrier, so the kernel's own
+// code (indexing, phases, protocol, readout) runs unchanged against the CPU executor.
+//
+// argv: input file, output file, threads per block. Input (little-endian): i32 param_count,
+// types, nodes, lifetimes, lifetimes_per_member, episodes, stop_on_done; then the arrays of
+// src/exec/cuda/pack.rs, each as u32 length + values: genomes f32, env_ids i32, node_types u8,
+// edge_offsets u32, edge_pre u16, edge_post u16, in_offsets u32, in_edges u16, synapse_init
+// f32, reset_offsets u32, resets f32; then u32 shared_bytes. Output: returns (f64 per
+// lifetime × episode), then steps (u64 per lifetime).
+#include <atomic>
+#include <barrier>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+#include <xmmintrin.h>
+
+// ---- the CUDA built-ins the kernel uses
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+
+struct Dim3 {
+    unsigned x = 0, y = 0, z = 0;
+};
+static thread_local Dim3 threadIdx;
+static Dim3 blockIdx, blockDim;
+static std::unique_ptr<std::barrier<>> block_barrier;
+static std::atomic<int> or_slots[2];
+static thread_local int or_calls = 0;
+
+static void __syncthreads() { block_barrier->arrive_and_wait(); }
+
+static int __syncthreads_or(int predicate) {
+    int slot = or_calls++ & 1;
+    if (predicate) or_slots[slot].fetch_or(1);
+    block_barrier->arrive_and_wait();
+    int result = or_slots[slot].load();
+    // Every thread has read the other slot in its previous call (before this barrier).
+    if (threadIdx.x == 0) or_slots[slot ^ 1].store(0);
+    return result;
+}
+
+alignas(16) float shared[1 << 20];
+
+#include "sfnn.cu"
+
+template <typename T>
+static std::vector<T> read_array(FILE* f) {
+    unsigned n = 0;
+    if (fread(&n, 4, 1, f) != 1) exit(3);
+    std::vector<T> v(n ? n : 1);
+    if (n && fread(v.data(), sizeof(T), n, f) != n) exit(3);
+    return v;
+}
+
+static int read_int(FILE* f) {
+    int v;
+    if (fread(&v, 4, 1, f) != 1) exit(3);
+    return v;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 4) return 2;
+    FILE* in = fopen(argv[1], "rb");
+    if (!in) return 2;
+    int threads = atoi(argv[3]);
+    int param_count = read_int(in), types = read_int(in), nodes = read_int(in);
+    int lifetimes = read_int(in), per_member = read_int(in), episodes = read_int(in);
+    int stop_on_done = read_int(in);
+    auto genomes = read_array<float>(in);
+    auto env_ids = read_array<int>(in);
+    auto node_types = read_array<unsigned char>(in);
+    auto edge_offsets = read_array<unsigned>(in);
+    auto edge_pre = read_array<unsigned short>(in);
+    auto edge_post = read_array<unsigned short>(in);
+    auto in_offsets = read_array<unsigned>(in);
+    auto in_edges = read_array<unsigned short>(in);
+    auto synapse_init = read_array<float>(in);
+    auto reset_offsets = read_array<unsigned>(in);
+    auto resets = read_array<float>(in);
+    unsigned shared_bytes = (unsigned)read_int(in);
+    fclose(in);
+    if (shared_bytes > sizeof shared) return 4;
+
+    std::vector<double> returns((size_t)lifetimes * episodes);
+    std::vector<unsigned long long> steps(lifetimes);
+    float scratch = 0.0f;
+    blockDim.x = threads;
+    for (int block = 0; block < lifetimes; ++block) {
+        blockIdx.x = block;
+        block_barrier = std::make_unique<std::barrier<>>(threads);
+        or_slots[0] = 0;
+        or_slots[1] = 0;
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t) {
+            pool.emplace_back([&, t] {
+                threadIdx.x = t;
+                or_calls = 0;
+                // The CPU executor runs lifetimes with FTZ and DAZ on, as --ftz=true does here.
+                _mm_setcsr(_mm_getcsr() | 0x8040);
+                sfnn_lifetimes(genomes.data(), param_count, types, nodes, lifetimes, per_member,
+                               episodes, stop_on_done, env_ids.data(), node_types.data(),
+                               edge_offsets.data(), edge_pre.data(), edge_post.data(),
+                               in_offsets.data(), in_edges.data(), synapse_init.data(),
+                               reset_offsets.data(), resets.data(), &scratch, 0, 0,
+                               returns.data(), steps.data());
+            });
+        }
+        for (auto& th : pool) th.join();
+    }
+    FILE* out = fopen(argv[2], "wb");
+    if (!out) return 2;
+    fwrite(returns.data(), sizeof(double), returns.size(), out);
+    fwrite(steps.data(), sizeof(unsigned long long), steps.size(), out);
+    fclose(out);
+    return 0;
+}
