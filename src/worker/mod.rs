@@ -150,6 +150,18 @@ impl Worker {
                 tracing::warn!("lease lost; another worker continues the job");
                 self.config.metrics.lease_lost();
             }
+            // A dropped connection or a busy database is no fault of the job: hand it back
+            // to continue from its checkpoint, unless it keeps happening.
+            Err(WorkerError::Store(StoreError::Database(e)))
+                if claim.job.attempts < RETRIES_ON_DATABASE_ERRORS =>
+            {
+                tracing::warn!("database error, handing the job back to the queue: {e}");
+                if let Err(e) = self.store.release_job(&id, token).await {
+                    tracing::warn!("releasing the job failed (its lease will expire): {e}");
+                }
+                // Give the database a moment before this worker claims again.
+                tokio::time::sleep(self.config.poll.max(Duration::from_secs(1))).await;
+            }
             Err(e) => {
                 tracing::error!("job failed: {e}");
                 let message = e.to_string();
@@ -165,6 +177,9 @@ impl Worker {
         self.publish_job(&id).await;
     }
 }
+
+/// Claims after which a database error fails a job instead of queueing it again.
+const RETRIES_ON_DATABASE_ERRORS: u32 = 10;
 
 /// Why a job could not run.
 #[derive(Debug, thiserror::Error)]
