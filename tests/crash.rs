@@ -200,3 +200,79 @@ fn kill_and_compare(database: &str, reference_database: &str) {
         .collect();
     assert_eq!(generations, (0..36).collect::<Vec<_>>());
 }
+
+/// Database trouble under a running job loses and changes nothing. PostgreSQL connections are
+/// dropped (a database restart or a network cut, as `pg_terminate_backend` simulates), then
+/// every generation write fails for a while (a trigger raising an error): the worker hands the
+/// job back instead of failing it, takes it again, continues from its checkpoint, and the job
+/// ends with the history and genomes of an undisturbed run.
+#[test]
+fn database_failures_lose_and_change_nothing_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::postgres()) else {
+        eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
+        return;
+    };
+    // The schema's unique name marks this server's connections, and only them.
+    let schema = database.schema.clone().unwrap();
+    let url = format!("{}&application_name={schema}", database.url);
+    let base = std::env::var(common::db::PG_URL_VAR).unwrap();
+    let admin = |sql: String| {
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await
+                .unwrap()
+                .rows_affected()
+        })
+    };
+    let mut spec = common::tiny_spec(30);
+    spec["checkpoint_interval"] = 4.into();
+
+    let mut server = spawn_server(&url);
+    let id = submit(&server, &spec);
+    let mut dropped = 0;
+    for progress in [4u64, 9] {
+        wait(&server, &id, |j| {
+            j["generation"].as_u64().unwrap() >= progress
+        });
+        dropped += admin(format!(
+            "select pg_terminate_backend(pid) from pg_stat_activity \
+             where application_name = '{schema}'"
+        ));
+    }
+    assert!(dropped > 0, "no connection of the server was dropped");
+
+    wait(&server, &id, |j| j["generation"].as_u64().unwrap() >= 14);
+    admin(format!(
+        "create function {schema}.injected_failure() returns trigger language plpgsql as \
+         $$ begin raise exception 'injected failure'; end $$; \
+         create trigger injected_failure before insert on {schema}.generation_record \
+         for each row execute function {schema}.injected_failure()"
+    ));
+    let handed_back = wait(&server, &id, |j| {
+        j["attempts"].as_u64().unwrap() >= 2 || j["status"] == "failed"
+    });
+    assert_ne!(handed_back["status"], "failed", "{handed_back}");
+    admin(format!(
+        "drop trigger injected_failure on {schema}.generation_record"
+    ));
+    let finished = wait(&server, &id, |j| {
+        ["succeeded", "failed"].contains(&j["status"].as_str().unwrap())
+    });
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let disturbed = outcome(&server, &id);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let reference_database = TestDatabase::sqlite();
+    let mut reference = spawn_server(&reference_database.url);
+    let reference_id = submit(&reference, &spec);
+    wait(&reference, &reference_id, |j| j["status"] == "succeeded");
+    let expected = outcome(&reference, &reference_id);
+    reference.child.kill().unwrap();
+    reference.child.wait().unwrap();
+    assert_eq!(disturbed, expected);
+}
