@@ -8,8 +8,10 @@ use super::postgres::{self, PgStore};
 use super::sqlite::SqliteStore;
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
-use futures_util::future::Either;
 use std::time::Duration;
+
+/// Generation records per query of [`Store::history_stream`].
+const HISTORY_BATCH: i64 = 2000;
 
 /// The store the program runs on. Cloning is cheap (backends share a connection pool).
 #[derive(Debug, Clone)]
@@ -238,15 +240,39 @@ impl Store {
         dispatch!(self.history_page(id, after, limit))
     }
 
-    /// The whole history as a stream, read in batches.
+    /// The whole history as a stream, read in batches, so exporting a long run costs no more
+    /// memory than one batch.
     pub fn history_stream(
         &self,
         id: String,
     ) -> impl Stream<Item = Result<GenerationRecord>> + Send + 'static {
-        match self {
-            Store::Sqlite(s) => Either::Left(s.history_stream(id)),
-            Store::Postgres(s) => Either::Right(s.history_stream(id)),
-        }
+        let store = self.clone();
+        let state = (
+            store,
+            id,
+            None::<u64>,
+            Vec::<GenerationRecord>::new().into_iter(),
+            false,
+        );
+        futures_util::stream::unfold(state, |(store, id, after, mut batch, done)| async move {
+            if let Some(record) = batch.next() {
+                let after = Some(record.generation);
+                return Some((Ok(record), (store, id, after, batch, done)));
+            }
+            if done {
+                return None;
+            }
+            match store.history_page(&id, after, HISTORY_BATCH).await {
+                Ok(records) => {
+                    let last = (records.len() as i64) < HISTORY_BATCH;
+                    let mut batch = records.into_iter();
+                    let record = batch.next()?;
+                    let after = Some(record.generation);
+                    Some((Ok(record), (store, id, after, batch, last)))
+                }
+                Err(e) => Some((Err(e), (store, id, after, Vec::new().into_iter(), true))),
+            }
+        })
     }
 
     /// The chart numbers of every generation, in order.

@@ -5,7 +5,6 @@ use super::models::*;
 use super::{Result, StoreError, now_ms};
 use crate::evolution::GenerationRecord;
 use crate::model::ModelConfig;
-use futures_util::Stream;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -19,8 +18,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-/// Rows per batch when streaming a history out.
-const HISTORY_BATCH: i64 = 2000;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the migrations.
@@ -553,41 +550,6 @@ impl SqliteStore {
                 serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
-    }
-
-    /// The whole history as a stream, read in batches, so exporting a long run costs no more
-    /// memory than one batch.
-    pub fn history_stream(
-        &self,
-        id: String,
-    ) -> impl Stream<Item = Result<GenerationRecord>> + Send + 'static {
-        let store = self.clone();
-        let state = (
-            store,
-            id,
-            None::<u64>,
-            Vec::<GenerationRecord>::new().into_iter(),
-            false,
-        );
-        futures_util::stream::unfold(state, |(store, id, after, mut batch, done)| async move {
-            if let Some(record) = batch.next() {
-                let after = Some(record.generation);
-                return Some((Ok(record), (store, id, after, batch, done)));
-            }
-            if done {
-                return None;
-            }
-            match store.history_page(&id, after, HISTORY_BATCH).await {
-                Ok(records) => {
-                    let last = (records.len() as i64) < HISTORY_BATCH;
-                    let mut batch = records.into_iter();
-                    let record = batch.next()?;
-                    let after = Some(record.generation);
-                    Some((Ok(record), (store, id, after, batch, last)))
-                }
-                Err(e) => Some((Err(e), (store, id, after, Vec::new().into_iter(), true))),
-            }
-        })
     }
 
     /// The chart numbers of every generation, in order.
