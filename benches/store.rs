@@ -6,13 +6,14 @@
 //! - the history of a 10,000-generation job: full read (`history_page`) and the chart at 500
 //!   points (`history_chart`).
 
+mod common;
+
 #[path = "../tests/common/db.rs"]
 #[allow(dead_code)]
 mod db;
 
+use common::record;
 use db::TestDatabase;
-use sfnn::evolution::GenerationRecord;
-use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
 use sfnn::store::{JobKind, JobStatus, NewJob, Store};
 use std::time::{Duration, Instant};
 
@@ -20,41 +21,6 @@ const JOBS: usize = 2_000;
 const WORKERS: usize = 16;
 const GENERATIONS: u64 = 10_000;
 const REPEATS: usize = 20;
-
-fn record(generation: u64) -> GenerationRecord {
-    let x = generation as f64;
-    GenerationRecord {
-        generation,
-        fitness: FitnessStats {
-            best: (x * 0.37).sin().abs(),
-            mean: (x * 0.11).sin().abs() * 0.5,
-            worst: 0.0,
-            std: 0.1,
-            q25: 0.1,
-            median: 0.2,
-            q75: 0.3,
-        },
-        best_so_far: 1.0 - 1.0 / (1.0 + (generation / 97) as f64),
-        improved: generation.is_multiple_of(97),
-        envs: ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
-            .iter()
-            .map(|e| EnvStats {
-                env: e.to_string(),
-                mean_return: -x,
-                best_return: x,
-                mean_score: 0.5,
-            })
-            .collect(),
-        sigma: 0.5,
-        telemetry: vec![("axis_ratio".into(), 3.0)],
-        env_steps: 1_228_800,
-        timing: Timing {
-            ask: 0.01,
-            evaluate: 8.0,
-            tell: 0.1,
-        },
-    }
-}
 
 fn new_job(name: String, generations: u64) -> NewJob {
     NewJob {

@@ -29,7 +29,6 @@ pub struct PgStore {
     channel: String,
 }
 
-
 /// PostgreSQL refuses notification payloads of 8000 bytes or more.
 pub const MAX_NOTIFY_PAYLOAD: usize = 7999;
 

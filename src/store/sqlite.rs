@@ -18,7 +18,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the migrations.
     pub async fn open(path: &Path) -> Result<Self> {

@@ -1,0 +1,41 @@
+//! What the benchmarks share.
+
+use sfnn::evolution::GenerationRecord;
+use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
+
+/// A plausible generation record of the paper configuration, varying with `generation`.
+pub fn record(generation: u64) -> GenerationRecord {
+    let x = generation as f64;
+    GenerationRecord {
+        generation,
+        fitness: FitnessStats {
+            best: (x * 0.37).sin().abs(),
+            mean: (x * 0.11).sin().abs() * 0.5,
+            worst: 0.0,
+            std: 0.1,
+            q25: 0.1,
+            median: 0.2,
+            q75: 0.3,
+        },
+        // Best so far rises every 97 generations, as `improved` says.
+        best_so_far: 1.0 - 1.0 / (1.0 + (generation / 97) as f64),
+        improved: generation.is_multiple_of(97),
+        envs: ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
+            .iter()
+            .map(|e| EnvStats {
+                env: e.to_string(),
+                mean_return: -x,
+                best_return: x,
+                mean_score: 0.5,
+            })
+            .collect(),
+        sigma: 0.5,
+        telemetry: vec![("axis_ratio".into(), 3.0)],
+        env_steps: 1_228_800,
+        timing: Timing {
+            ask: 0.01,
+            evaluate: 8.0,
+            tell: 0.1,
+        },
+    }
+}
