@@ -5,22 +5,14 @@
 mod common;
 
 use common::db::TestDatabase;
+use common::http::{free_port, get, outcome, submit};
 use serde_json::Value;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 struct Server {
     child: Child,
     url: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn_server(database: &str) -> Server {
@@ -43,32 +35,6 @@ fn spawn_server(database: &str) -> Server {
     Server { child, url }
 }
 
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-fn get(url: &str) -> Option<Value> {
-    let response = client().get(url).send().ok()?;
-    response
-        .status()
-        .is_success()
-        .then(|| response.json().ok())?
-}
-
-fn submit(server: &Server, spec: &Value) -> String {
-    let job: Value = client()
-        .post(format!("{}/api/v1/jobs", server.url))
-        .json(spec)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    job["id"].as_str().unwrap().to_string()
-}
-
 fn job(server: &Server, id: &str) -> Value {
     get(&format!("{}/api/v1/jobs/{id}", server.url)).unwrap()
 }
@@ -83,37 +49,6 @@ fn wait(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
         assert!(Instant::now() < deadline, "timed out: {j}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A kept genome: kind, generation, fitness and SHA-256 of its values.
-type GenomeKey = (String, Option<u64>, Value, String);
-
-/// History without wall-clock timings, and genomes by (kind, generation) with fitness and hash.
-fn outcome(server: &Server, id: &str) -> (Vec<Value>, Vec<GenomeKey>) {
-    let mut history: Vec<Value> = get(&format!("{}/api/v1/jobs/{id}/history", server.url))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone();
-    for record in &mut history {
-        record.as_object_mut().unwrap().remove("timing");
-    }
-    let mut genomes: Vec<_> = get(&format!("{}/api/v1/jobs/{id}/genomes", server.url))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["kind"].as_str().unwrap().to_string(),
-                g["generation"].as_u64(),
-                g["fitness"].clone(),
-                g["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    genomes.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    (history, genomes)
 }
 
 #[test]
@@ -141,7 +76,7 @@ fn kill_and_compare(database: &str, reference_database: &str) {
     spec["mean_genome_interval"] = 5.into();
 
     let mut server = spawn_server(database);
-    let id = submit(&server, &spec);
+    let id = submit(&server.url, &spec);
     // Kill at different points of the run, including between checkpoints.
     for (kill, progress) in [5u64, 14, 23].into_iter().enumerate() {
         wait(&server, &id, |j| {
@@ -176,14 +111,14 @@ fn kill_and_compare(database: &str, reference_database: &str) {
     let finished = wait(&server, &id, |j| j["status"] == "succeeded");
     assert_eq!(finished["generation"], 36);
     assert!(finished["attempts"].as_u64().unwrap() >= 2, "{finished}");
-    let interrupted = outcome(&server, &id);
+    let interrupted = outcome(&server.url, &id);
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 
     let mut reference = spawn_server(reference_database);
-    let reference_id = submit(&reference, &spec);
+    let reference_id = submit(&reference.url, &spec);
     wait(&reference, &reference_id, |j| j["status"] == "succeeded");
-    let expected = outcome(&reference, &reference_id);
+    let expected = outcome(&reference.url, &reference_id);
     reference.child.kill().unwrap();
     reference.child.wait().unwrap();
 
@@ -232,7 +167,7 @@ fn database_failures_lose_and_change_nothing_on_postgres() {
     spec["checkpoint_interval"] = 4.into();
 
     let mut server = spawn_server(&url);
-    let id = submit(&server, &spec);
+    let id = submit(&server.url, &spec);
     let mut dropped = 0;
     for progress in [4u64, 9] {
         wait(&server, &id, |j| {
@@ -263,15 +198,15 @@ fn database_failures_lose_and_change_nothing_on_postgres() {
         ["succeeded", "failed"].contains(&j["status"].as_str().unwrap())
     });
     assert_eq!(finished["status"], "succeeded", "{finished}");
-    let disturbed = outcome(&server, &id);
+    let disturbed = outcome(&server.url, &id);
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 
     let reference_database = TestDatabase::sqlite();
     let mut reference = spawn_server(&reference_database.url);
-    let reference_id = submit(&reference, &spec);
+    let reference_id = submit(&reference.url, &spec);
     wait(&reference, &reference_id, |j| j["status"] == "succeeded");
-    let expected = outcome(&reference, &reference_id);
+    let expected = outcome(&reference.url, &reference_id);
     reference.child.kill().unwrap();
     reference.child.wait().unwrap();
     assert_eq!(disturbed, expected);

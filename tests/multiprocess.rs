@@ -8,23 +8,15 @@
 mod common;
 
 use common::db::TestDatabase;
+use common::http::{client, free_port, get, outcome, submit};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const JOBS: usize = 20;
 const GENERATIONS: u64 = 16;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A child process that is killed when the test ends, however it ends.
 struct Process(Child);
@@ -34,21 +26,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-fn get(url: &str) -> Option<Value> {
-    let response = client().get(url).send().ok()?;
-    response
-        .status()
-        .is_success()
-        .then(|| response.json().ok())?
 }
 
 fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -115,48 +92,6 @@ fn spec(seed: u64) -> Value {
     spec["checkpoint_interval"] = 4.into();
     spec["mean_genome_interval"] = 5.into();
     spec
-}
-
-fn submit(api: &str, spec: &Value) -> String {
-    let job: Value = client()
-        .post(format!("{api}/api/v1/jobs"))
-        .json(spec)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    job["id"].as_str().unwrap().to_string()
-}
-
-/// A kept genome: kind, generation, fitness and SHA-256 of its values.
-type GenomeKey = (String, Option<u64>, Value, String);
-
-/// History without wall-clock timings, and genomes by (kind, generation).
-fn outcome(api: &str, id: &str) -> (Vec<Value>, Vec<GenomeKey>) {
-    let mut history: Vec<Value> = get(&format!("{api}/api/v1/jobs/{id}/history"))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone();
-    for record in &mut history {
-        record.as_object_mut().unwrap().remove("timing");
-    }
-    let mut genomes: Vec<_> = get(&format!("{api}/api/v1/jobs/{id}/genomes"))
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["kind"].as_str().unwrap().to_string(),
-                g["generation"].as_u64(),
-                g["fitness"].clone(),
-                g["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    genomes.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    (history, genomes)
 }
 
 /// The process id in a worker id (`{host}-{pid}-{index}`).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod http;
 
 use sfnn::exec::ExecutorChoice;
 use sfnn::server::{self, RunningServer, ServerOptions, WorkerOptions};
