@@ -125,7 +125,7 @@ struct ListQuery {
     cursor: Option<Cursor>,
 }
 
-const MAX_PAGE: u32 = 500;
+use crate::limits::http::MAX_PAGE;
 
 fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<JobFilter> {
     if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {

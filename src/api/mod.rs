@@ -22,15 +22,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// Largest request body accepted (a genome upload of the largest model is well below this).
-pub const BODY_LIMIT: usize = 4 << 20;
+pub use crate::limits::http::BODY_LIMIT;
 
 /// Settings the API needs.
 #[derive(Debug, Clone, Default)]
@@ -64,7 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            crate::limits::http::REQUEST_TIMEOUT,
         ));
     let api = Router::new()
         .merge(rest)

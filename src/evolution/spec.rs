@@ -138,22 +138,8 @@ mod defaults {
     }
 }
 
-/// Limits that keep one job from exhausting the machine.
-pub mod limits {
-    pub const MAX_ENVS: usize = 8;
-    /// What the network step supports (node indices are bytes).
-    pub const MAX_NODES: usize = crate::model::MAX_NODES;
-    pub const MAX_MSG_DIMS: usize = crate::model::MAX_MSG_DIMS;
-    pub const MAX_NODE_TYPES: usize = 16;
-    pub const MAX_EPISODES: usize = 100;
-    pub const MAX_EVAL_REPEATS: usize = 32;
-    pub const MAX_GENERATIONS: u64 = 10_000_000;
-    /// Lifetimes simulated per generation (popsize × repeats × envs).
-    pub const MAX_LIFETIMES_PER_GENERATION: usize = 1 << 18;
-    pub const MAX_NAME_CHARS: usize = 200;
-    pub const MAX_TAGS: usize = 32;
-    pub const MAX_TAG_CHARS: usize = 64;
-}
+/// The bounds of a spec live with every other bound, in [`crate::limits`].
+pub use crate::limits::spec as limits;
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError {
