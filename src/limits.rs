@@ -4,6 +4,42 @@
 //! and errors quote them, so the numbers a user reads are the numbers the code enforces.
 //! Sizes that multiply are combined with checked arithmetic.
 
+/// A value out of its allowed range: the field's path (`strategy.popsize`, empty for the whole
+/// document) and what is allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The offending field, e.g. `strategy.popsize`.
+    pub field: String,
+    /// What is allowed.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks `min <= value <= max`; the error states the range.
+pub fn in_range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), FieldError> {
+    if value < min || value > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Job spec: sizes a spec may ask for, each on its own.
 pub mod spec {
     pub const MAX_ENVS: usize = 8;
@@ -20,6 +56,33 @@ pub mod spec {
     pub const MAX_TAGS: usize = 32;
     /// A tag's length, counted in characters (Unicode scalar values) wherever tags are checked.
     pub const MAX_TAG_CHARS: usize = 64;
+}
+
+/// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).
+pub mod cost {
+    /// Multiply-adds of one generation of the paper configuration (CMA-ES, popsize 128,
+    /// CartPole + Acrobot + MountainCar, 8 episodes, N = 32, d = 4): the unit in which errors
+    /// state the work bound. A test checks that the cost model gives exactly this.
+    pub const PAPER_GENERATION_WORK: u64 = 203_171_074_050;
+    /// Work of one generation: 512 paper generations, popsize 8,192 at the paper's sizes with
+    /// room to spare (about 20 ms × 512 on an H200, an hour on a 2-core CPU).
+    pub const MAX_GENERATION_WORK: u64 = 512 * PAPER_GENERATION_WORK;
+    /// A strategy's state, and so each checkpoint: CMA-ES up to 4,096 parameters.
+    pub const MAX_STRATEGY_STATE_BYTES: u64 = 256 << 20;
+    /// Peak memory of one generation (strategy, population, host-drawn lifetimes): several
+    /// workers must fit on one machine.
+    pub const MAX_GENERATION_MEMORY_BYTES: u64 = 4 << 30;
+}
+
+/// Workers: how often a job may crash them.
+pub mod worker {
+    /// Runs of one job that may end in a crash (a panic, or a worker that died and let its
+    /// lease expire) before the job is failed: enough to ride out one unlucky kill, few enough
+    /// that a job which aborts the process cannot keep a server in a crash loop.
+    pub const MAX_CRASHES: u32 = 3;
+    /// How often a running generation looks for a cancel (one small read): a cancel takes
+    /// effect within this plus one lifetime per thread.
+    pub const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 }
 
 /// HTTP: what one request may cost.

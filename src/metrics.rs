@@ -59,6 +59,10 @@ pub struct Metrics {
     generation_seconds: SecondsHistogram,
     lease_takeovers: Counter,
     leases_lost: Counter,
+    workers_configured: Gauge,
+    workers_alive: Gauge,
+    worker_panics: Counter,
+    jobs_crashed: Counter,
 }
 
 impl Metrics {
@@ -112,6 +116,30 @@ impl Metrics {
             "Jobs this process stopped writing because another worker took them over",
             leases_lost.clone(),
         );
+        let workers_configured = Gauge::default();
+        registry.register(
+            "workers_configured",
+            "Workers this process runs",
+            workers_configured.clone(),
+        );
+        let workers_alive = Gauge::default();
+        registry.register(
+            "workers_alive",
+            "Workers of this process that are running (one that panicked is restarted)",
+            workers_alive.clone(),
+        );
+        let worker_panics = Counter::default();
+        registry.register(
+            "worker_panics",
+            "Panics caught in this process's workers (in a job or in the worker loop)",
+            worker_panics.clone(),
+        );
+        let jobs_crashed = Counter::default();
+        registry.register(
+            "jobs_crashed",
+            "Runs of a job that ended in a crash: a panic, or a worker that died (lease expired)",
+            jobs_crashed.clone(),
+        );
         Arc::new(Metrics {
             registry,
             jobs,
@@ -122,6 +150,10 @@ impl Metrics {
             generation_seconds,
             lease_takeovers,
             leases_lost,
+            workers_configured,
+            workers_alive,
+            worker_panics,
+            jobs_crashed,
         })
     }
 
@@ -164,6 +196,37 @@ impl Metrics {
         self.leases_lost.inc();
     }
 
+    /// Counts workers as they are spawned.
+    pub fn worker_spawned(&self) {
+        self.workers_configured.inc();
+    }
+
+    /// A worker's loop started (or was restarted) or ended.
+    pub fn worker_alive(&self, alive: bool) {
+        if alive {
+            self.workers_alive.inc();
+        } else {
+            self.workers_alive.dec();
+        }
+    }
+
+    pub fn worker_panicked(&self) {
+        self.worker_panics.inc();
+    }
+
+    pub fn jobs_crashed(&self, runs: u64) {
+        self.jobs_crashed.inc_by(runs);
+    }
+
+    /// Workers (configured, alive) and panics caught so far, for health checks.
+    pub fn workers(&self) -> WorkerHealth {
+        WorkerHealth {
+            configured: self.workers_configured.get().max(0) as u64,
+            alive: self.workers_alive.get().max(0) as u64,
+            panics: self.worker_panics.get(),
+        }
+    }
+
     /// Reads jobs by status and the queue depth from the store.
     pub async fn refresh_jobs(&self, store: &Store) -> crate::store::Result<()> {
         let counts = store.count_by_status().await?;
@@ -190,4 +253,14 @@ impl Metrics {
         prometheus_text::encode(&mut text, &self.registry).expect("writing to a String");
         text
     }
+}
+
+/// The workers of one process, as `/healthz` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct WorkerHealth {
+    pub configured: u64,
+    /// Running now; fewer than configured while a panicked worker waits to restart.
+    pub alive: u64,
+    /// Panics caught since start (each failed or re-queued its job, or restarted its worker).
+    pub panics: u64,
 }

@@ -8,7 +8,7 @@ use crate::events::{self, EventHub};
 use crate::exec::{self, ExecutorChoice};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
-use crate::worker::{Worker, WorkerConfig};
+use crate::worker::{self, Worker, WorkerConfig};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -145,7 +145,9 @@ fn spawn_workers(
             metrics: metrics.clone(),
         };
         let worker = Worker::new(store.clone(), events.clone(), config, shutdown.clone());
-        workers.handles.push(tokio::spawn(worker.run()));
+        workers
+            .handles
+            .push(tokio::spawn(worker::supervise(worker)));
     }
     Ok(workers)
 }

@@ -54,6 +54,8 @@ on_both_backends!(
     a_heartbeat_extends_only_its_own_lease,
     floats_read_back_bit_for_bit_and_nan_like_sqlite,
     oversized_notifications_are_refused,
+    a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever,
+    a_caught_panic_requeues_then_fails_the_job,
 );
 
 fn new_job(name: &str, priority: i32) -> NewJob {
@@ -181,6 +183,73 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off(store: 
     assert_eq!(job.generation, 2);
     assert_eq!(job.best_fitness, Some(2.0));
     assert_eq!(store.load_checkpoint(&job.id).await.unwrap().unwrap().0, 1);
+}
+
+/// A job that aborts its process is claimed again after every restart; each expired lease is
+/// a crash, and the `MAX_CRASHES`th fails the job instead of re-queueing it.
+async fn a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever(store: &Store) {
+    use sfnn::limits::worker::MAX_CRASHES;
+    let job = store.create_job(new_job("poison", 0)).await.unwrap();
+    for crash in 1..=MAX_CRASHES {
+        let claim = store
+            .claim_job("doomed", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .expect("the job is queued again until its last crash");
+        assert_eq!(claim.job.id, job.id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.requeue_expired().await.unwrap(), [job.id.clone()]);
+        let after = store.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!(after.crashes, crash);
+        let expected = if crash < MAX_CRASHES {
+            JobStatus::Queued
+        } else {
+            JobStatus::Failed
+        };
+        assert_eq!(after.status, expected);
+    }
+    let failed = store.get_job(&job.id).await.unwrap().unwrap();
+    assert!(failed.error.unwrap().contains("died"));
+    assert!(failed.finished_at.is_some());
+    assert!(
+        store
+            .claim_job("next", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_caught_panic_requeues_then_fails_the_job(store: &Store) {
+    use sfnn::limits::worker::MAX_CRASHES;
+    let job = store.create_job(new_job("panics", 0)).await.unwrap();
+    for crash in 1..=MAX_CRASHES {
+        let claim = store
+            .claim_job("w", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = store
+            .record_crash(&job.id, &claim.lease_token, "boom")
+            .await
+            .unwrap();
+        let expected = if crash < MAX_CRASHES {
+            JobStatus::Queued
+        } else {
+            JobStatus::Failed
+        };
+        assert_eq!(status, expected);
+        // The crashed run's token is fenced off like any lost lease.
+        assert!(matches!(
+            store
+                .record_crash(&job.id, &claim.lease_token, "again")
+                .await,
+            Err(StoreError::LeaseLost)
+        ));
+    }
+    let failed = store.get_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(failed.error.as_deref(), Some("boom"));
+    assert_eq!((failed.crashes, failed.worker_id), (MAX_CRASHES, None));
 }
 
 async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {

@@ -7,7 +7,7 @@ use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
 use crate::envs;
 use crate::exec::EpisodeMode;
-use crate::model::{GenomeFile, GenomeLayout, Topology};
+use crate::model::{GenomeFile, GenomeFileError, Topology};
 use crate::store::{GenomeKind, GenomeMeta, JobKind, NewGenome, NewJob};
 use crate::worker::EvaluationSpec;
 use axum::Json;
@@ -221,18 +221,17 @@ async fn upload(
         "application/json" => {
             let file: GenomeFile = parse_json(&bytes)?;
             file.validate()
-                .map_err(|e| ApiError::invalid("values", e.to_string()))?;
+                .map_err(|e| rejected_genome(e, "values", ""))?;
             file
         }
         "application/octet-stream" => GenomeFile::from_safetensors(&bytes)
-            .map_err(|e| ApiError::invalid("", format!("not a valid safetensors genome: {e}")))?,
+            .map_err(|e| rejected_genome(e, "", "not a valid safetensors genome: "))?,
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "application/json or application/octet-stream (safetensors)",
             ));
         }
     };
-    check_model(&file)?;
     let meta = state
         .store
         .insert_genome(&NewGenome {
@@ -254,30 +253,13 @@ async fn upload(
         .into_response())
 }
 
-/// The sizes the server can run.
-fn check_model(file: &GenomeFile) -> Result<()> {
-    use crate::evolution::spec::limits;
-    let m = &file.model;
-    if !(2..=limits::MAX_NODES).contains(&m.nodes) {
-        return Err(ApiError::invalid(
-            "model.nodes",
-            format!("must be between 2 and {}", limits::MAX_NODES),
-        ));
+/// A genome file the server will not store: a model it cannot run names the model's field,
+/// anything else `field` with `prefix` before the reason.
+fn rejected_genome(e: GenomeFileError, field: &str, prefix: &str) -> ApiError {
+    match e {
+        GenomeFileError::Model(e) => e.into(),
+        other => ApiError::invalid(field, format!("{prefix}{other}")),
     }
-    if !(1..=limits::MAX_MSG_DIMS).contains(&m.msg_dims) {
-        return Err(ApiError::invalid(
-            "model.msg_dims",
-            format!("must be between 1 and {}", limits::MAX_MSG_DIMS),
-        ));
-    }
-    if !(1..=limits::MAX_NODE_TYPES).contains(&m.node_types) {
-        return Err(ApiError::invalid(
-            "model.node_types",
-            format!("must be between 1 and {}", limits::MAX_NODE_TYPES),
-        ));
-    }
-    debug_assert_eq!(file.values.len(), GenomeLayout::new(*m).len());
-    Ok(())
 }
 
 /// The body of an evaluation request: the genome comes from the path.

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use crate::envs::{self, EnvInfo};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, WorkerHealth};
 use crate::store::Store;
 use axum::Json;
 use axum::extract::State;
@@ -51,29 +51,34 @@ async fn list_executors(State(state): State<AppState>) -> Json<Vec<ExecutorInfo>
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// `ok`, or `degraded` when the database does not answer or a worker is down.
     #[schema(value_type = String)]
     status: &'static str,
     database: bool,
+    /// This process's workers: a panicked worker is down until it restarts.
+    workers: WorkerHealth,
 }
 
-/// Liveness and database health; also served at `/healthz`.
+/// Liveness, database and worker health; also served at `/healthz`.
 #[utoipa::path(
     get,
     path = "/api/v1/healthz",
     tag = "meta",
     responses(
         (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "The database does not answer", body = Health),
+        (status = 503, description = "The database does not answer, or a worker is down",
+            body = Health),
     ),
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    health(&state.store).await
+    health(&state.store, &state.metrics).await
 }
 
-async fn health(store: &Store) -> (StatusCode, Json<Health>) {
+async fn health(store: &Store, metrics: &Metrics) -> (StatusCode, Json<Health>) {
     let database = store.healthy().await;
-    let status = if database {
+    let workers = metrics.workers();
+    let ok = database && workers.alive >= workers.configured;
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -81,8 +86,9 @@ async fn health(store: &Store) -> (StatusCode, Json<Health>) {
     (
         status,
         Json(Health {
-            status: if database { "ok" } else { "degraded" },
+            status: if ok { "ok" } else { "degraded" },
             database,
+            workers,
         }),
     )
 }
@@ -116,7 +122,9 @@ pub fn probe_router(state: ProbeState) -> axum::Router {
     axum::Router::new()
         .route(
             "/healthz",
-            get(|State(state): State<ProbeState>| async move { health(&state.store).await }),
+            get(|State(state): State<ProbeState>| async move {
+                health(&state.store, &state.metrics).await
+            }),
         )
         .route(
             "/metrics",

@@ -1,11 +1,13 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod cost;
 pub mod csv;
 pub mod fitness;
 pub mod run;
 pub mod spec;
 pub mod strategies;
 
+pub use cost::JobCost;
 pub use fitness::{LifetimeConfig, ReturnBounds, Score};
 pub use run::{BestGenome, Checkpoint, Evolution, GenerationRecord, StopReason};
 pub use spec::JobSpec;

@@ -8,7 +8,7 @@ use super::fitness::ReturnBounds;
 use super::spec::JobSpec;
 use super::strategies::{EvolutionStrategy, FieldError};
 use crate::envs::EnvInfo;
-use crate::exec::{EvalRequest, ExecError, Executor, Sampler};
+use crate::exec::{EvalRequest, ExecError, Executor, Interrupt, Sampler};
 use crate::model::GenomeLayout;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -278,6 +278,17 @@ impl Evolution {
 
     /// Runs one generation on `executor`.
     pub fn step(&mut self, executor: &dyn Executor) -> Result<GenerationRecord, ExecError> {
+        self.step_interruptible(executor, &Interrupt::new(false))
+    }
+
+    /// [`Evolution::step`], abandoned when `interrupt` is raised: then it returns
+    /// [`ExecError::Interrupted`] and this evolution is half-way through a generation (its
+    /// strategy has asked), so it must be dropped, never checkpointed.
+    pub fn step_interruptible(
+        &mut self,
+        executor: &dyn Executor,
+        interrupt: &Interrupt,
+    ) -> Result<GenerationRecord, ExecError> {
         let started = Instant::now();
         let generation = self.state.generation;
         let population = self.state.strategy.ask();
@@ -295,14 +306,15 @@ impl Evolution {
         let lifetimes = sampler.generation(generation, members);
         let asked = Instant::now();
 
-        let output = executor.evaluate(&EvalRequest {
+        let request = EvalRequest {
             model,
             envs: &self.envs,
             protocol: sampler.protocol,
             genomes: &genomes,
             repeats: sampler.repeats,
             lifetimes: &lifetimes,
-        })?;
+        };
+        let output = executor.evaluate_interruptible(&request, interrupt)?;
         let per_member = output.returns.len() / members;
         let scores: Vec<_> = output
             .returns

@@ -2,6 +2,7 @@
 //! reference protocol, so `{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}` is the
 //! paper's experiment.
 
+use super::cost::JobCost;
 use super::fitness::{LifetimeConfig, ReturnBounds};
 use super::strategies::{FieldError, StrategyConfig};
 use crate::envs::{self, EnvInfo};
@@ -148,20 +149,7 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     }
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display>(
-    field: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<(), FieldError> {
-    if value < min || value > max {
-        return Err(err(
-            field,
-            format!("must be between {min} and {max}, got {value}"),
-        ));
-    }
-    Ok(())
-}
+use crate::limits::in_range;
 
 impl JobSpec {
     /// Parses and validates a spec; errors name the offending field (`lifetime.episodes`).
@@ -229,8 +217,7 @@ impl JobSpec {
             .max()
             .unwrap_or(1);
         in_range("model.nodes", m.nodes, needed, MAX_NODES)?;
-        in_range("model.msg_dims", m.msg_dims, 1, MAX_MSG_DIMS)?;
-        in_range("model.node_types", m.node_types, 1, MAX_NODE_TYPES)?;
+        m.config().validate()?;
         let t = &m.topology;
         for (name, p) in [
             ("p_ih", t.p_ih),
@@ -254,16 +241,8 @@ impl JobSpec {
         in_range("lifetime.eval_repeats", l.eval_repeats, 1, MAX_EVAL_REPEATS)?;
 
         self.strategy.validate()?;
-        let lifetimes = self.strategy.popsize * l.eval_repeats * self.envs.len();
-        if lifetimes > MAX_LIFETIMES_PER_GENERATION {
-            return Err(err(
-                "strategy.popsize",
-                format!(
-                    "popsize × lifetime.eval_repeats × envs must be at most \
-                     {MAX_LIFETIMES_PER_GENERATION}, got {lifetimes}"
-                ),
-            ));
-        }
+        // Products of the sizes above, checked: memory, work per generation, checkpoint size.
+        JobCost::of(self)?;
 
         in_range("generations", self.generations, 1, MAX_GENERATIONS)?;
         in_range(

@@ -3,9 +3,10 @@
 //! Lifetimes are independent, so they are spread over a rayon pool one lifetime per task; each
 //! writes its own slice of the output, so results do not depend on the number of threads.
 
-use super::{EvalOutput, EvalRequest, ExecError, Executor, lifetime};
+use super::{EvalOutput, EvalRequest, ExecError, Executor, Interrupt, lifetime};
 use crate::model::{GenomeLayout, Params};
 use rayon::prelude::*;
+use std::sync::atomic::Ordering;
 
 pub struct CpuExecutor {
     pool: rayon::ThreadPool,
@@ -50,6 +51,16 @@ impl Executor for CpuExecutor {
     }
 
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
+        self.evaluate_interruptible(request, &Interrupt::new(false))
+    }
+
+    /// Checks `interrupt` before each lifetime, so a cancel takes effect within one lifetime
+    /// per thread (milliseconds at the paper's sizes) rather than a whole generation.
+    fn evaluate_interruptible(
+        &self,
+        request: &EvalRequest,
+        interrupt: &Interrupt,
+    ) -> Result<EvalOutput, ExecError> {
         let layout = GenomeLayout::new(request.model);
         let params_len = layout.len();
         let envs = request.envs.len();
@@ -75,6 +86,9 @@ impl Executor for CpuExecutor {
                 .zip(request.lifetimes.par_iter())
                 .enumerate()
                 .map(|(index, (out, input))| {
+                    if interrupt.load(Ordering::Relaxed) {
+                        return 0;
+                    }
                     let member = index / per_member;
                     let genome = &request.genomes[member * params_len..(member + 1) * params_len];
                     let params = Params::<f32>::from_flat(&layout, genome);
@@ -90,6 +104,9 @@ impl Executor for CpuExecutor {
                 })
                 .sum::<u64>()
         });
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(ExecError::Interrupted);
+        }
         Ok(EvalOutput { returns, env_steps })
     }
 }

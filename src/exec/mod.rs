@@ -80,7 +80,14 @@ pub enum ExecError {
     Unavailable(String),
     #[error("invalid evaluation request: {0}")]
     InvalidRequest(String),
+    /// The caller raised the [`Interrupt`] flag: the partial results are discarded.
+    #[error("interrupted")]
+    Interrupted,
 }
+
+/// Raised by another thread to stop an evaluation early (a cancelled job): executors check it
+/// between lifetimes and then return [`ExecError::Interrupted`].
+pub type Interrupt = std::sync::atomic::AtomicBool;
 
 /// Something that evaluates populations.
 pub trait Executor: Send + Sync {
@@ -89,6 +96,18 @@ pub trait Executor: Send + Sync {
     /// A human-readable device description (CPU model and threads, GPU name).
     fn device(&self) -> String;
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError>;
+    /// [`Executor::evaluate`], stopping early when `interrupt` is raised. The default checks
+    /// only before it starts, for executors whose whole evaluation is one short launch.
+    fn evaluate_interruptible(
+        &self,
+        request: &EvalRequest,
+        interrupt: &Interrupt,
+    ) -> Result<EvalOutput, ExecError> {
+        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ExecError::Interrupted);
+        }
+        self.evaluate(request)
+    }
     /// The device's fp32 peak in GFLOP/s, where the executor knows it (the bench's reference).
     fn peak_gflops(&self) -> Option<f64> {
         None

@@ -22,6 +22,8 @@ pub enum GenomeFileError {
     Format(String),
     #[error("genome does not match its model: {0}")]
     Layout(String),
+    #[error("unsupported model: {0}")]
+    Model(#[from] crate::limits::FieldError),
 }
 
 /// A genome with everything needed to use it elsewhere.
@@ -63,7 +65,7 @@ impl GenomeFile {
         GenomeLayout::new(self.model)
     }
 
-    /// Checks the format tag, the layout and that every value is finite.
+    /// Checks the format tag, the model's sizes, the layout and that every value is finite.
     pub fn validate(&self) -> Result<(), GenomeFileError> {
         if self.format != FORMAT || self.version != VERSION {
             return Err(GenomeFileError::Format(format!(
@@ -71,6 +73,7 @@ impl GenomeFile {
                 self.format, self.version
             )));
         }
+        self.model.validate()?;
         let layout = self.layout();
         if self.tensors != layout.tensors {
             return Err(GenomeFileError::Layout(
@@ -147,6 +150,8 @@ impl GenomeFile {
         };
         header.remove("format");
         header.remove("version");
+        // The header is the sender's word: check the sizes before sizing anything from them.
+        model.validate()?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| bad(&e))?;
         let layout = GenomeLayout::new(model);
         let mut values = vec![0.0f32; layout.len()];

@@ -13,6 +13,7 @@ pub use genome_file::{GenomeFile, GenomeFileError};
 pub use network::{Decision, LANES, MAX_MSG_DIMS, MAX_NODES, Network, Readout};
 pub use wiring::{Topology, TopologyPreset, Wiring};
 
+use crate::limits::{FieldError, in_range};
 use serde::{Deserialize, Serialize};
 
 /// The sizes that shape a genome and its networks (`scripts/sfnn/main.py` defaults).
@@ -39,6 +40,16 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
+    /// Checks the sizes against what the network step supports ([`crate::limits::spec`]). Call
+    /// it before sizing anything from a model read off a file or a request: the layout of an
+    /// unchecked model can overflow or ask for any amount of memory.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        use crate::limits::spec::{MAX_MSG_DIMS, MAX_NODE_TYPES, MAX_NODES};
+        in_range("model.nodes", self.nodes, 2, MAX_NODES)?;
+        in_range("model.msg_dims", self.msg_dims, 1, MAX_MSG_DIMS)?;
+        in_range("model.node_types", self.node_types, 1, MAX_NODE_TYPES)
+    }
+
     /// Number of evolved parameters: T·(10d² + 7d) + 1 (565 at the reference size).
     pub fn param_count(&self) -> usize {
         GenomeLayout::new(*self).len()

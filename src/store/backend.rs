@@ -174,6 +174,12 @@ impl Store {
         dispatch!(self.finish_job(id, token, status, error, stop_reason))
     }
 
+    /// Ends a run that crashed (a panic caught by its worker): the job goes back to the queue,
+    /// or fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
+    pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
+        dispatch!(self.record_crash(id, token, reason))
+    }
+
     /// Gives a claimed job back to the queue; it continues from its last checkpoint.
     pub async fn release_job(&self, id: &str, token: &str) -> Result<()> {
         dispatch!(self.release_job(id, token))

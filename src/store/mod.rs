@@ -40,6 +40,14 @@ pub enum StoreError {
     EventsMissed,
 }
 
+/// Crashes after which a job fails (from `limits::worker`), as the SQL binds it.
+const MAX_CRASHES: i32 = crate::limits::worker::MAX_CRASHES as i32;
+
+/// The error of a job whose worker died `MAX_CRASHES` times.
+const DIED_TOO_OFTEN: &str = "the worker running this job died each of the last times it ran \
+    it (its lease expired without a hand-back: killed, out of memory or aborted); the job is \
+    failed so that it cannot take down more workers. The worker's log has the cause.";
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens the store a `--database` value names: a `postgres://` or `postgresql://` URL (which

@@ -96,6 +96,9 @@ pub struct Job {
     pub lease_expires_at: Option<i64>,
     /// How many times a worker has claimed the job.
     pub attempts: u32,
+    /// Runs that ended in a crash (a panic, or a worker that died and let its lease expire);
+    /// the job fails at `limits::worker::MAX_CRASHES`.
+    pub crashes: u32,
     #[schema(required = true)]
     pub error: Option<String>,
     #[schema(required = true)]

@@ -14,7 +14,7 @@
 
 use super::chart::{self, Chart};
 use super::models::*;
-use super::{Result, StoreError};
+use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError};
 use crate::evolution::GenerationRecord;
 use crate::model::ModelConfig;
 use futures_util::Stream;
@@ -314,18 +314,49 @@ impl PgStore {
     /// cancel was asked for); returns their ids.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "update job set \
-               status = case when cancel_requested then 'cancelled' else 'queued' end, \
-               finished_at = case when cancel_requested then sfnn_now_ms() else null end, \
+            "update job set crashes = crashes + 1, \
+               status = case when cancel_requested then 'cancelled' \
+                             when crashes + 1 >= $1 then 'failed' else 'queued' end, \
+               error = case when not cancel_requested and crashes + 1 >= $1 then $2 \
+                            else error end, \
+               finished_at = case when cancel_requested or crashes + 1 >= $1 \
+                                  then sfnn_now_ms() else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, \
                updated_at = sfnn_now_ms() \
              where status = 'running' and lease_expires_at < sfnn_now_ms() returning job_id",
         )
+        .bind(MAX_CRASHES)
+        .bind(DIED_TOO_OFTEN)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("job_id")?))
             .collect()
+    }
+
+    /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
+    /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
+    pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
+        let row = sqlx::query(
+            "update job set crashes = crashes + 1, \
+               status = case when cancel_requested then 'cancelled' \
+                             when crashes + 1 >= $1 then 'failed' else 'queued' end, \
+               error = case when not cancel_requested and crashes + 1 >= $1 then $2 \
+                            else error end, \
+               finished_at = case when cancel_requested or crashes + 1 >= $1 \
+                                  then sfnn_now_ms() else null end, \
+               worker_id = null, lease_token = null, lease_expires_at = null, \
+               updated_at = sfnn_now_ms() \
+             where job_id = $3 and lease_token = $4 returning status",
+        )
+        .bind(MAX_CRASHES)
+        .bind(reason)
+        .bind(id)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        let status: String = row.ok_or(StoreError::LeaseLost)?.try_get("status")?;
+        JobStatus::parse(&status).ok_or_else(|| corrupt("status", &status))
     }
 
     /// Whether a cancel was asked for, and whether the lease is still ours.
@@ -861,6 +892,7 @@ fn job_from_row(row: &PgRow) -> Result<Job> {
     let generation: i64 = row.try_get("generation")?;
     let generations: i64 = row.try_get("generations")?;
     let attempts: i32 = row.try_get("attempts")?;
+    let crashes: i32 = row.try_get("crashes")?;
     Ok(Job {
         id: row.try_get("job_id")?,
         kind: JobKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
@@ -876,6 +908,7 @@ fn job_from_row(row: &PgRow) -> Result<Job> {
         worker_id: row.try_get("worker_id")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
         attempts: attempts as u32,
+        crashes: crashes as u32,
         error: row.try_get("error")?,
         stop_reason: row.try_get("stop_reason")?,
         executor: row.try_get("executor")?,

@@ -2,7 +2,7 @@
 
 use super::chart::{self, Chart};
 use super::models::*;
-use super::{Result, StoreError, now_ms};
+use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError, now_ms};
 use crate::evolution::GenerationRecord;
 use crate::model::ModelConfig;
 use sqlx::sqlite::{
@@ -274,22 +274,55 @@ impl SqliteStore {
     }
 
     /// Puts running jobs whose lease expired back in the queue (or ends them as cancelled if a
-    /// cancel was asked for); returns their ids.
+    /// cancel was asked for); returns their ids. An expired lease means the worker died
+    /// mid-run: that counts as a crash, and the crash that reaches `MAX_CRASHES` fails the job.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
         let now = now_ms();
         let rows = sqlx::query(
-            "update job set \
-               status = case when cancel_requested = 1 then 'cancelled' else 'queued' end, \
-               finished_at = case when cancel_requested = 1 then ?1 else null end, \
+            "update job set crashes = crashes + 1, \
+               status = case when cancel_requested = 1 then 'cancelled' \
+                             when crashes + 1 >= ?2 then 'failed' else 'queued' end, \
+               error = case when cancel_requested = 0 and crashes + 1 >= ?2 then ?3 \
+                            else error end, \
+               finished_at = case when cancel_requested = 1 or crashes + 1 >= ?2 then ?1 \
+                                  else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?1 \
              where status = 'running' and lease_expires_at < ?1 returning job_id",
         )
         .bind(now)
+        .bind(MAX_CRASHES)
+        .bind(DIED_TOO_OFTEN)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("job_id")?))
             .collect()
+    }
+
+    /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
+    /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
+    pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "update job set crashes = crashes + 1, \
+               status = case when cancel_requested = 1 then 'cancelled' \
+                             when crashes + 1 >= ?1 then 'failed' else 'queued' end, \
+               error = case when cancel_requested = 0 and crashes + 1 >= ?1 then ?2 \
+                            else error end, \
+               finished_at = case when cancel_requested = 1 or crashes + 1 >= ?1 then ?3 \
+                                  else null end, \
+               worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?3 \
+             where job_id = ?4 and lease_token = ?5 returning status",
+        )
+        .bind(MAX_CRASHES)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        let status: String = row.ok_or(StoreError::LeaseLost)?.try_get("status")?;
+        JobStatus::parse(&status).ok_or_else(|| corrupt("status", &status))
     }
 
     /// Whether a cancel was asked for, and whether the lease is still ours.
@@ -809,6 +842,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
     let generation: i64 = row.try_get("generation")?;
     let generations: i64 = row.try_get("generations")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let crashes: i64 = row.try_get("crashes")?;
     let cancel: i64 = row.try_get("cancel_requested")?;
     Ok(Job {
         id: row.try_get("job_id")?,
@@ -825,6 +859,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job> {
         worker_id: row.try_get("worker_id")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
         attempts: attempts as u32,
+        crashes: crashes as u32,
         error: row.try_get("error")?,
         stop_reason: row.try_get("stop_reason")?,
         executor: row.try_get("executor")?,

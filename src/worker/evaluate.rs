@@ -1,7 +1,7 @@
 //! Evaluation jobs: a stored genome on chosen environments, episodes and seeds (meta-testing a
 //! genome on environments it never saw).
 
-use super::{Outcome, Worker, WorkerError};
+use super::{Outcome, Worker, WorkerError, blocking};
 use crate::envs;
 use crate::evolution::strategies::FieldError;
 use crate::evolution::{LifetimeConfig, ReturnBounds};
@@ -128,11 +128,10 @@ impl Worker {
             .set_executor(id, token, executor.name(), &executor.device())
             .await?;
         let spec_for_thread = spec.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let result = blocking(move || {
             evaluate_genome(&spec_for_thread, meta.model, &values, executor.as_ref())
         })
-        .await
-        .map_err(|_| WorkerError::Panicked)??;
+        .await??;
         self.store
             .finish_evaluation(
                 id,

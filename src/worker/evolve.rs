@@ -1,11 +1,12 @@
 //! Running an evolution job: resume from the last checkpoint, then ask → evaluate → tell →
 //! record, one generation at a time.
 
-use super::{Outcome, Worker, WorkerError};
+use super::{AbortOnDrop, Outcome, Worker, WorkerError, blocking};
 use crate::events::Event;
 use crate::evolution::{Checkpoint, Evolution, GenerationRecord, JobSpec, StopReason};
-use crate::exec::ExecutorChoice;
-use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome};
+use crate::exec::{ExecError, ExecutorChoice, Interrupt};
+use crate::limits::worker::CANCEL_POLL;
+use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -72,14 +73,42 @@ impl Worker {
             }
 
             let executor = executor.clone();
-            let (returned, result) = tokio::task::spawn_blocking(move || {
-                let result = evolution.step(executor.as_ref());
+            let interrupt = Arc::new(Interrupt::new(false));
+            let watcher = AbortOnDrop(tokio::spawn(interrupt_on_cancel(
+                self.store.clone(),
+                id.to_string(),
+                token.to_string(),
+                interrupt.clone(),
+            )));
+            let (returned, result) = blocking(move || {
+                let result = evolution.step_interruptible(executor.as_ref(), &interrupt);
                 (evolution, result)
             })
-            .await
-            .map_err(|_| WorkerError::Panicked)?;
+            .await?;
+            drop(watcher);
             evolution = returned;
-            let record = result?;
+            let record = match result {
+                // Cancelled or taken over mid-generation: the half-stepped evolution is
+                // dropped, and the store says which.
+                Err(ExecError::Interrupted) => {
+                    return match self.store.lease_state(id, token).await? {
+                        LeaseState::CancelRequested => {
+                            self.store
+                                .finish_job(
+                                    id,
+                                    token,
+                                    JobStatus::Cancelled,
+                                    None,
+                                    Some("cancelled"),
+                                )
+                                .await?;
+                            Ok(Outcome::Finished)
+                        }
+                        LeaseState::Lost | LeaseState::Held => Ok(Outcome::LeaseLost),
+                    };
+                }
+                other => other?,
+            };
             self.record(id, token, &spec, &evolution, &record).await?;
             self.config
                 .metrics
@@ -96,9 +125,13 @@ impl Worker {
     /// The evolution as of the last checkpoint, or a fresh one.
     async fn start_or_resume(&self, id: &str, spec: &JobSpec) -> Result<Evolution, WorkerError> {
         if let Some((_, state)) = self.store.load_checkpoint(id).await? {
-            let checkpoint: Checkpoint = serde_json::from_slice(&state)
-                .map_err(|e| WorkerError::Invalid(format!("unreadable checkpoint: {e}")))?;
-            return Ok(Evolution::from_checkpoint(spec.clone(), checkpoint));
+            let spec = spec.clone();
+            return blocking(move || {
+                let checkpoint: Checkpoint = serde_json::from_slice(&state)
+                    .map_err(|e| WorkerError::Invalid(format!("unreadable checkpoint: {e}")))?;
+                Ok(Evolution::from_checkpoint(spec, checkpoint))
+            })
+            .await?;
         }
         let initial_mean = match &spec.init_genome {
             Some(genome_id) => {
@@ -109,8 +142,13 @@ impl Worker {
             }
             None => None,
         };
-        Evolution::new(spec.clone(), initial_mean.as_deref())
-            .map_err(|e| WorkerError::Invalid(e.to_string()))
+        // Building the strategy allocates and decomposes its covariance: not on the async task.
+        let spec = spec.clone();
+        blocking(move || {
+            Evolution::new(spec, initial_mean.as_deref())
+                .map_err(|e| WorkerError::Invalid(e.to_string()))
+        })
+        .await?
     }
 
     /// Writes one generation with the genomes it keeps and, at the checkpoint interval or when
@@ -196,5 +234,22 @@ impl Worker {
             .finish_job(id, token, JobStatus::Succeeded, None, reason.as_deref())
             .await?;
         Ok(())
+    }
+}
+
+/// Raises `interrupt` as soon as the job is cancelled or its lease is lost, checking the store
+/// every `CANCEL_POLL` while a generation runs (until aborted). A failed read is retried: the
+/// generation then simply runs to its end.
+async fn interrupt_on_cancel(store: Store, id: String, token: String, interrupt: Arc<Interrupt>) {
+    let mut poll = tokio::time::interval(CANCEL_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        poll.tick().await;
+        if let Ok(LeaseState::CancelRequested | LeaseState::Lost) =
+            store.lease_state(&id, &token).await
+        {
+            interrupt.store(true, Ordering::Relaxed);
+            return;
+        }
     }
 }

@@ -13,12 +13,17 @@ pub use evaluate::{EvaluationResult, EvaluationSpec};
 
 use crate::events::{Event, EventHub};
 use crate::exec::Executor;
+use crate::limits::worker::MAX_CRASHES;
 use crate::metrics::Metrics;
 use crate::store::{Claim, JobKind, JobStatus, Store, StoreError};
+use futures_util::FutureExt;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 /// How a worker behaves.
@@ -49,6 +54,7 @@ enum Outcome {
 }
 
 /// One worker.
+#[derive(Clone)]
 pub struct Worker {
     store: Store,
     events: EventHub,
@@ -72,8 +78,13 @@ impl Worker {
         while !*self.shutdown.borrow() {
             match self.store.requeue_expired().await {
                 Ok(ids) if !ids.is_empty() => {
-                    tracing::warn!(jobs = ?ids, "re-queued jobs whose lease expired");
+                    tracing::warn!(
+                        jobs = ?ids,
+                        "jobs whose worker died (lease expired): re-queued, or failed at \
+                         {MAX_CRASHES} crashes"
+                    );
                     self.config.metrics.lease_takeovers(ids.len() as u64);
+                    self.config.metrics.jobs_crashed(ids.len() as u64);
                     for id in ids {
                         self.publish_job(&id).await;
                     }
@@ -124,18 +135,26 @@ impl Worker {
         self.publish_job(&id).await;
 
         let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = tokio::spawn(heartbeat(
+        // Dropped whichever way the run ends, panics included: a lease is renewed only while
+        // its run is alive.
+        let heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
             self.store.clone(),
             id.clone(),
             claim.lease_token.clone(),
             self.config.lease,
             lost.clone(),
-        ));
-        let result = match claim.job.kind {
-            JobKind::Evolve => self.evolve(&claim, &lost).await,
-            JobKind::Evaluate => self.evaluate(&claim).await,
+        )));
+        let run = async {
+            match claim.job.kind {
+                JobKind::Evolve => self.evolve(&claim, &lost).await,
+                JobKind::Evaluate => self.evaluate(&claim).await,
+            }
         };
-        heartbeat.abort();
+        let result = AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(WorkerError::Panicked(panic_message(&*panic))));
+        drop(heartbeat);
 
         let token = &claim.lease_token;
         match result {
@@ -162,6 +181,7 @@ impl Worker {
                 // Give the database a moment before this worker claims again.
                 tokio::time::sleep(self.config.poll.max(Duration::from_secs(1))).await;
             }
+            Err(WorkerError::Panicked(message)) => self.crashed(&id, token, &message).await,
             Err(e) => {
                 tracing::error!("job failed: {e}");
                 let message = e.to_string();
@@ -176,6 +196,86 @@ impl Worker {
         }
         self.publish_job(&id).await;
     }
+
+    /// A run panicked: a bug, or a job the executor cannot take. The job goes back to the
+    /// queue, and fails with the panic's message once it has crashed `MAX_CRASHES` times, so
+    /// one bad job never holds a worker or a lease.
+    async fn crashed(&self, id: &str, token: &str, message: &str) {
+        self.config.metrics.worker_panicked();
+        self.config.metrics.jobs_crashed(1);
+        let reason = format!("the worker panicked while running this job: {message}");
+        tracing::error!("{reason}");
+        match self.store.record_crash(id, token, &reason).await {
+            Ok(JobStatus::Failed) => {
+                tracing::error!("the job crashed {MAX_CRASHES} times and is failed")
+            }
+            Ok(status) => tracing::warn!(status = status.as_str(), "crashed run ended"),
+            Err(e) => tracing::warn!("recording the crash failed (its lease will expire): {e}"),
+        }
+    }
+}
+
+/// Runs `worker` until shutdown. A panic inside a job is caught where the job runs; one in the
+/// worker's own loop (claiming, polling) ends up here: it is counted, and the loop restarts
+/// after a pause that doubles up to a minute, so a worker never silently disappears.
+pub async fn supervise(worker: Worker) {
+    let metrics = worker.config.metrics.clone();
+    let mut shutdown = worker.shutdown.clone();
+    metrics.worker_spawned();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        metrics.worker_alive(true);
+        let result = AssertUnwindSafe(worker.clone().run()).catch_unwind().await;
+        metrics.worker_alive(false);
+        let Err(panic) = result else {
+            return;
+        };
+        metrics.worker_panicked();
+        tracing::error!(
+            worker = %worker.config.id,
+            "worker loop panicked, restarting in {pause:?}: {}",
+            panic_message(&*panic)
+        );
+        if tokio::time::timeout(pause, shutdown.wait_for(|stop| *stop))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        pause = (pause * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Runs CPU-bound work (building a strategy, a generation, reading a checkpoint) on the
+/// blocking pool, so it never stalls the async workers, heartbeats and requests; a panic in it
+/// becomes [`WorkerError::Panicked`] with its message.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WorkerError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        WorkerError::Panicked(match e.try_into_panic() {
+            Ok(panic) => panic_message(&*panic),
+            Err(e) => e.to_string(),
+        })
+    })
+}
+
+/// Aborts its task when dropped.
+pub(super) struct AbortOnDrop(pub(super) JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The text of a panic payload (`panic!` with a string or a format), else a placeholder.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Claims after which a database error fails a job instead of queueing it again.
@@ -190,8 +290,8 @@ pub enum WorkerError {
     Invalid(String),
     #[error(transparent)]
     Exec(#[from] crate::exec::ExecError),
-    #[error("the evaluation thread panicked")]
-    Panicked,
+    #[error("panicked: {0}")]
+    Panicked(String),
 }
 
 /// Renews the lease every third of its length until aborted; flags a lost lease.

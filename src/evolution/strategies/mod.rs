@@ -139,24 +139,7 @@ impl Default for StrategyConfig {
     }
 }
 
-/// A spec field with a value out of range.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    /// The offending field, e.g. `strategy.popsize`.
-    pub field: String,
-    /// What is allowed.
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::limits::FieldError;
 
 fn positive_finite(field: &str, value: f64) -> Result<(), FieldError> {
     if value.is_finite() && value > 0.0 {

@@ -1,0 +1,280 @@
+//! What a job will cost before it runs: memory, work per generation and checkpoint size, from
+//! its sizes alone, in checked arithmetic.
+//!
+//! Each size of a spec is bounded on its own (`limits::spec`), but products of sizes are what
+//! allocate: `popsize × repeats × envs` lifetimes are drawn per generation, CMA-ES keeps `n × n`
+//! matrices, every lifetime carries up to `nodes²` synapses. A product that overflows is as
+//! invalid as one that is too large, so every step is checked and either error names the
+//! field that drives the cost and quotes the bound.
+
+use super::spec::JobSpec;
+use super::strategies::StrategyName;
+use crate::exec::inputs::reset_pool_size;
+use crate::limits::FieldError;
+use crate::limits::cost::{
+    MAX_GENERATION_MEMORY_BYTES, MAX_GENERATION_WORK, MAX_STRATEGY_STATE_BYTES,
+    PAPER_GENERATION_WORK,
+};
+
+/// The resources one generation of a job needs (upper bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobCost {
+    /// Evolved parameters per genome.
+    pub params: u64,
+    /// Lifetimes simulated per generation (popsize × repeats × envs).
+    pub lifetimes: u64,
+    /// Bytes of the strategy's state (what a checkpoint holds).
+    pub strategy_state_bytes: u64,
+    /// Peak bytes of one generation: strategy working set, population, host-drawn lifetimes.
+    pub generation_memory_bytes: u64,
+    /// Multiply-adds of one generation's networks (every synapse of every step), plus the
+    /// strategy's own linear algebra.
+    pub generation_work: u64,
+}
+
+/// A checked product or sum: `None` on overflow.
+fn product(factors: &[u64]) -> Option<u64> {
+    factors.iter().try_fold(1u64, |acc, &f| acc.checked_mul(f))
+}
+
+fn sum(terms: &[Option<u64>]) -> Option<u64> {
+    terms
+        .iter()
+        .try_fold(0u64, |acc, t| t.and_then(|t| acc.checked_add(t)))
+}
+
+const F64: u64 = 8;
+const F32: u64 = 4;
+
+fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+impl JobCost {
+    /// The cost of `spec`, whose individual fields are already in range. Errors name the field
+    /// that drives the excess (`strategy.popsize` for per-lifetime costs, `model.msg_dims` for
+    /// the genome's size) and state the bound.
+    pub fn of(spec: &JobSpec) -> Result<JobCost, FieldError> {
+        let too_costly = |field: &str, what: String| FieldError::new(field, what);
+        let overflow = |field: &str| {
+            FieldError::new(
+                field,
+                "the job's size overflows 64-bit arithmetic; choose smaller sizes",
+            )
+        };
+        let m = &spec.model;
+        let (nodes, d, types) = (m.nodes as u64, m.msg_dims as u64, m.node_types as u64);
+        // T·(10d² + 7d) + 1, as `GenomeLayout` lays it out.
+        let params = product(&[d, d, 10])
+            .and_then(|dd| dd.checked_add(7 * d))
+            .and_then(|per_type| per_type.checked_mul(types))
+            .and_then(|p| p.checked_add(1))
+            .ok_or_else(|| overflow("model.msg_dims"))?;
+
+        let popsize = spec.strategy.popsize as u64;
+        let repeats = spec.lifetime.eval_repeats as u64;
+        let lifetimes = product(&[popsize, repeats, spec.envs.len() as u64])
+            .ok_or_else(|| overflow("strategy.popsize"))?;
+        let max_lifetimes = crate::limits::spec::MAX_LIFETIMES_PER_GENERATION as u64;
+        if lifetimes > max_lifetimes {
+            return Err(too_costly(
+                "strategy.popsize",
+                format!(
+                    "popsize × lifetime.eval_repeats × envs must be at most {max_lifetimes}, \
+                     got {lifetimes}"
+                ),
+            ));
+        }
+
+        let strategy_state_bytes = strategy_state_bytes(spec.strategy.name, params, popsize)
+            .ok_or_else(|| overflow("model.msg_dims"))?;
+        if strategy_state_bytes > MAX_STRATEGY_STATE_BYTES {
+            return Err(too_costly(
+                "strategy.name",
+                format!(
+                    "{} over {params} parameters keeps {} MiB of state (checkpointed as is); \
+                     the limit is {} MiB: use sep_cma_es, open_es or snes, or a smaller \
+                     model (msg_dims, node_types)",
+                    spec.strategy.name.as_str(),
+                    mib(strategy_state_bytes),
+                    mib(MAX_STRATEGY_STATE_BYTES)
+                ),
+            ));
+        }
+
+        let envs = spec.env_infos();
+        let protocol = spec.protocol();
+        // Up to nodes² synapses per network (the exact count is drawn per lifetime).
+        let synapses = nodes
+            .checked_mul(nodes)
+            .ok_or_else(|| overflow("model.nodes"))?;
+        // Host-drawn inputs of one (member, repeat) over every environment: the wiring (two
+        // node indices and a type per synapse, stored as 8 bytes), the synapses' initial
+        // states and the pool of reset states.
+        let per_slot_input = sum(&envs
+            .iter()
+            .map(|info| {
+                let resets = product(&[
+                    reset_pool_size(info, protocol) as u64,
+                    info.state_dim as u64,
+                    F32,
+                ]);
+                sum(&[
+                    product(&[synapses, d, F32]),
+                    product(&[synapses, 8]),
+                    resets,
+                ])
+            })
+            .collect::<Vec<_>>());
+        let population = product(&[popsize, params, F64 + F32]);
+        let inputs = per_slot_input.and_then(|b| product(&[b, popsize, repeats]));
+        let generation_memory_bytes = sum(&[
+            strategy_working_set_bytes(spec.strategy.name, params, popsize),
+            population,
+            inputs,
+        ])
+        .ok_or_else(|| overflow("strategy.popsize"))?;
+        if generation_memory_bytes > MAX_GENERATION_MEMORY_BYTES {
+            return Err(too_costly(
+                "strategy.popsize",
+                format!(
+                    "one generation needs up to {} MiB (population, lifetimes drawn for it and \
+                     strategy state); the limit is {} MiB: lower popsize, eval_repeats, the \
+                     number of environments or the model's size",
+                    mib(generation_memory_bytes),
+                    mib(MAX_GENERATION_MEMORY_BYTES)
+                ),
+            ));
+        }
+
+        // Every step of every lifetime updates every synapse: a GRU of 3d outputs over 3d + 1
+        // inputs, and the message sums (d per synapse).
+        let per_synapse_step = product(&[3 * d, 3 * d + 1]).and_then(|g| g.checked_add(d));
+        let steps_per_slot = sum(&envs
+            .iter()
+            .map(|info| product(&[protocol.episodes as u64, info.horizon as u64]))
+            .collect::<Vec<_>>());
+        let network_work = steps_per_slot.and_then(|steps| {
+            per_synapse_step.and_then(|w| product(&[steps, popsize, repeats, synapses, w]))
+        });
+        let generation_work = sum(&[
+            network_work,
+            strategy_work(spec.strategy.name, params, popsize),
+        ])
+        .ok_or_else(|| overflow("strategy.popsize"))?;
+        if generation_work > MAX_GENERATION_WORK {
+            return Err(too_costly(
+                "strategy.popsize",
+                format!(
+                    "one generation is about {:.0}× the paper configuration's work; the limit \
+                     is {}×: lower popsize, eval_repeats, lifetime.episodes, the number of \
+                     environments or the model's size",
+                    generation_work as f64 / PAPER_GENERATION_WORK as f64,
+                    MAX_GENERATION_WORK / PAPER_GENERATION_WORK
+                ),
+            ));
+        }
+
+        Ok(JobCost {
+            params,
+            lifetimes,
+            strategy_state_bytes,
+            generation_memory_bytes,
+            generation_work,
+        })
+    }
+}
+
+/// What a strategy keeps between generations.
+fn strategy_state_bytes(name: StrategyName, n: u64, popsize: u64) -> Option<u64> {
+    let vectors = match name {
+        // Covariance and the eigenvectors of the last decomposition, plus mean, paths, weights.
+        StrategyName::CmaEs => return sum(&[product(&[2, n, n, F64]), product(&[4 + popsize, n])]),
+        StrategyName::SepCmaEs => 5,
+        StrategyName::OpenEs => 4,
+        StrategyName::Snes => 3,
+    };
+    sum(&[product(&[vectors, n, F64]), product(&[popsize, F64])])
+}
+
+/// The strategy's peak while it asks and tells: CMA-ES decomposes a copy of its covariance
+/// (nalgebra's symmetric eigensolver holds the matrix, its eigenvectors and a workspace) and keeps
+/// the elite's steps.
+fn strategy_working_set_bytes(name: StrategyName, n: u64, popsize: u64) -> Option<u64> {
+    let state = strategy_state_bytes(name, n, popsize)?;
+    let extra = match name {
+        StrategyName::CmaEs => product(&[3, n, n, F64]),
+        _ => Some(0),
+    };
+    sum(&[Some(state), extra, product(&[popsize, n, F64])])
+}
+
+/// The strategy's own arithmetic per generation: CMA-ES's eigendecomposition is about 10 n³.
+fn strategy_work(name: StrategyName, n: u64, popsize: u64) -> Option<u64> {
+    match name {
+        StrategyName::CmaEs => sum(&[product(&[10, n, n, n]), product(&[popsize, n, n])]),
+        _ => product(&[10, popsize, n]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost(json: &str) -> Result<JobCost, FieldError> {
+        let spec: JobSpec = serde_json::from_str(json).unwrap();
+        JobCost::of(&spec)
+    }
+
+    #[test]
+    fn the_paper_configuration_is_well_inside_every_bound() {
+        let c = cost(r#"{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}"#).unwrap();
+        assert_eq!(c.params, 565);
+        assert_eq!(c.lifetimes, 384);
+        // The constant the error messages compare against is this configuration's work.
+        assert_eq!(c.generation_work, PAPER_GENERATION_WORK);
+        assert!(c.strategy_state_bytes < 8 << 20);
+        assert!(c.generation_memory_bytes < 64 << 20);
+    }
+
+    #[test]
+    fn products_that_wrap_are_rejected_not_wrapped() {
+        // 2^58 × 32 × 1 wraps to 0 in release builds when multiplied unchecked.
+        let e = cost(
+            r#"{"envs": ["CartPole-v1"], "strategy": {"popsize": 288230376151711744},
+                "lifetime": {"eval_repeats": 32}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "strategy.popsize");
+        let e = cost(r#"{"envs": ["CartPole-v1"], "strategy": {"popsize": 2305843009213693952}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "strategy.popsize");
+    }
+
+    #[test]
+    fn a_covariance_too_large_to_keep_names_the_strategy_and_the_bound() {
+        // 42,753 parameters: a 14.6 GB covariance.
+        let e = cost(r#"{"envs": ["CartPole-v1"], "model": {"msg_dims": 16, "node_types": 16}}"#)
+            .unwrap_err();
+        assert_eq!(e.field, "strategy.name");
+        assert!(e.message.contains("MiB"), "{}", e.message);
+        // The same model is fine for a strategy with a diagonal state.
+        cost(
+            r#"{"envs": ["CartPole-v1"], "model": {"msg_dims": 16, "node_types": 16},
+                "strategy": {"name": "snes", "popsize": 16}}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn generation_memory_and_work_are_bounded() {
+        // Within every per-field limit, but 2^18 lifetimes of 256-node networks.
+        let e = cost(
+            r#"{"envs": ["CartPole-v1"], "model": {"nodes": 256},
+                "strategy": {"name": "snes", "popsize": 262144}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "strategy.popsize");
+        assert!(e.message.contains("limit"), "{}", e.message);
+    }
+}
