@@ -198,7 +198,10 @@ async fn a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever(store: &St
             .expect("the job is queued again until its last crash");
         assert_eq!(claim.job.id, job.id);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(store.requeue_expired().await.unwrap(), [job.id.clone()]);
+        assert_eq!(
+            store.requeue_expired().await.unwrap(),
+            std::slice::from_ref(&job.id)
+        );
         let after = store.get_job(&job.id).await.unwrap().unwrap();
         assert_eq!(after.crashes, crash);
         let expected = if crash < MAX_CRASHES {
