@@ -273,3 +273,53 @@ async fn cancel_interrupts_a_running_generation() {
     assert_eq!(history.as_array().map(Vec::len), Some(0), "{history}");
     eprintln!("cancel took effect after {:?}", asked.elapsed());
 }
+
+#[tokio::test]
+async fn an_evaluation_is_bounded_by_the_genome_it_runs() {
+    let server = start(0, None).await;
+    let model = sfnn::model::ModelConfig {
+        nodes: 256,
+        msg_dims: 16,
+        node_types: 16,
+    };
+    let genome = sfnn::model::GenomeFile::new(model, vec![0.01; model.param_count()], None);
+    let response = server
+        .client
+        .post(server.api("/genomes"))
+        .header("content-type", "application/json")
+        .body(genome.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let evaluate = |body: Value| {
+        server
+            .client
+            .post(server.api(&format!("/genomes/{id}/evaluate")))
+            .json(&body)
+            .send()
+    };
+    // Each field within its own limit; together 256 lifetimes of 100 episodes of the largest
+    // network on each environment.
+    let seeds: Vec<u64> = (0..256).collect();
+    let (status, error) = error_of(
+        evaluate(json!({"envs": ["CartPole-v1", "Acrobot-v1"], "episodes": 100, "seeds": seeds}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (422, &json!("seeds")),
+        "{error}"
+    );
+    // A modest evaluation of the same genome is accepted.
+    let response = evaluate(json!({"envs": ["CartPole-v1"], "episodes": 1, "seeds": [1]}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}

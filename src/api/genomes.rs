@@ -328,6 +328,7 @@ async fn evaluate(
         topology: body.topology,
     };
     spec.validate()?;
+    spec.check_cost(&meta.model)?;
     for (i, name) in spec.envs.iter().enumerate() {
         let info = envs::info(name).expect("validated");
         if meta.model.nodes < info.obs_dim + info.action_space.output_nodes() + 1 {

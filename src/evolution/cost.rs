@@ -9,12 +9,15 @@
 
 use super::spec::JobSpec;
 use super::strategies::StrategyName;
+use crate::envs::EnvInfo;
+use crate::exec::Protocol;
 use crate::exec::inputs::reset_pool_size;
 use crate::limits::FieldError;
 use crate::limits::cost::{
     MAX_GENERATION_MEMORY_BYTES, MAX_GENERATION_WORK, MAX_STRATEGY_STATE_BYTES,
     PAPER_GENERATION_WORK,
 };
+use crate::model::ModelConfig;
 
 /// The resources one generation of a job needs (upper bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,7 @@ impl JobCost {
             )
         };
         let m = &spec.model;
-        let (nodes, d, types) = (m.nodes as u64, m.msg_dims as u64, m.node_types as u64);
+        let (d, types) = (m.msg_dims as u64, m.node_types as u64);
         // T·(10d² + 7d) + 1, as `GenomeLayout` lays it out.
         let params = product(&[d, d, 10])
             .and_then(|dd| dd.checked_add(7 * d))
@@ -103,14 +106,68 @@ impl JobCost {
         }
 
         let envs = spec.env_infos();
-        let protocol = spec.protocol();
+        let slots = popsize
+            .checked_mul(repeats)
+            .ok_or_else(|| overflow("strategy.popsize"))?;
+        let networks = NetworkCost::of(&m.config(), &envs, spec.protocol(), slots)
+            .ok_or_else(|| overflow("strategy.popsize"))?;
+        let population = product(&[popsize, params, F64 + F32]);
+        let generation_memory_bytes = sum(&[
+            strategy_working_set_bytes(spec.strategy.name, params, popsize),
+            population,
+            Some(networks.input_bytes),
+        ])
+        .ok_or_else(|| overflow("strategy.popsize"))?;
+        check_memory(
+            generation_memory_bytes,
+            "strategy.popsize",
+            "population, lifetimes \
+            drawn for it and strategy state",
+            "popsize, eval_repeats, the number of \
+            environments or the model's size",
+        )?;
+        let generation_work = networks
+            .work
+            .checked_add(strategy_work(spec.strategy.name, params, popsize).unwrap_or(u64::MAX))
+            .ok_or_else(|| overflow("strategy.popsize"))?;
+        check_work(
+            generation_work,
+            "strategy.popsize",
+            "popsize, eval_repeats, \
+            lifetime.episodes, the number of environments or the model's size",
+        )?;
+
+        Ok(JobCost {
+            params,
+            lifetimes,
+            strategy_state_bytes,
+            generation_memory_bytes,
+            generation_work,
+        })
+    }
+}
+
+/// What simulating lifetimes costs: every (slot, environment) pair is one lifetime.
+struct NetworkCost {
+    /// Host-drawn inputs of every lifetime.
+    input_bytes: u64,
+    /// Multiply-adds of every step of every lifetime.
+    work: u64,
+}
+
+impl NetworkCost {
+    /// `slots` lifetimes per environment (members × repeats, or seeds); `None` on overflow.
+    fn of(
+        model: &ModelConfig,
+        envs: &[&'static EnvInfo],
+        protocol: Protocol,
+        slots: u64,
+    ) -> Option<NetworkCost> {
+        let (nodes, d) = (model.nodes as u64, model.msg_dims as u64);
         // Up to nodes² synapses per network (the exact count is drawn per lifetime).
-        let synapses = nodes
-            .checked_mul(nodes)
-            .ok_or_else(|| overflow("model.nodes"))?;
-        // Host-drawn inputs of one (member, repeat) over every environment: the wiring (two
-        // node indices and a type per synapse, stored as 8 bytes), the synapses' initial
-        // states and the pool of reset states.
+        let synapses = nodes.checked_mul(nodes)?;
+        // One slot's inputs over every environment: the wiring (two node indices and a type per
+        // synapse, 8 bytes), the synapses' initial states and the pool of reset states.
         let per_slot_input = sum(&envs
             .iter()
             .map(|info| {
@@ -125,64 +182,69 @@ impl JobCost {
                     resets,
                 ])
             })
-            .collect::<Vec<_>>());
-        let population = product(&[popsize, params, F64 + F32]);
-        let inputs = per_slot_input.and_then(|b| product(&[b, popsize, repeats]));
-        let generation_memory_bytes = sum(&[
-            strategy_working_set_bytes(spec.strategy.name, params, popsize),
-            population,
-            inputs,
-        ])
-        .ok_or_else(|| overflow("strategy.popsize"))?;
-        if generation_memory_bytes > MAX_GENERATION_MEMORY_BYTES {
-            return Err(too_costly(
-                "strategy.popsize",
-                format!(
-                    "one generation needs up to {} MiB (population, lifetimes drawn for it and \
-                     strategy state); the limit is {} MiB: lower popsize, eval_repeats, the \
-                     number of environments or the model's size",
-                    mib(generation_memory_bytes),
-                    mib(MAX_GENERATION_MEMORY_BYTES)
-                ),
-            ));
-        }
-
-        // Every step of every lifetime updates every synapse: a GRU of 3d outputs over 3d + 1
-        // inputs, and the message sums (d per synapse).
-        let per_synapse_step = product(&[3 * d, 3 * d + 1]).and_then(|g| g.checked_add(d));
+            .collect::<Vec<_>>())?;
+        // Every step updates every synapse: a GRU of 3d outputs over 3d + 1 inputs, and the
+        // message sums (d per synapse).
+        let per_synapse_step = product(&[3 * d, 3 * d + 1])?.checked_add(d)?;
         let steps_per_slot = sum(&envs
             .iter()
             .map(|info| product(&[protocol.episodes as u64, info.horizon as u64]))
-            .collect::<Vec<_>>());
-        let network_work = steps_per_slot.and_then(|steps| {
-            per_synapse_step.and_then(|w| product(&[steps, popsize, repeats, synapses, w]))
-        });
-        let generation_work = sum(&[
-            network_work,
-            strategy_work(spec.strategy.name, params, popsize),
-        ])
-        .ok_or_else(|| overflow("strategy.popsize"))?;
-        if generation_work > MAX_GENERATION_WORK {
-            return Err(too_costly(
-                "strategy.popsize",
-                format!(
-                    "one generation is about {:.0}× the paper configuration's work; the limit \
-                     is {}×: lower popsize, eval_repeats, lifetime.episodes, the number of \
-                     environments or the model's size",
-                    generation_work as f64 / PAPER_GENERATION_WORK as f64,
-                    MAX_GENERATION_WORK / PAPER_GENERATION_WORK
-                ),
-            ));
-        }
-
-        Ok(JobCost {
-            params,
-            lifetimes,
-            strategy_state_bytes,
-            generation_memory_bytes,
-            generation_work,
+            .collect::<Vec<_>>())?;
+        Some(NetworkCost {
+            input_bytes: product(&[per_slot_input, slots])?,
+            work: product(&[steps_per_slot, slots, synapses, per_synapse_step])?,
         })
     }
+}
+
+/// The cost of evaluating a genome of `model` on `envs`, one lifetime per seed and
+/// environment: bounded like a generation, errors naming `seeds` or the overflowing field.
+pub fn check_evaluation(
+    model: &ModelConfig,
+    envs: &[&'static EnvInfo],
+    protocol: Protocol,
+    seeds: usize,
+) -> Result<(), FieldError> {
+    let networks = NetworkCost::of(model, envs, protocol, seeds as u64).ok_or_else(|| {
+        FieldError::new("seeds", "the evaluation's size overflows 64-bit arithmetic")
+    })?;
+    let advice = "fewer seeds, episodes or environments (or a smaller genome)";
+    check_memory(
+        networks.input_bytes,
+        "seeds",
+        "the lifetimes drawn for it",
+        advice,
+    )?;
+    check_work(networks.work, "seeds", advice)
+}
+
+fn check_memory(bytes: u64, field: &str, of_what: &str, advice: &str) -> Result<(), FieldError> {
+    if bytes > MAX_GENERATION_MEMORY_BYTES {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "this needs up to {} MiB ({of_what}); the limit is {} MiB: ask for {advice}",
+                mib(bytes),
+                mib(MAX_GENERATION_MEMORY_BYTES)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_work(work: u64, field: &str, advice: &str) -> Result<(), FieldError> {
+    if work > MAX_GENERATION_WORK {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "this is about {:.0}× the work of a paper-configuration generation; the limit \
+                 is {}×: ask for {advice}",
+                work as f64 / PAPER_GENERATION_WORK as f64,
+                MAX_GENERATION_WORK / PAPER_GENERATION_WORK
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What a strategy keeps between generations.
@@ -220,6 +282,27 @@ fn strategy_work(name: StrategyName, n: u64, popsize: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evaluations_are_bounded_like_generations() {
+        let envs: Vec<_> = ["CartPole-v1", "Acrobot-v1"]
+            .iter()
+            .map(|n| crate::envs::info(n).unwrap())
+            .collect();
+        let protocol = Protocol {
+            episodes: 100,
+            mode: crate::exec::EpisodeMode::FixedHorizon,
+        };
+        let small = ModelConfig::default();
+        check_evaluation(&small, &envs, protocol, 256).unwrap();
+        let largest = ModelConfig {
+            nodes: 256,
+            msg_dims: 16,
+            node_types: 16,
+        };
+        let e = check_evaluation(&largest, &envs, protocol, 256).unwrap_err();
+        assert_eq!(e.field, "seeds");
+    }
 
     fn cost(json: &str) -> Result<JobCost, FieldError> {
         let spec: JobSpec = serde_json::from_str(json).unwrap();

@@ -3,10 +3,11 @@
 
 use super::{Outcome, Worker, WorkerError, blocking};
 use crate::envs;
+use crate::evolution::cost::check_evaluation;
 use crate::evolution::strategies::FieldError;
 use crate::evolution::{LifetimeConfig, ReturnBounds};
 use crate::exec::{EpisodeMode, EvalRequest, Protocol, Sampler};
-use crate::model::Topology;
+use crate::model::{ModelConfig, Topology};
 use crate::store::Claim;
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +82,19 @@ impl EvaluationSpec {
     }
 }
 
+impl EvaluationSpec {
+    /// Checks what evaluating a genome of `model` costs (memory, work) against the bounds of a
+    /// generation: the genome's size is known only once it is looked up.
+    pub fn check_cost(&self, model: &ModelConfig) -> Result<(), FieldError> {
+        let infos: Vec<_> = self.envs.iter().filter_map(|n| envs::info(n)).collect();
+        let protocol = Protocol {
+            episodes: self.episodes,
+            mode: self.episode_mode,
+        };
+        check_evaluation(model, &infos, protocol, self.seeds.len())
+    }
+}
+
 /// Per environment, per seed: the episode returns and the reference's weighted scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvaluationResult {
@@ -118,6 +132,8 @@ impl Worker {
             .ok_or_else(|| {
                 WorkerError::Invalid(format!("genome {} does not exist", spec.genome_id))
             })?;
+        spec.check_cost(&meta.model)
+            .map_err(|e| WorkerError::Invalid(e.to_string()))?;
         let values = self
             .store
             .genome_values(&spec.genome_id)
