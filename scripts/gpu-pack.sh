@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=${PACK_DIR:-target/gpu-pack}
+TARGET=${CARGO_TARGET_DIR:-target}
 MAX_BYTES=$((40 << 20))
 export CARGO_TERM_COLOR=never
 # No debug info and stripped symbols: the pack must stay small enough to carry.
@@ -21,7 +22,7 @@ rm -rf "$PACK"
 mkdir -p "$PACK"
 echo "== cargo build --release --features cuda --bin sfnn"
 cargo build --release --features cuda --bin sfnn
-cp target/release/sfnn "$PACK/sfnn"
+cp "$TARGET/release/sfnn" "$PACK/sfnn"
 
 echo "== test binaries: cuda_compile, cuda_parity"
 cargo test --release --features cuda --no-run --test cuda_compile --test cuda_parity \
