@@ -58,6 +58,14 @@ __device__ __forceinline__ float hidden_gate(const float* w_row, const float* e)
     return acc;
 }
 
+// The lifetime digest (src/exec/digest.rs): FNV-1a over 32-bit words, of every action taken
+// and then of every final synapse state, NaN canonicalised.
+SFNN_FN unsigned long long digest_word(unsigned long long h, unsigned int word) {
+    return (h ^ word) * 0x100000001b3ULL;
+}
+
+SFNN_FN unsigned int digest_float(float v) { return is_nan(v) ? 0x7fc00000u : float_bits(v); }
+
 }  // namespace sfnn
 
 using namespace sfnn;
@@ -88,7 +96,8 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     int states_in_global,                           // 0: synapse states in shared memory
     unsigned int e_capacity,                        // edges per block in that scratch area
     double* __restrict__ returns,                   // [lifetimes][episodes]
-    unsigned long long* __restrict__ steps_out)     // [lifetimes]
+    unsigned long long* __restrict__ steps_out,     // [lifetimes]
+    unsigned long long* __restrict__ digests_out)   // [lifetimes]
 {
     const int lt = blockIdx.x;
     if (lt >= lifetimes) return;
@@ -149,6 +158,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     const int pool_size = (int)((reset_offsets[lt + 1] - reset_offsets[lt]) / state_dim);
     int next_auto_reset = episodes;
     unsigned long long steps = 0;
+    unsigned long long digest = 0xcbf29ce484222325ULL;
     double total = 0.0;
     bool ended = false;
 
@@ -241,6 +251,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     }
                     prev_action_sh = action;
                 }
+                digest = digest_word(digest, continuous ? digest_float(value) : (unsigned int)action);
                 const StepResult r = env_step(env, action, value, obs);
                 steps += 1;
                 if (!ended) total += (double)r.reward;
@@ -302,5 +313,10 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
         }
         if (tid == 0) returns[(size_t)lt * episodes + episode] = total;
     }
-    if (tid == 0) steps_out[lt] = steps;
+    if (tid == 0) {
+        // Every thread's last synapse update is behind the step loop's final barrier.
+        for (int i = 0; i < edges * D; ++i) digest = digest_word(digest, digest_float(e[i]));
+        steps_out[lt] = steps;
+        digests_out[lt] = digest;
+    }
 }

@@ -62,8 +62,9 @@ fn array<T: Copy>(buf: &mut Vec<u8>, values: &[T], to_bytes: impl Fn(T) -> Vec<u
     }
 }
 
-/// Runs the emulated kernel on `request` with `threads` threads per block.
-fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64) {
+/// Runs the emulated kernel on `request` with `threads` threads per block: returns, env steps
+/// and the per-lifetime digests.
+fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64, Vec<u64>) {
     let packed = pack::pack(request).unwrap();
     let model = request.model;
     let params = GenomeLayout::new(model).len();
@@ -115,11 +116,15 @@ fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64)
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
         .collect();
-    let steps = out[8 * count..]
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .sum();
-    (returns, steps)
+    let words = |from: usize| -> Vec<u64> {
+        out[from..from + 8 * packed.lifetimes]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let steps = words(8 * count).iter().sum();
+    let digests = words(8 * (count + packed.lifetimes));
+    (returns, steps, digests)
 }
 
 fn genomes(model: &ModelConfig, members: usize, sigma: f32, seed: u64) -> Vec<f32> {
@@ -132,7 +137,7 @@ fn genomes(model: &ModelConfig, members: usize, sigma: f32, seed: u64) -> Vec<f3
 
 fn check(exe: &Path, what: &str, request: &EvalRequest, threads: usize) {
     let cpu = CpuExecutor::new(1).unwrap().evaluate(request).unwrap();
-    let (returns, steps) = emulate(exe, request, threads);
+    let (returns, steps, digests) = emulate(exe, request, threads);
     let episodes = request.protocol.episodes;
     for (i, (c, k)) in cpu.returns.iter().zip(&returns).enumerate() {
         assert_eq!(
@@ -145,9 +150,19 @@ fn check(exe: &Path, what: &str, request: &EvalRequest, threads: usize) {
     }
     assert_eq!(returns.len(), cpu.returns.len());
     assert_eq!(steps, cpu.env_steps, "{what}: env steps");
+    // Every action and every final synapse state, lifetime by lifetime.
+    assert_eq!(digests.len(), cpu.digests.len());
+    for (lifetime, (c, k)) in cpu.digests.iter().zip(&digests).enumerate() {
+        assert_eq!(
+            c, k,
+            "{what}: lifetime {lifetime}: action/state digests differ"
+        );
+    }
     println!(
-        "{what}: {} returns identical ({steps} env steps, {threads} threads per block)",
-        returns.len()
+        "{what}: {} returns and {} lifetime digests identical ({steps} env steps, {threads} \
+         threads per block)",
+        returns.len(),
+        digests.len()
     );
 }
 

@@ -106,10 +106,34 @@ fn assert_parity(gpu: &CudaExecutor, case: &Case) {
         mismatches.join("\n")
     );
     assert_eq!(cuda.env_steps, cpu.env_steps, "{}: env steps", case.what);
+    // Equal returns can hide different actions: compare each lifetime's digest of its actions
+    // and final synapse states.
+    let differing: Vec<String> = cpu
+        .digests
+        .iter()
+        .zip(&cuda.digests)
+        .enumerate()
+        .filter(|(_, (c, g))| c != g)
+        .take(8)
+        .map(|(lifetime, _)| {
+            format!(
+                "lifetime {lifetime} ({})",
+                case.envs[lifetime % case.envs.len()].name
+            )
+        })
+        .collect();
+    assert_eq!(cuda.digests.len(), cpu.digests.len(), "{}", case.what);
+    assert!(
+        differing.is_empty(),
+        "{}: actions or final synapse states differ\n{}",
+        case.what,
+        differing.join("\n")
+    );
     println!(
-        "{}: {} returns identical, {} env steps",
+        "{}: {} returns and {} lifetime digests identical, {} env steps",
         case.what,
         cpu.returns.len(),
+        cpu.digests.len(),
         cpu.env_steps
     );
 }

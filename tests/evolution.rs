@@ -116,7 +116,7 @@ fn cartpole_lifetime(mode: EpisodeMode, genome: &[f32]) -> (Vec<f64>, u64) {
     .remove(0);
     let params = Params::<f32>::from_flat(&GenomeLayout::new(model), genome);
     let mut returns = vec![0.0; 3];
-    let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns);
+    let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns).env_steps;
     (returns, steps)
 }
 
@@ -159,7 +159,7 @@ fn continuous_control_lifetimes_stay_in_bounds() {
         let input = sampler.generation(0, 1).remove(0);
         let params = Params::<f32>::from_flat(&GenomeLayout::new(model), &random_genomes(1, 4));
         let mut returns = vec![0.0; 2];
-        let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns);
+        let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns).env_steps;
         assert_eq!(steps, 2 * info.horizon as u64);
         for r in returns {
             assert!(r.is_finite(), "{name}: return {r}");
@@ -299,4 +299,52 @@ fn a_warm_started_run_begins_at_the_given_mean() {
     assert_eq!(run.mean_genome(), expected);
     let err = Evolution::new(spec, Some(&mean[..10])).err().unwrap();
     assert_eq!(err.field, "init_genome");
+}
+
+/// Lifetimes at an environment's floor all return the same, whatever they do; their digests
+/// still tell them apart, and stay the same for the same request on any number of threads.
+#[test]
+fn digests_see_actions_that_equal_returns_hide() {
+    use sfnn::exec::{CpuExecutor, EvalRequest, Executor, Sampler};
+    let model = ModelConfig::default();
+    let envs = [sfnn::envs::info("MountainCar-v0").unwrap()];
+    let protocol = Protocol {
+        episodes: 1,
+        mode: EpisodeMode::FixedHorizon,
+    };
+    let members = 8;
+    let lifetimes = Sampler {
+        model: &model,
+        topology: &sfnn::model::Topology::default(),
+        envs: &envs,
+        protocol,
+        repeats: 1,
+        seed: 5,
+    }
+    .generation(0, members);
+    let genomes: Vec<f32> = (0..members * model.param_count())
+        .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.5)
+        .collect();
+    let request = EvalRequest {
+        model,
+        envs: &envs,
+        protocol,
+        genomes: &genomes,
+        repeats: 1,
+        lifetimes: &lifetimes,
+    };
+    let one = CpuExecutor::new(1).unwrap().evaluate(&request).unwrap();
+    let two = CpuExecutor::new(2).unwrap().evaluate(&request).unwrap();
+    assert_eq!(one, two);
+    // Random genomes never reach the flag: every return is the floor...
+    assert!(
+        one.returns.iter().all(|&r| r == -200.0),
+        "{:?}",
+        one.returns
+    );
+    // ...yet every lifetime acted (and learned) differently.
+    let mut digests = one.digests.clone();
+    digests.sort_unstable();
+    digests.dedup();
+    assert_eq!(digests.len(), members);
 }

@@ -48,7 +48,10 @@ fn without_a_gpu_the_check_fails_naming_the_missing_gpu() {
     let (code, summary) = check(&pack, &out);
     assert_eq!(code, Some(2), "{summary}");
     assert!(summary.contains("FAIL: no NVIDIA GPU here"), "{summary}");
-    assert!(summary.contains("couldn't communicate with the NVIDIA driver"), "{summary}");
+    assert!(
+        summary.contains("couldn't communicate with the NVIDIA driver"),
+        "{summary}"
+    );
     assert!(!summary.contains("PASS"), "{summary}");
 }
 

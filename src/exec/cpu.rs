@@ -80,12 +80,14 @@ impl Executor for CpuExecutor {
         }
         let episodes = request.protocol.episodes;
         let mut returns = vec![0.0; request.lifetimes.len() * episodes];
+        let mut digests = vec![0u64; request.lifetimes.len()];
         let env_steps = self.pool.install(|| {
             returns
                 .par_chunks_mut(episodes)
+                .zip(digests.par_iter_mut())
                 .zip(request.lifetimes.par_iter())
                 .enumerate()
-                .map(|(index, (out, input))| {
+                .map(|(index, ((out, digest), input))| {
                     if interrupt.load(Ordering::Relaxed) {
                         return 0;
                     }
@@ -93,20 +95,26 @@ impl Executor for CpuExecutor {
                     let genome = &request.genomes[member * params_len..(member + 1) * params_len];
                     let params = Params::<f32>::from_flat(&layout, genome);
                     let info = request.envs[index % envs];
-                    lifetime::run_lifetime(
+                    let run = lifetime::run_lifetime(
                         &params,
                         &request.model,
                         info,
                         input,
                         request.protocol,
                         out,
-                    )
+                    );
+                    *digest = run.digest;
+                    run.env_steps
                 })
                 .sum::<u64>()
         });
         if interrupt.load(Ordering::Relaxed) {
             return Err(ExecError::Interrupted);
         }
-        Ok(EvalOutput { returns, env_steps })
+        Ok(EvalOutput {
+            returns,
+            env_steps,
+            digests,
+        })
     }
 }

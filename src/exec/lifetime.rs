@@ -2,7 +2,7 @@
 //! its state carried across episodes (SFNN.md §4.2–4.3). This is the reference semantics every
 //! executor must reproduce.
 
-use super::{EpisodeMode, LifetimeInput, Protocol};
+use super::{Digest, EpisodeMode, LifetimeInput, Protocol};
 use crate::envs::{self, Action, ActionSpace, EnvInfo};
 use crate::model::{Decision, ModelConfig, Network, Params, Readout};
 use crate::num::{FlushDenormals, Real};
@@ -15,8 +15,16 @@ pub fn readout_for(info: &EnvInfo) -> Readout {
     }
 }
 
+/// What a lifetime did besides its returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifetimeRun {
+    /// Environment steps taken.
+    pub env_steps: u64,
+    /// Its actions and final synapse states ([`Digest`]).
+    pub digest: u64,
+}
+
 /// Runs one lifetime and writes each episode's return into `returns` (length `episodes`).
-/// Returns the number of environment steps taken.
 pub fn run_lifetime<F: Real>(
     params: &Params<F>,
     model: &ModelConfig,
@@ -24,7 +32,7 @@ pub fn run_lifetime<F: Real>(
     input: &LifetimeInput,
     protocol: Protocol,
     returns: &mut [f64],
-) -> u64 {
+) -> LifetimeRun {
     debug_assert_eq!(returns.len(), protocol.episodes);
     let _flush = FlushDenormals::new();
     let synapse_init: Vec<F> = input
@@ -57,14 +65,21 @@ pub fn run_lifetime<F: Real>(
     };
 
     let mut steps = 0u64;
+    let mut digest = Digest::default();
     for (episode, episode_return) in returns.iter_mut().enumerate() {
         let mut obs = env.reset_to(&resets[episode * dim..(episode + 1) * dim]);
         let mut total = 0.0f64;
         let mut ended = false;
         for _ in 0..info.horizon {
             let action = match net.step(params, obs.as_slice()) {
-                Decision::Discrete(a) => Action::Discrete(a),
-                Decision::Continuous(a) => Action::Continuous(a),
+                Decision::Discrete(a) => {
+                    digest.discrete(a);
+                    Action::Discrete(a)
+                }
+                Decision::Continuous(a) => {
+                    digest.continuous(a);
+                    Action::Continuous(a)
+                }
             };
             let step = env.step(action);
             steps += 1;
@@ -86,5 +101,11 @@ pub fn run_lifetime<F: Real>(
         }
         *episode_return = total;
     }
-    steps
+    for value in net.synapse_states() {
+        digest.state(value);
+    }
+    LifetimeRun {
+        env_steps: steps,
+        digest: digest.finish(),
+    }
 }

@@ -8,12 +8,14 @@
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod digest;
 pub mod inputs;
 pub mod lifetime;
 
 pub use cpu::CpuExecutor;
+pub use digest::Digest;
 pub use inputs::{LifetimeInput, Sampler};
-pub use lifetime::run_lifetime;
+pub use lifetime::{LifetimeRun, run_lifetime};
 
 use crate::envs::EnvInfo;
 use crate::model::ModelConfig;
@@ -61,6 +63,9 @@ impl EvalRequest<'_> {
 pub struct EvalOutput {
     pub returns: Vec<f64>,
     pub env_steps: u64,
+    /// One [`Digest`] per lifetime (`[member][repeat][env]`): its actions and final synapse
+    /// states, for parity checks between executors.
+    pub digests: Vec<u64>,
 }
 
 /// Which executor a job asks for.

@@ -7,7 +7,7 @@
 // src/exec/cuda/pack.rs, each as u32 length + values: genomes f32, env_ids i32, node_types u8,
 // edge_offsets u32, edge_pre u16, edge_post u16, in_offsets u32, in_edges u16, synapse_init
 // f32, reset_offsets u32, resets f32; then u32 shared_bytes. Output: returns (f64 per
-// lifetime × episode), then steps (u64 per lifetime).
+// lifetime × episode), then steps (u64 per lifetime), then digests (u64 per lifetime).
 #include <atomic>
 #include <barrier>
 #include <cstdio>
@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> returns((size_t)lifetimes * episodes);
     std::vector<unsigned long long> steps(lifetimes);
+    std::vector<unsigned long long> digests(lifetimes);
     float scratch = 0.0f;
     blockDim.x = threads;
     for (int block = 0; block < lifetimes; ++block) {
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
                                edge_offsets.data(), edge_pre.data(), edge_post.data(),
                                in_offsets.data(), in_edges.data(), synapse_init.data(),
                                reset_offsets.data(), resets.data(), &scratch, 0, 0,
-                               returns.data(), steps.data());
+                               returns.data(), steps.data(), digests.data());
             });
         }
         for (auto& th : pool) th.join();
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
     if (!out) return 2;
     fwrite(returns.data(), sizeof(double), returns.size(), out);
     fwrite(steps.data(), sizeof(unsigned long long), steps.size(), out);
+    fwrite(digests.data(), sizeof(unsigned long long), digests.size(), out);
     fclose(out);
     return 0;
 }

@@ -214,6 +214,7 @@ impl Executor for CudaExecutor {
             return Ok(EvalOutput {
                 returns: Vec::new(),
                 env_steps: 0,
+                digests: Vec::new(),
             });
         }
         let function = self.function(d)?;
@@ -274,6 +275,7 @@ impl Executor for CudaExecutor {
         let scratch = s.alloc_zeros::<f32>(scratch_len).map_err(&alloc)?;
         let returns = s.alloc_zeros::<f64>(lifetimes * episodes).map_err(&alloc)?;
         let steps = s.alloc_zeros::<u64>(lifetimes).map_err(&alloc)?;
+        let digests = s.alloc_zeros::<u64>(lifetimes).map_err(&alloc)?;
 
         let (param_count, types, nodes) =
             (params as i32, model.node_types as i32, model.nodes as i32);
@@ -309,7 +311,8 @@ impl Executor for CudaExecutor {
             .arg(&in_global)
             .arg(&capacity)
             .arg(&returns)
-            .arg(&steps);
+            .arg(&steps)
+            .arg(&digests);
         let config = LaunchConfig {
             grid_dim: (lifetimes as u32, 1, 1),
             block_dim: (pack::THREADS, 1, 1),
@@ -321,11 +324,13 @@ impl Executor for CudaExecutor {
         let download = driver_error("running the kernel");
         let returns = s.clone_dtoh(&returns).map_err(&download)?;
         let steps = s.clone_dtoh(&steps).map_err(&download)?;
+        let digests = s.clone_dtoh(&digests).map_err(&download)?;
         // Copies to pageable memory complete before they return, but do not rely on it.
         s.synchronize().map_err(&download)?;
         Ok(EvalOutput {
             returns,
             env_steps: steps.iter().sum(),
+            digests,
         })
     }
 }
