@@ -51,20 +51,32 @@ async fn list_executors(State(state): State<AppState>) -> Json<Vec<ExecutorInfo>
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer.
+    /// `ok`, or `degraded` when the database does not answer or cannot write.
     #[schema(value_type = String)]
     status: &'static str,
+    /// Whether the database answers a read.
     database: bool,
+    /// Whether the database can write (false after a storage failure, such as a full disk,
+    /// until a probe write succeeds again).
+    writable: bool,
+    /// Why writes fail, while they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reason: Option<String>,
+    /// Since when writes fail (Unix milliseconds), while they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    failing_since: Option<i64>,
 }
 
-/// Liveness and database health; also served at `/healthz`.
+/// Liveness and database health (reads and writes); also served at `/healthz`.
 #[utoipa::path(
     get,
     path = "/api/v1/healthz",
     tag = "meta",
     responses(
         (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "The database does not answer", body = Health),
+        (status = 503, description = "The database does not answer or cannot write", body = Health),
     ),
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -73,7 +85,9 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 
 async fn health(store: &Store) -> (StatusCode, Json<Health>) {
     let database = store.healthy().await;
-    let status = if database {
+    let failure = store.writable().await.err();
+    let ok = database && failure.is_none();
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -81,8 +95,11 @@ async fn health(store: &Store) -> (StatusCode, Json<Health>) {
     (
         status,
         Json(Health {
-            status: if database { "ok" } else { "degraded" },
+            status: if ok { "ok" } else { "degraded" },
             database,
+            writable: failure.is_none(),
+            failing_since: failure.as_ref().map(|f| f.since_ms),
+            reason: failure.map(|f| f.reason),
         }),
     )
 }
