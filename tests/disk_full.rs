@@ -12,6 +12,7 @@ use common::db::TestDatabase;
 use common::disk::Tmpfs;
 use common::http::{client, free_port, get, outcome, submit};
 use serde_json::Value;
+use sfnn::evolution::Checkpoint;
 use sfnn::model::ModelConfig;
 use sfnn::store::{GenomeKind, NewGenome};
 use std::path::Path;
@@ -217,4 +218,39 @@ fn submit_status(server: &Server) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// Disk use per job: a succeeded job keeps no checkpoint (it can never resume), and a job that
+/// can resume keeps one compact checkpoint (a default-model CMA-ES state: its 565 × 565
+/// covariance used to take 7.5 MB of JSON in every job).
+#[tokio::test]
+async fn checkpoints_are_compact_and_gone_once_a_job_succeeds() {
+    let server = common::start(1, None).await;
+    let store = &server.server.store;
+    let finished = server.submit(&common::tiny_spec(1)).await;
+    server
+        .wait_for(&finished, "succeeded", Duration::from_secs(120))
+        .await;
+    assert_eq!(store.load_checkpoint(&finished).await.unwrap(), None);
+
+    let stopped = server.submit(&common::tiny_spec(1000)).await;
+    loop {
+        let job = server.get_json(&format!("/jobs/{stopped}")).await;
+        if job["generation"].as_u64().unwrap() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server
+        .call(reqwest::Method::POST, &format!("/jobs/{stopped}/cancel"))
+        .await;
+    server
+        .wait_for(&stopped, "cancelled", Duration::from_secs(60))
+        .await;
+    let (generation, state) = store.load_checkpoint(&stopped).await.unwrap().unwrap();
+    assert!(generation >= 4);
+    assert!(state.len() < 1_300_000, "checkpoint of {} bytes", state.len());
+    let checkpoint = Checkpoint::from_bytes(&state).unwrap();
+    assert_eq!(checkpoint.generation, generation);
+
 }

@@ -1,11 +1,13 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod checkpoint;
 pub mod csv;
 pub mod fitness;
 pub mod run;
 pub mod spec;
 pub mod strategies;
 
+pub use checkpoint::CheckpointError;
 pub use fitness::{LifetimeConfig, ReturnBounds, Score};
 pub use run::{BestGenome, Checkpoint, Evolution, GenerationRecord, StopReason};
 pub use spec::JobSpec;

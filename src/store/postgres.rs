@@ -415,6 +415,31 @@ impl PgStore {
         .bind(stop_reason)
         .bind(id)
         .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        fenced(done.rows_affected())?;
+        // A succeeded job can never be resumed: its checkpoint is dead weight.
+        if status == JobStatus::Succeeded {
+            sqlx::query("delete from checkpoint where job_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a claimed job back to the queue without counting its claim as an attempt: the
+    /// store, not the job, failed.
+    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
+        let done = sqlx::query(
+            "update job set status = 'queued', worker_id = null, lease_token = null, \
+               lease_expires_at = null, attempts = greatest(attempts - 1, 0), \
+               updated_at = sfnn_now_ms() \
+             where job_id = $1 and lease_token = $2",
+        )
+        .bind(id)
+        .bind(token)
         .execute(&self.pool)
         .await?;
         fenced(done.rows_affected())

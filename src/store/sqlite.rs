@@ -387,9 +387,18 @@ impl SqliteStore {
         .bind(now)
         .bind(id)
         .bind(token)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        fenced(done.rows_affected())
+        fenced(done.rows_affected())?;
+        // A succeeded job can never be resumed: its checkpoint is dead weight.
+        if status == JobStatus::Succeeded {
+            sqlx::query("delete from checkpoint where job_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Gives a claimed job back to the queue (graceful shutdown); it continues from its last

@@ -63,8 +63,7 @@ impl Worker {
             }
             if self.stopping() {
                 // Hand the job back with its state as of now, so nothing is recomputed.
-                let state =
-                    serde_json::to_vec(evolution.checkpoint()).expect("checkpoint serialises");
+                let state = evolution.checkpoint().to_bytes();
                 self.store
                     .save_checkpoint(id, token, evolution.generation(), &state)
                     .await?;
@@ -96,7 +95,7 @@ impl Worker {
     /// The evolution as of the last checkpoint, or a fresh one.
     async fn start_or_resume(&self, id: &str, spec: &JobSpec) -> Result<Evolution, WorkerError> {
         if let Some((_, state)) = self.store.load_checkpoint(id).await? {
-            let checkpoint: Checkpoint = serde_json::from_slice(&state)
+            let checkpoint = Checkpoint::from_bytes(&state)
                 .map_err(|e| WorkerError::Invalid(format!("unreadable checkpoint: {e}")))?;
             return Ok(Evolution::from_checkpoint(spec.clone(), checkpoint));
         }
@@ -152,7 +151,7 @@ impl Worker {
         }
         let checkpoint = (done.is_multiple_of(spec.checkpoint_interval)
             || evolution.stop_reason().is_some())
-        .then(|| serde_json::to_vec(evolution.checkpoint()).expect("checkpoint serialises"));
+        .then(|| evolution.checkpoint().to_bytes());
         self.store
             .record_generation(id, token, record, &genomes, checkpoint.as_deref())
             .await?;
