@@ -87,6 +87,8 @@ pub struct WriteHealth {
     failing: Mutex<Option<Failure>>,
     /// One probe at a time; callers that arrive meanwhile share its answer.
     probing: tokio::sync::Mutex<()>,
+    /// Wakes those waiting for the store to write again (workers backing off).
+    recovered: tokio::sync::Notify,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +126,12 @@ impl WriteHealth {
         }
     }
 
+    /// Completes when a probe finds the store writing again (from `/healthz`, say), so a worker
+    /// backing off need not sleep out its wait.
+    pub async fn recovered(&self) {
+        self.recovered.notified().await
+    }
+
     /// The standing failure, without probing.
     pub fn failure(&self) -> Option<WriteFailure> {
         self.failing.lock().unwrap().as_ref().map(|f| WriteFailure {
@@ -156,6 +164,7 @@ impl WriteHealth {
                         let seconds = (super::now_ms() - f.since_ms) as f64 / 1000.0;
                         tracing::info!("the store writes again (it failed for {seconds:.1} s)");
                     }
+                    self.recovered.notify_waiters();
                     return Ok(());
                 }
                 Err(e) => {

@@ -80,7 +80,11 @@ impl Worker {
                     "the store cannot write ({}); next look in {wait:?}",
                     failure.reason
                 );
-                let _ = tokio::time::timeout(wait, self.shutdown.changed()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.shutdown.changed() => {}
+                    _ = self.store.write_health().recovered() => {}
+                }
                 continue;
             }
             backoff = Backoff::default();
