@@ -249,8 +249,11 @@ async fn checkpoints_are_compact_and_gone_once_a_job_succeeds() {
         .await;
     let (generation, state) = store.load_checkpoint(&stopped).await.unwrap().unwrap();
     assert!(generation >= 4);
-    assert!(state.len() < 1_300_000, "checkpoint of {} bytes", state.len());
+    assert!(
+        state.len() < 1_300_000,
+        "checkpoint of {} bytes",
+        state.len()
+    );
     let checkpoint = Checkpoint::from_bytes(&state).unwrap();
     assert_eq!(checkpoint.generation, generation);
-
 }
