@@ -1,7 +1,7 @@
 //! Checkpoints as bytes: compact, exact, versioned.
 //!
 //! A default CMA-ES checkpoint is mostly its 565 × 565 covariance matrix: 7.5 MB as JSON, about
-//! 1.15 MB here. The format is a small envelope, `SFCK`, a version byte and the encoded length
+//! 1.16 MB here. The format is a small envelope, `SFCK`, a version byte and the encoded length
 //! (u64, little endian), then the checkpoint in [postcard](https://docs.rs/postcard) (values as
 //! their IEEE bits, the RNG state as is, so reading back is exact), byte-shuffled with stride 8
 //! (the exponent bytes of all the `f64`s side by side) and deflated. Checkpoints written as JSON
