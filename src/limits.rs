@@ -96,3 +96,24 @@ pub mod http {
     /// Largest page of a list.
     pub const MAX_PAGE: u32 = 500;
 }
+
+/// Storage: how the server behaves while the store cannot write (a full disk, an I/O error).
+pub mod storage {
+    use std::time::Duration;
+
+    /// A failing store is healthy again once it commits a write of this many bytes: more than a
+    /// generation writes at the reference size (its record, two genomes and a CMA-ES checkpoint
+    /// of about 1.2 MB), so a disk with room for a small write but not for the next generation
+    /// still counts as full.
+    pub const WRITE_PROBE_BYTES: usize = 4 << 20;
+    /// While the store fails, it is probed at most this often (each probe writes
+    /// [`WRITE_PROBE_BYTES`] twice: the bytes, then their removal).
+    pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+    /// `Retry-After` of a request refused while the store cannot write.
+    pub const RETRY_AFTER: Duration = Duration::from_secs(10);
+    /// A worker that met a storage failure waits this long before looking at the store again,
+    /// doubling each time it still fails, up to [`BACKOFF_MAX`]: a disk that stays full for
+    /// minutes costs a few probes, not the job's attempts.
+    pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
+    pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+}

@@ -29,6 +29,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("expected Content-Type {0}")]
     UnsupportedMediaType(&'static str),
+    /// The store cannot work right now (a full disk, say): 503 with `Retry-After`.
+    #[error("the server cannot store anything right now ({0}); try again later")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -45,7 +48,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
-    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `internal`.
+    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `unavailable`,
+    /// `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +83,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -117,7 +123,14 @@ impl IntoResponse for ApiError {
                 field,
             },
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::Unavailable(_) = &self {
+            let seconds = crate::limits::storage::RETRY_AFTER.as_secs();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -132,6 +145,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Unavailable(reason) => ApiError::Unavailable(reason),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -51,23 +51,36 @@ async fn list_executors(State(state): State<AppState>) -> Json<Vec<ExecutorInfo>
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
-    /// `ok`, or `degraded` when the database does not answer or a worker is down.
+    /// `ok`, or `degraded` when the database does not answer or cannot write, or a worker
+    /// is down.
     #[schema(value_type = String)]
     status: &'static str,
+    /// Whether the database answers a read.
     database: bool,
+    /// Whether the database can write (false after a storage failure, such as a full disk,
+    /// until a probe write succeeds again).
+    writable: bool,
+    /// Why writes fail, while they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reason: Option<String>,
+    /// Since when writes fail (Unix milliseconds), while they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    failing_since: Option<i64>,
     /// This process's workers: a panicked worker is down until it restarts.
     workers: WorkerHealth,
 }
 
-/// Liveness, database and worker health; also served at `/healthz`.
+/// Liveness, database health (reads and writes) and workers; also served at `/healthz`.
 #[utoipa::path(
     get,
     path = "/api/v1/healthz",
     tag = "meta",
     responses(
         (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "The database does not answer, or a worker is down",
-            body = Health),
+        (status = 503, description = "The database does not answer or cannot write, or a \
+            worker is down", body = Health),
     ),
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -76,8 +89,9 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 
 async fn health(store: &Store, metrics: &Metrics) -> (StatusCode, Json<Health>) {
     let database = store.healthy().await;
+    let failure = store.writable().await.err();
     let workers = metrics.workers();
-    let ok = database && workers.alive >= workers.configured;
+    let ok = database && failure.is_none() && workers.alive >= workers.configured;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -88,6 +102,9 @@ async fn health(store: &Store, metrics: &Metrics) -> (StatusCode, Json<Health>) 
         Json(Health {
             status: if ok { "ok" } else { "degraded" },
             database,
+            writable: failure.is_none(),
+            failing_since: failure.as_ref().map(|f| f.since_ms),
+            reason: failure.map(|f| f.reason),
             workers,
         }),
     )

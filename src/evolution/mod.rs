@@ -1,5 +1,6 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
+pub mod checkpoint;
 pub mod cost;
 pub mod csv;
 pub mod fitness;
@@ -7,6 +8,7 @@ pub mod run;
 pub mod spec;
 pub mod strategies;
 
+pub use checkpoint::CheckpointError;
 pub use cost::JobCost;
 pub use fitness::{LifetimeConfig, ReturnBounds, Score};
 pub use run::{BestGenome, Checkpoint, Evolution, GenerationRecord, StopReason};

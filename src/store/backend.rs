@@ -1,11 +1,12 @@
 //! [`Store`]: the store the program runs on, SQLite or PostgreSQL, chosen by the database URL.
 //! Every method has the same meaning on both; each call goes to the backend's own method.
 
-use super::Result;
 use super::chart::Chart;
+use super::health::{WriteFailure, WriteHealth};
 use super::models::*;
 use super::postgres::{self, PgStore};
 use super::sqlite::SqliteStore;
+use super::{Result, StoreError};
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
 use std::time::Duration;
@@ -32,14 +33,19 @@ impl From<PgStore> for Store {
     }
 }
 
-/// Calls the same method on whichever backend `$self` holds.
+/// Calls the same method on whichever backend `$self` holds; a storage failure it meets marks
+/// the store as failing (see [`WriteHealth`]).
 macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match $self {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {{
+        let result = match $self {
             Store::Sqlite(s) => s.$method($($arg),*).await,
             Store::Postgres(s) => s.$method($($arg),*).await,
+        };
+        if let Err(e) = &result {
+            $self.write_health().note(e);
         }
-    };
+        result
+    }};
 }
 
 impl Store {
@@ -51,8 +57,42 @@ impl Store {
         }
     }
 
+    /// Whether the database answers (a read).
     pub async fn healthy(&self) -> bool {
-        dispatch!(self.healthy())
+        match self {
+            Store::Sqlite(s) => s.healthy().await,
+            Store::Postgres(s) => s.healthy().await,
+        }
+    }
+
+    /// The record of storage failures this store met.
+    pub fn write_health(&self) -> &WriteHealth {
+        match self {
+            Store::Sqlite(s) => s.write_health(),
+            Store::Postgres(s) => s.write_health(),
+        }
+    }
+
+    /// `Ok` when the store can write: no storage failure since the last successful probe, or a
+    /// probe write made now succeeds (probes run at most every
+    /// [`PROBE_INTERVAL`](crate::limits::storage::PROBE_INTERVAL)).
+    pub async fn writable(&self) -> Result<(), WriteFailure> {
+        self.write_health()
+            .check(|bytes| async move {
+                match self {
+                    Store::Sqlite(s) => s.probe_write(bytes).await,
+                    Store::Postgres(s) => s.probe_write(bytes).await,
+                }
+            })
+            .await
+    }
+
+    /// Refuses new work while the store cannot write, rather than accepting it into a store
+    /// that cannot run it (or failing halfway).
+    async fn admit(&self) -> Result<()> {
+        self.writable()
+            .await
+            .map_err(|failure| StoreError::Unavailable(failure.reason))
     }
 
     // ---- live events across machines -----------------------------------------------------
@@ -84,7 +124,9 @@ impl Store {
 
     // ---- jobs -----------------------------------------------------------------------------
 
+    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
     pub async fn create_job(&self, new: NewJob) -> Result<Job> {
+        self.admit().await?;
         dispatch!(self.create_job(new))
     }
 
@@ -119,7 +161,9 @@ impl Store {
     }
 
     /// Queues a cancelled or failed job again; it continues from its last checkpoint.
+    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
     pub async fn resume_job(&self, id: &str) -> Result<Job> {
+        self.admit().await?;
         dispatch!(self.resume_job(id))
     }
 
@@ -183,6 +227,12 @@ impl Store {
     /// Gives a claimed job back to the queue; it continues from its last checkpoint.
     pub async fn release_job(&self, id: &str, token: &str) -> Result<()> {
         dispatch!(self.release_job(id, token))
+    }
+
+    /// Gives a claimed job back to the queue without counting its claim as an attempt (the
+    /// store failed, not the job); it continues from its last checkpoint.
+    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
+        dispatch!(self.hand_back_job(id, token))
     }
 
     // ---- generations and checkpoints ------------------------------------------------------
@@ -293,7 +343,9 @@ impl Store {
 
     // ---- genomes and evaluations ----------------------------------------------------------
 
+    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
     pub async fn insert_genome(&self, genome: &NewGenome) -> Result<GenomeMeta> {
+        self.admit().await?;
         dispatch!(self.insert_genome(genome))
     }
 

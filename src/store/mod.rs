@@ -8,12 +8,14 @@
 
 mod backend;
 pub mod chart;
+mod health;
 mod models;
 mod postgres;
 mod sqlite;
 
 pub use backend::Store;
 pub use chart::Chart;
+pub use health::{WriteFailure, WriteHealth};
 pub use models::*;
 pub use postgres::{EVENTS_CHANNEL, MAX_NOTIFY_PAYLOAD, PgStore};
 pub use sqlite::SqliteStore;
@@ -23,7 +25,11 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The store cannot work right now (a full disk, an I/O error, a lock held past the
+    /// timeout, a lost connection): no fault of the request, worth retrying later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the job's lease was lost (another worker owns it now)")]
@@ -47,6 +53,16 @@ const MAX_CRASHES: i32 = crate::limits::worker::MAX_CRASHES as i32;
 const DIED_TOO_OFTEN: &str = "the worker running this job died each of the last times it ran \
     it (its lease expired without a hand-back: killed, out of memory or aborted); the job is \
     failed so that it cannot take down more workers. The worker's log has the cause.";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if health::is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

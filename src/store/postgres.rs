@@ -13,6 +13,7 @@
 //!   transaction (delivered on commit), so servers on other machines can follow live runs.
 
 use super::chart::{self, Chart};
+use super::health::{self, WriteHealth};
 use super::models::*;
 use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError};
 use crate::evolution::GenerationRecord;
@@ -21,12 +22,14 @@ use futures_util::Stream;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
     channel: String,
+    health: Arc<WriteHealth>,
 }
 
 /// PostgreSQL refuses notification payloads of 8000 bytes or more.
@@ -47,6 +50,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))
+            .after_release(health::release_outside_transaction::<Postgres>)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
@@ -58,7 +62,27 @@ impl PgStore {
         } else {
             format!("{EVENTS_CHANNEL}_{schema}")
         };
-        Ok(PgStore { pool, channel })
+        Ok(PgStore {
+            pool,
+            channel,
+            health: Arc::default(),
+        })
+    }
+
+    pub fn write_health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// A committed write to the probe row: whether the database accepts writes. (PostgreSQL
+    /// manages its own space; `_bytes` is what SQLite needs to check.)
+    pub async fn probe_write(&self, _bytes: usize) -> Result<()> {
+        sqlx::query(
+            "insert into store_probe (probe_id, probed_at) values (1, sfnn_now_ms()) \
+             on conflict (probe_id) do update set probed_at = excluded.probed_at",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The notification channel this store sends on and listens to.
@@ -410,6 +434,7 @@ impl PgStore {
         error: Option<&str>,
         stop_reason: Option<&str>,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update job set status = $1, error = $2, stop_reason = $3, \
                finished_at = sfnn_now_ms(), updated_at = sfnn_now_ms(), worker_id = null, \
@@ -419,6 +444,31 @@ impl PgStore {
         .bind(status.as_str())
         .bind(error)
         .bind(stop_reason)
+        .bind(id)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        fenced(done.rows_affected())?;
+        // A succeeded job can never be resumed: its checkpoint is dead weight.
+        if status == JobStatus::Succeeded {
+            sqlx::query("delete from checkpoint where job_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a claimed job back to the queue without counting its claim as an attempt: the
+    /// store, not the job, failed.
+    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
+        let done = sqlx::query(
+            "update job set status = 'queued', worker_id = null, lease_token = null, \
+               lease_expires_at = null, attempts = greatest(attempts - 1, 0), \
+               updated_at = sfnn_now_ms() \
+             where job_id = $1 and lease_token = $2",
+        )
         .bind(id)
         .bind(token)
         .execute(&self.pool)

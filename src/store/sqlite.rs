@@ -1,6 +1,7 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
 use super::chart::{self, Chart};
+use super::health::{self, WriteHealth};
 use super::models::*;
 use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError, now_ms};
 use crate::evolution::GenerationRecord;
@@ -11,11 +12,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    health: Arc<WriteHealth>,
 }
 
 impl SqliteStore {
@@ -39,10 +42,36 @@ impl SqliteStore {
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(health::release_outside_transaction::<Sqlite>)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            health: Arc::default(),
+        })
+    }
+
+    pub fn write_health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// Commits `bytes` bytes (zeros) to the probe row, then commits their removal: whether the
+    /// store has room for a generation's worth of writes. Each statement is its own transaction.
+    pub async fn probe_write(&self, bytes: usize) -> Result<()> {
+        sqlx::query(
+            "insert into store_probe (probe_id, filler, probed_at) values (1, zeroblob(?1), ?2) \
+             on conflict (probe_id) do update set filler = excluded.filler, \
+             probed_at = excluded.probed_at",
+        )
+        .bind(bytes as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("update store_probe set filler = x'' where probe_id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// A transaction that takes the write lock at once. A deferred one would read first and
@@ -378,6 +407,7 @@ impl SqliteStore {
         stop_reason: Option<&str>,
     ) -> Result<()> {
         let now = now_ms();
+        let mut tx = self.write_transaction().await?;
         let done = sqlx::query(
             "update job set status = ?1, error = ?2, stop_reason = ?3, finished_at = ?4, \
                updated_at = ?4, worker_id = null, lease_token = null, lease_expires_at = null, \
@@ -390,9 +420,18 @@ impl SqliteStore {
         .bind(now)
         .bind(id)
         .bind(token)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        fenced(done.rows_affected())
+        fenced(done.rows_affected())?;
+        // A succeeded job can never be resumed: its checkpoint is dead weight.
+        if status == JobStatus::Succeeded {
+            sqlx::query("delete from checkpoint where job_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Gives a claimed job back to the queue (graceful shutdown); it continues from its last
@@ -401,6 +440,22 @@ impl SqliteStore {
         let done = sqlx::query(
             "update job set status = 'queued', worker_id = null, lease_token = null, \
                lease_expires_at = null, updated_at = ?1 \
+             where job_id = ?2 and lease_token = ?3",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        fenced(done.rows_affected())
+    }
+
+    /// Gives a claimed job back to the queue without counting its claim as an attempt: the
+    /// store, not the job, failed.
+    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
+        let done = sqlx::query(
+            "update job set status = 'queued', worker_id = null, lease_token = null, \
+               lease_expires_at = null, attempts = max(attempts - 1, 0), updated_at = ?1 \
              where job_id = ?2 and lease_token = ?3",
         )
         .bind(now_ms())

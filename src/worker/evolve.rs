@@ -64,8 +64,7 @@ impl Worker {
             }
             if self.stopping() {
                 // Hand the job back with its state as of now, so nothing is recomputed.
-                let state =
-                    serde_json::to_vec(evolution.checkpoint()).expect("checkpoint serialises");
+                let state = evolution.checkpoint().to_bytes();
                 self.store
                     .save_checkpoint(id, token, evolution.generation(), &state)
                     .await?;
@@ -127,7 +126,7 @@ impl Worker {
         if let Some((_, state)) = self.store.load_checkpoint(id).await? {
             let spec = spec.clone();
             return blocking(move || {
-                let checkpoint: Checkpoint = serde_json::from_slice(&state)
+                let checkpoint = Checkpoint::from_bytes(&state)
                     .map_err(|e| WorkerError::Invalid(format!("unreadable checkpoint: {e}")))?;
                 Ok(Evolution::from_checkpoint(spec, checkpoint))
             })
@@ -190,7 +189,7 @@ impl Worker {
         }
         let checkpoint = (done.is_multiple_of(spec.checkpoint_interval)
             || evolution.stop_reason().is_some())
-        .then(|| serde_json::to_vec(evolution.checkpoint()).expect("checkpoint serialises"));
+        .then(|| evolution.checkpoint().to_bytes());
         self.store
             .record_generation(id, token, record, &genomes, checkpoint.as_deref())
             .await?;

@@ -13,6 +13,7 @@ pub use evaluate::{EvaluationResult, EvaluationSpec};
 
 use crate::events::{Event, EventHub};
 use crate::exec::Executor;
+use crate::limits::storage;
 use crate::limits::worker::MAX_CRASHES;
 use crate::metrics::Metrics;
 use crate::store::{Claim, JobKind, JobStatus, Store, StoreError};
@@ -75,7 +76,24 @@ impl Worker {
     /// Runs jobs until shutdown.
     pub async fn run(mut self) {
         tracing::info!(worker = %self.config.id, "worker started");
+        let mut backoff = Backoff::default();
         while !*self.shutdown.borrow() {
+            // While the store cannot write (a full disk), a claim would fail or start a job
+            // that cannot record anything: wait, longer each time, until a probe write succeeds.
+            if let Err(failure) = self.store.writable().await {
+                let wait = backoff.next_wait();
+                tracing::warn!(
+                    "the store cannot write ({}); next look in {wait:?}",
+                    failure.reason
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.shutdown.changed() => {}
+                    _ = self.store.write_health().recovered() => {}
+                }
+                continue;
+            }
+            backoff = Backoff::default();
             match self.store.requeue_expired().await {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::warn!(
@@ -169,8 +187,15 @@ impl Worker {
                 tracing::warn!("lease lost; another worker continues the job");
                 self.config.metrics.lease_lost();
             }
-            // A dropped connection or a busy database is no fault of the job: hand it back
-            // to continue from its checkpoint, unless it keeps happening.
+            // A full disk, an I/O error or a lost database is no fault of the job: hand it back,
+            // without counting the attempt, to continue from its checkpoint; the claim loop
+            // above then waits for the store to write again.
+            Err(WorkerError::Store(StoreError::Unavailable(e))) => {
+                tracing::warn!("the store is unavailable, handing the job back: {e}");
+                self.hand_back(&id, token).await;
+            }
+            // Any other database error is no fault of the job either: hand it back to continue
+            // from its checkpoint, unless it keeps happening.
             Err(WorkerError::Store(StoreError::Database(e)))
                 if claim.job.attempts < RETRIES_ON_DATABASE_ERRORS =>
             {
@@ -280,6 +305,47 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 
 /// Claims after which a database error fails a job instead of queueing it again.
 const RETRIES_ON_DATABASE_ERRORS: u32 = 10;
+
+impl Worker {
+    /// Hands a job back to the queue without counting the attempt, retrying while the store
+    /// fails. Gives up when the lease is gone or the worker stops: the lease then expires and
+    /// the job is queued again anyway.
+    async fn hand_back(&self, id: &str, token: &str) {
+        let mut backoff = Backoff::default();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            match self.store.hand_back_job(id, token).await {
+                Ok(()) | Err(StoreError::LeaseLost) => return,
+                Err(e) if self.stopping() => {
+                    tracing::warn!("handing the job back failed (its lease will expire): {e}");
+                    return;
+                }
+                Err(e) => {
+                    let wait = backoff.next_wait();
+                    tracing::warn!("handing the job back failed, next try in {wait:?}: {e}");
+                    let _ = tokio::time::timeout(wait, shutdown.changed()).await;
+                }
+            }
+        }
+    }
+}
+
+/// Waits between looks at a failing store: from [`BACKOFF_MIN`](storage::BACKOFF_MIN),
+/// doubling up to [`BACKOFF_MAX`](storage::BACKOFF_MAX).
+#[derive(Debug, Default)]
+struct Backoff {
+    last: Option<Duration>,
+}
+
+impl Backoff {
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.last.map_or(storage::BACKOFF_MIN, |last| {
+            (last * 2).min(storage::BACKOFF_MAX)
+        });
+        self.last = Some(wait);
+        wait
+    }
+}
 
 /// Why a job could not run.
 #[derive(Debug, thiserror::Error)]

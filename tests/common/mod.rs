@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod disk;
 pub mod http;
 
 use sfnn::exec::ExecutorChoice;

@@ -75,6 +75,7 @@ pub struct CmaEs {
     p_sigma: Vec<f64>,
     p_c: Vec<f64>,
     /// Covariance matrix, `n*n`, exactly symmetric (so row- and column-major agree).
+    #[serde(with = "symmetric")]
     c: Vec<f64>,
     /// Decomposition of `c` made by the last `ask`, consumed by the next `tell`.
     eigen: Option<Eigen>,
@@ -467,5 +468,87 @@ mod tests {
             start.elapsed().as_secs_f64() / 2.0
         );
         assert!(es.sigma.is_finite());
+    }
+}
+
+/// The covariance matrix in checkpoints. JSON holds every value. Binary formats hold the lower
+/// triangle when the matrix is exactly symmetric, bit for bit (as `tell` keeps it), which halves
+/// a checkpoint; any other matrix is stored whole, so reading back is always exact.
+mod symmetric {
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    enum Packed {
+        Lower(Vec<f64>),
+        Full(Vec<f64>),
+    }
+
+    /// Row `i`, columns `0..=i`, for every row in order.
+    struct Lower<'a> {
+        c: &'a [f64],
+        n: usize,
+    }
+
+    impl Serialize for Lower<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.n * (self.n + 1) / 2))?;
+            for i in 0..self.n {
+                for value in &self.c[i * self.n..=i * self.n + i] {
+                    seq.serialize_element(value)?;
+                }
+            }
+            seq.end()
+        }
+    }
+
+    fn side(len: usize) -> Option<usize> {
+        let n = (len as f64).sqrt().round() as usize;
+        (n * n == len).then_some(n)
+    }
+
+    fn is_symmetric(c: &[f64], n: usize) -> bool {
+        (0..n).all(|i| (0..i).all(|j| c[i * n + j].to_bits() == c[j * n + i].to_bits()))
+    }
+
+    pub fn serialize<S: Serializer>(c: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
+        match side(c.len()) {
+            Some(n) if !serializer.is_human_readable() && is_symmetric(c, n) => {
+                serializer.serialize_newtype_variant("Packed", 0, "Lower", &Lower { c, n })
+            }
+            _ if !serializer.is_human_readable() => {
+                serializer.serialize_newtype_variant("Packed", 1, "Full", c)
+            }
+            _ => c.serialize(serializer),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f64>, D::Error> {
+        if deserializer.is_human_readable() {
+            return Vec::deserialize(deserializer);
+        }
+        match Packed::deserialize(deserializer)? {
+            Packed::Full(c) => Ok(c),
+            Packed::Lower(lower) => {
+                // n (n + 1) / 2 values.
+                let n = ((((8 * lower.len() + 1) as f64).sqrt() - 1.0) / 2.0).round() as usize;
+                if n * (n + 1) / 2 != lower.len() {
+                    return Err(serde::de::Error::custom(format!(
+                        "{} values are no triangle of a square matrix",
+                        lower.len()
+                    )));
+                }
+                let mut c = vec![0.0; n * n];
+                let mut values = lower.into_iter();
+                for i in 0..n {
+                    for j in 0..=i {
+                        let v = values.next().expect("counted above");
+                        c[i * n + j] = v;
+                        c[j * n + i] = v;
+                    }
+                }
+                Ok(c)
+            }
+        }
     }
 }

@@ -247,14 +247,99 @@ pub struct Telemetry {
     pub extra: Vec<(String, f64)>,
 }
 
-/// A running strategy: parameters, state and RNG. Serialising it is checkpointing it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", content = "state", rename_all = "snake_case")]
+/// A running strategy: parameters, state and RNG. Serialising it is checkpointing it: in JSON
+/// as `{"name": "cma_es", "state": {…}}`, in binary formats (which cannot read names back) as
+/// the variant's index and its state (see [`forms`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum EvolutionStrategy {
     CmaEs(CmaEs),
     SepCmaEs(SepCmaEs),
     OpenEs(OpenEs),
     Snes(Snes),
+}
+
+/// The two serialised forms of [`EvolutionStrategy`], chosen by
+/// [`is_human_readable`](serde::Serializer::is_human_readable). Variants keep their order: a
+/// binary checkpoint stores the index.
+mod forms {
+    use super::{CmaEs, EvolutionStrategy, OpenEs, SepCmaEs, Snes};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    #[serde(tag = "name", content = "state", rename_all = "snake_case")]
+    enum NamedRef<'a> {
+        CmaEs(&'a CmaEs),
+        SepCmaEs(&'a SepCmaEs),
+        OpenEs(&'a OpenEs),
+        Snes(&'a Snes),
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "name", content = "state", rename_all = "snake_case")]
+    enum Named {
+        CmaEs(CmaEs),
+        SepCmaEs(SepCmaEs),
+        OpenEs(OpenEs),
+        Snes(Snes),
+    }
+
+    #[derive(Serialize)]
+    enum IndexedRef<'a> {
+        CmaEs(&'a CmaEs),
+        SepCmaEs(&'a SepCmaEs),
+        OpenEs(&'a OpenEs),
+        Snes(&'a Snes),
+    }
+
+    #[derive(Deserialize)]
+    enum Indexed {
+        CmaEs(CmaEs),
+        SepCmaEs(SepCmaEs),
+        OpenEs(OpenEs),
+        Snes(Snes),
+    }
+
+    impl Serialize for EvolutionStrategy {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            if serializer.is_human_readable() {
+                match self {
+                    EvolutionStrategy::CmaEs(s) => NamedRef::CmaEs(s),
+                    EvolutionStrategy::SepCmaEs(s) => NamedRef::SepCmaEs(s),
+                    EvolutionStrategy::OpenEs(s) => NamedRef::OpenEs(s),
+                    EvolutionStrategy::Snes(s) => NamedRef::Snes(s),
+                }
+                .serialize(serializer)
+            } else {
+                match self {
+                    EvolutionStrategy::CmaEs(s) => IndexedRef::CmaEs(s),
+                    EvolutionStrategy::SepCmaEs(s) => IndexedRef::SepCmaEs(s),
+                    EvolutionStrategy::OpenEs(s) => IndexedRef::OpenEs(s),
+                    EvolutionStrategy::Snes(s) => IndexedRef::Snes(s),
+                }
+                .serialize(serializer)
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for EvolutionStrategy {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Ok(if deserializer.is_human_readable() {
+                match Named::deserialize(deserializer)? {
+                    Named::CmaEs(s) => EvolutionStrategy::CmaEs(s),
+                    Named::SepCmaEs(s) => EvolutionStrategy::SepCmaEs(s),
+                    Named::OpenEs(s) => EvolutionStrategy::OpenEs(s),
+                    Named::Snes(s) => EvolutionStrategy::Snes(s),
+                }
+            } else {
+                match Indexed::deserialize(deserializer)? {
+                    Indexed::CmaEs(s) => EvolutionStrategy::CmaEs(s),
+                    Indexed::SepCmaEs(s) => EvolutionStrategy::SepCmaEs(s),
+                    Indexed::OpenEs(s) => EvolutionStrategy::OpenEs(s),
+                    Indexed::Snes(s) => EvolutionStrategy::Snes(s),
+                }
+            })
+        }
+    }
 }
 
 impl EvolutionStrategy {
