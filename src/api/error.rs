@@ -29,6 +29,16 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("expected Content-Type {0}")]
     UnsupportedMediaType(&'static str),
+    /// Over an admission limit (`code` names it); answered with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// The `Host` header names a host this server does not answer for (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -45,7 +55,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
-    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `internal`.
+    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `queue_full`,
+    /// `rate_limited`, `host_not_allowed`, `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
@@ -65,6 +76,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +91,8 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooManyRequests { code, .. } => code,
+            ApiError::HostNotAllowed(_) => "host_not_allowed",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -117,7 +132,15 @@ impl IntoResponse for ApiError {
                 field,
             },
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            // Whole seconds, rounded up: retrying at the given second finds room.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.max(1).into());
+        }
+        response
     }
 }
 

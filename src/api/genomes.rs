@@ -310,6 +310,9 @@ fn default_seeds() -> Vec<u64> {
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
@@ -344,6 +347,7 @@ async fn evaluate(
             "must be between -1000 and 1000",
         ));
     }
+    let _admitted = super::admission::admit(&state).await?;
     let job = state
         .store
         .create_job(NewJob {

@@ -1,6 +1,7 @@
 //! Jobs: submit, list, get, cancel, resume, clone, delete, bulk cancel.
 
 use super::AppState;
+use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use crate::events::Event;
 use crate::evolution::JobSpec;
@@ -63,6 +64,7 @@ pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Response> {
             ));
         }
     }
+    let _admitted = admit(state).await?;
     let job = state
         .store
         .create_job(NewJob {
@@ -108,6 +110,9 @@ pub(super) async fn created(state: &AppState, job: Job) -> Response {
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
@@ -333,6 +338,9 @@ async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "Not an evolution job", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
