@@ -185,7 +185,49 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         return Err(ApiError::invalid("", "the body must be a JSON object"));
     }
     // Syntax (trailing characters included) was checked above, so what is left is a value error.
-    Ok(crate::evolution::spec::parse_named(bytes)?)
+    match crate::evolution::spec::parse_named(bytes) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            // JSON Schema counts 1.0 as an integer, so a client that follows the document may
+            // send one for an integer field; read those as the integers they are.
+            let mut value: serde_json::Value =
+                serde_json::from_slice(bytes).expect("syntax was checked");
+            if integral_floats_to_integers(&mut value) {
+                let normalised = serde_json::to_vec(&value).expect("a value serialises");
+                Ok(crate::evolution::spec::parse_named(&normalised)?)
+            } else {
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// Rewrites every float with an integer value (`7.0`, `1e3`) that fits an i64 or u64 as that
+/// integer; says whether any was. Float fields read integers as well, so nothing else changes.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().expect("an f64");
+            let integer = if f.fract() != 0.0 || !f.is_finite() {
+                None
+            } else if f < 0.0 && f >= i64::MIN as f64 {
+                Some(Value::from(f as i64))
+            } else if f >= 0.0 && f < u64::MAX as f64 {
+                Some(Value::from(f as u64))
+            } else {
+                None
+            };
+            integer.map(|i| *value = i).is_some()
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        _ => false,
+    }
 }
 
 /// Checks that a request declares `Content-Type: application/json`.

@@ -267,14 +267,15 @@ fn rejected_genome(e: GenomeFileError, field: &str, prefix: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub(super) struct EvaluateRequest {
     /// Environment names (see `GET /api/v1/envs`).
+    #[schema(min_items = 1, max_items = 8)]
     envs: Vec<String>,
     /// Episodes per lifetime.
     #[serde(default = "default_episodes")]
-    #[schema(default = default_episodes)]
+    #[schema(default = default_episodes, minimum = 1, maximum = 100)]
     episodes: usize,
     /// One lifetime per seed.
     #[serde(default = "default_seeds")]
-    #[schema(default = default_seeds)]
+    #[schema(default = default_seeds, min_items = 1, max_items = 256)]
     seeds: Vec<u64>,
     #[serde(default)]
     episode_mode: EpisodeMode,
@@ -340,6 +341,12 @@ async fn evaluate(
                 format!("{name} needs more nodes than the genome's model has"),
             ));
         }
+    }
+    if let Some((name, p)) = spec.topology.invalid_probability() {
+        return Err(ApiError::invalid(
+            format!("topology.{name}"),
+            format!("must be a probability in [0, 1], got {p}"),
+        ));
     }
     if !(-1000..=1000).contains(&body.priority) {
         return Err(ApiError::invalid(

@@ -123,6 +123,20 @@ async fn submit(State(state): State<AppState>, request: Request) -> Result<Respo
     queue(&state, spec).await
 }
 
+/// The one rule for a tag, wherever one is given (spec, list filter, bulk cancel): 1 to
+/// `MAX_TAG_CHARS` characters, counted as Unicode scalar values, not bytes.
+pub fn check_tag(tag: &str) -> std::result::Result<(), String> {
+    use crate::limits::spec::MAX_TAG_CHARS;
+    let chars = tag.chars().count();
+    if (1..=MAX_TAG_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_TAG_CHARS} characters, got {chars}"
+        ))
+    }
+}
+
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
 struct ListQuery {
     filter: JobFilter,
@@ -156,8 +170,8 @@ fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<Jo
         None => None,
     };
     let tag = params.get("tag").cloned();
-    if tag.as_ref().is_some_and(|t| t.is_empty() || t.len() > 64) {
-        return Err(ApiError::invalid("tag", "must be 1 to 64 characters"));
+    if let Some(tag) = &tag {
+        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     Ok(JobFilter { status, tag, kind })
 }
@@ -199,7 +213,7 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
             min_length = 1, max_length = 64),
         ("limit" = Option<u32>, Query, description = "Page size (default 50)",
             minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query,
+        ("cursor" = Option<String>, Query, min_length = 1,
             description = "The `next_cursor` of the previous page"),
     ),
     responses(
@@ -355,19 +369,14 @@ async fn clone_job(
             "only evolution jobs can be cloned".into(),
         ));
     }
-    let has_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v != "0");
+    // Whether there is a patch is known from the body itself: a chunked request has no
+    // Content-Length, and an empty body (however framed) clones the spec as is.
+    let declared_json = require_json(&request);
+    let bytes = Bytes::from_request(request, &state).await?;
     let mut spec = job.spec.clone();
-    if has_body {
-        require_json(&request)?;
-        let bytes = Bytes::from_request(request, &state).await?;
+    if !bytes.is_empty() {
+        declared_json?;
         let patch: serde_json::Value = parse_json(&bytes)?;
-        if !patch.is_object() {
-            return Err(ApiError::invalid("", "the patch must be a JSON object"));
-        }
         merge_patch(&mut spec, patch);
     }
     let spec: JobSpec = parse_json(spec.to_string().as_bytes())?;
@@ -435,12 +444,8 @@ async fn cancel_matching(
             "only queued or running jobs can be cancelled",
         ));
     }
-    if body
-        .tag
-        .as_ref()
-        .is_some_and(|t| t.is_empty() || t.len() > 64)
-    {
-        return Err(ApiError::invalid("tag", "must be 1 to 64 characters"));
+    if let Some(tag) = &body.tag {
+        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     let filter = JobFilter {
         status: body.status,
