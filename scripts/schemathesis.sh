@@ -58,8 +58,10 @@ timeout $((SECONDS_BUDGET + 120)) st run "$url/api/v1/openapi.json" \
   --request-timeout 30 \
   --report junit --report-dir target/schemathesis || status=$?
 
-if grep -n "panicked" "$work/server.log" >&2; then
-  echo "the server panicked during the run (log above)" >&2
+mkdir -p target/schemathesis
+cp "$work/server.log" target/schemathesis/server.log
+if grep -m 3 -A 2 "panicked" "$work/server.log" >&2; then
+  echo "the server panicked during the run (target/schemathesis/server.log)" >&2
   status=1
 fi
 exit "$status"

@@ -345,6 +345,11 @@ async fn the_document_says_what_the_server_accepts() {
         assert_eq!(format["type"], "string");
     }
 
+    // A genome file's tag is the one the server reads.
+    let genome = &schemas["GenomeFile"]["properties"];
+    assert_eq!(genome["format"]["enum"], json!(["sfnn-genome"]));
+    assert_eq!(genome["version"]["enum"], json!([1]));
+
     // Tags: 1 to MAX_TAG_CHARS characters, at most MAX_TAGS of them.
     let tags = &schemas["JobSpec"]["properties"]["tags"];
     assert_eq!(tags["items"]["minLength"], 1, "{tags}");
@@ -356,6 +361,21 @@ async fn the_document_says_what_the_server_accepts() {
     assert_eq!(
         query("/api/v1/jobs", "tag")["maxLength"],
         sfnn::limits::spec::MAX_TAG_CHARS
+    );
+
+    // Single-field ranges of the spec, from the same constants the server checks.
+    let lifetime = &schemas["LifetimeConfig"]["properties"];
+    assert_eq!(
+        lifetime["episodes"]["maximum"],
+        sfnn::limits::spec::MAX_EPISODES
+    );
+    assert_eq!(
+        schemas["JobSpec"]["properties"]["envs"]["maxItems"],
+        sfnn::limits::spec::MAX_ENVS
+    );
+    assert_eq!(
+        schemas["JobSpec"]["properties"]["generations"]["minimum"],
+        1
     );
 
     // The clone body: the spec's fields, none required, no others.

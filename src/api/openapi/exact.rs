@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 pub fn apply(doc: &mut Value) {
     environment_names(doc);
     tags_and_name(doc);
+    spec_ranges(doc);
     clone_patch(doc);
+    genome_file_tag(doc);
     parameters_are_never_null(doc);
 }
 
@@ -65,6 +67,47 @@ fn tags_and_name(doc: &mut Value) {
     at(doc, "/components/schemas/JobSpec/properties/name")["maxLength"] = json!(MAX_NAME_CHARS);
 }
 
+/// The ranges `JobSpec::validate` checks one field at a time (those that depend on other fields,
+/// such as the nodes an environment needs, stay with the server's 422).
+fn spec_ranges(doc: &mut Value) {
+    use crate::limits::spec::*;
+    let generations = json!([1, MAX_GENERATIONS]);
+    for (schema, field, range) in [
+        ("JobSpec", "generations", generations.clone()),
+        ("JobSpec", "checkpoint_interval", generations.clone()),
+        ("JobSpec", "mean_genome_interval", generations.clone()),
+        ("JobSpec", "priority", json!([-1000, 1000])),
+        ("StopRules", "stagnation_generations", generations),
+        ("ModelSpec", "nodes", json!([2, MAX_NODES])),
+        ("ModelSpec", "msg_dims", json!([1, MAX_MSG_DIMS])),
+        ("ModelSpec", "node_types", json!([1, MAX_NODE_TYPES])),
+        ("LifetimeConfig", "episodes", json!([1, MAX_EPISODES])),
+        (
+            "LifetimeConfig",
+            "eval_repeats",
+            json!([1, MAX_EVAL_REPEATS]),
+        ),
+        (
+            "StrategyConfig",
+            "popsize",
+            json!([2, MAX_LIFETIMES_PER_GENERATION]),
+        ),
+    ] {
+        let property = at(
+            doc,
+            &format!("/components/schemas/{schema}/properties/{field}"),
+        );
+        property["minimum"] = range[0].clone();
+        property["maximum"] = range[1].clone();
+    }
+    let envs = at(doc, "/components/schemas/JobSpec/properties/envs");
+    envs["minItems"] = json!(1);
+    envs["maxItems"] = json!(MAX_ENVS);
+    let init = at(doc, "/components/schemas/JobSpec/properties/init_genome");
+    init["minLength"] = json!(1);
+    init["maxLength"] = json!(128);
+}
+
 /// The clone body: a merge patch of a spec, i.e. any of the spec's fields, none required, no
 /// others (an unknown field is refused when the patched spec is read).
 fn clone_patch(doc: &mut Value) {
@@ -93,6 +136,14 @@ fn clone_patch(doc: &mut Value) {
         doc,
         "/paths/~1api~1v1~1jobs~1{id}~1clone/post/requestBody/content/application~1json/schema",
     ) = json!({"$ref": "#/components/schemas/JobSpecPatch"});
+}
+
+/// A genome file names its format and version; any other tag (`"format": ""`) is refused.
+fn genome_file_tag(doc: &mut Value) {
+    let tagged = crate::model::GenomeFile::new(Default::default(), Vec::new(), None);
+    let properties = at(doc, "/components/schemas/GenomeFile/properties");
+    properties["format"] = json!({"type": "string", "enum": [tagged.format]});
+    properties["version"] = json!({"type": "integer", "enum": [tagged.version]});
 }
 
 /// A parameter (query or header) is absent or text: `null` is not one of its values (an
