@@ -199,3 +199,26 @@ async fn integer_fields_take_integer_valued_floats() {
     assert_eq!(clone["spec"]["seed"], 8);
     s.server.stop().await.unwrap();
 }
+
+/// schemathesis found this: a genome whose model sizes multiply past `usize` panicked the
+/// handler (the connection dropped with no answer) before the sizes were checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_genome_of_overflowing_sizes_is_refused_not_a_panic() {
+    let s = start(0, None).await;
+    let body = json!({
+        "format": "sfnn-genome", "version": 1, "tensors": [], "values": [],
+        "model": {"nodes": 9026, "msg_dims": 1_220_248_562u64, "node_types": 928_089_734_972_571u64}
+    });
+    let response = s
+        .client
+        .post(s.api("/genomes"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_value");
+    assert_eq!(s.get_json("/healthz").await["status"], "ok");
+    s.server.stop().await.unwrap();
+}
