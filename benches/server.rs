@@ -8,6 +8,7 @@ mod common;
 
 use common::record;
 use futures_util::StreamExt;
+use sfnn::api::admission::SubmissionLimits;
 use sfnn::exec::ExecutorChoice;
 use sfnn::server::{self, ServerOptions, WorkerOptions};
 use sfnn::store::{self, JobKind, JobStatus, NewJob};
@@ -120,6 +121,9 @@ async fn main() {
         },
         static_dir: None,
         token: None,
+        // The submission figures measure the server, not its rate limit.
+        limits: SubmissionLimits::unlimited(),
+        allowed_hosts: Vec::new(),
     })
     .await
     .unwrap();

@@ -117,3 +117,23 @@ pub mod storage {
     pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
     pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 }
+
+/// Admission: how fast jobs may be queued and how many may wait. The defaults never bother one
+/// person at a keyboard or a script submitting a sweep (a 100-job burst, then 20 per second),
+/// yet keep a runaway client from filling the store with millions of queued jobs. Each is a
+/// `sfnn serve` flag; 0 turns a limit off.
+pub mod admission {
+    use std::time::Duration;
+
+    /// Jobs (evolution and evaluation) that may be queued at once, server-wide
+    /// (`--max-queued-jobs`). Ten thousand queued jobs are weeks of work for one worker.
+    pub const DEFAULT_MAX_QUEUED_JOBS: u64 = 10_000;
+    /// Sustained job submissions per second, server-wide (`--submit-rate`).
+    pub const DEFAULT_SUBMIT_RATE: f64 = 20.0;
+    /// Submissions allowed at once above the rate (`--submit-burst`): a sweep of 100 specs
+    /// goes in without waiting.
+    pub const DEFAULT_SUBMIT_BURST: u32 = 100;
+    /// `Retry-After` when the queue is full: workers take jobs at their own pace, so this is a
+    /// hint, not a promise.
+    pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(30);
+}

@@ -3,6 +3,8 @@
 //! health and metrics port. Both run on one store; many of them can share a PostgreSQL store.
 //! `sfnn serve`, `sfnn worker` and the integration tests all use these.
 
+use crate::api::admission::{Admission, SubmissionLimits};
+use crate::api::hosts::AllowedHosts;
 use crate::api::{self, ApiConfig, AppState};
 use crate::events::{self, EventHub};
 use crate::exec::{self, ExecutorChoice};
@@ -26,6 +28,11 @@ pub struct ServerOptions {
     pub workers: WorkerOptions,
     pub static_dir: Option<PathBuf>,
     pub token: Option<String>,
+    /// Limits on queued jobs and job submissions.
+    pub limits: SubmissionLimits,
+    /// Host names answered besides localhost and IP addresses (`*`: any), see
+    /// [`AllowedHosts::for_bind`].
+    pub allowed_hosts: Vec<String>,
 }
 
 /// How a node's workers run.
@@ -198,9 +205,15 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
         store: store.clone(),
         events,
         config: Arc::new(ApiConfig {
+            allowed_hosts: AllowedHosts::for_bind(
+                options.bind,
+                &options.allowed_hosts,
+                options.token.is_some(),
+            ),
             token: options.token,
             static_dir: options.static_dir,
             executors: workers.executors,
+            admission: Arc::new(Admission::new(options.limits)),
         }),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),

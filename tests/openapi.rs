@@ -3,7 +3,7 @@
 
 mod common;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// Every (method, path) the router serves. A route added to the router but not to the document
@@ -226,10 +226,10 @@ async fn every_ref_resolves_and_schemas_match_the_code() {
             .collect();
     assert!(upload.contains("application/json") && upload.contains("application/octet-stream"));
     let clone = &doc["paths"]["/api/v1/jobs/{id}/clone"]["post"]["requestBody"];
-    assert_eq!(
-        clone["content"]["application/json"]["schema"]["type"],
-        "object"
-    );
+    let patch = clone["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .expect("a typed patch");
+    assert_eq!(schemas[patch.rsplit('/').next().unwrap()]["type"], "object");
     assert_ne!(clone["required"], true, "a clone without a body is allowed");
 
     // A real error body has exactly the documented shape.
@@ -292,5 +292,185 @@ async fn a_real_validator_accepts_the_document() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    s.server.stop().await.unwrap();
+}
+
+/// The drift the document had from the server, item by item: each schema now says what the
+/// server accepts, and the server does accept what the schema allows at its edges.
+#[tokio::test]
+async fn the_document_says_what_the_server_accepts() {
+    let s = common::start(0, None).await;
+    let doc = s.get_json("/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+    let query = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))["schema"]
+            .clone()
+    };
+
+    // An empty cursor is no cursor.
+    let cursor = query("/api/v1/jobs", "cursor");
+    assert_eq!(cursor["minLength"], 1, "{cursor}");
+    assert_eq!(cursor["type"], "string");
+
+    // Parameters are absent or one of their values: never null, so never `?format=`.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let text = p["schema"].to_string();
+                assert!(
+                    !text.contains("null"),
+                    "{method} {path} ?{}: {text}",
+                    p["name"]
+                );
+            }
+        }
+    }
+    for (path, values) in [
+        (
+            "/api/v1/genomes/{id}/download",
+            json!(["json", "safetensors", "raw"]),
+        ),
+        (
+            "/api/v1/jobs/{id}/history",
+            json!(["json", "csv", "ndjson"]),
+        ),
+    ] {
+        let format = query(path, "format");
+        assert_eq!(format["enum"], values, "{path}: {format}");
+        assert_eq!(format["type"], "string");
+    }
+
+    // A genome file's tag is the one the server reads.
+    let genome = &schemas["GenomeFile"]["properties"];
+    assert_eq!(genome["format"]["enum"], json!(["sfnn-genome"]));
+    assert_eq!(genome["version"]["enum"], json!([1]));
+
+    // Tags: 1 to MAX_TAG_CHARS characters, at most MAX_TAGS of them.
+    let tags = &schemas["JobSpec"]["properties"]["tags"];
+    assert_eq!(tags["items"]["minLength"], 1, "{tags}");
+    assert_eq!(
+        tags["items"]["maxLength"],
+        sfnn::limits::spec::MAX_TAG_CHARS
+    );
+    assert_eq!(tags["maxItems"], sfnn::limits::spec::MAX_TAGS);
+    assert_eq!(
+        query("/api/v1/jobs", "tag")["maxLength"],
+        sfnn::limits::spec::MAX_TAG_CHARS
+    );
+
+    // Single-field ranges of the spec, from the same constants the server checks.
+    let lifetime = &schemas["LifetimeConfig"]["properties"];
+    assert_eq!(
+        lifetime["episodes"]["maximum"],
+        sfnn::limits::spec::MAX_EPISODES
+    );
+    assert_eq!(
+        schemas["JobSpec"]["properties"]["envs"]["maxItems"],
+        sfnn::limits::spec::MAX_ENVS
+    );
+    assert_eq!(
+        schemas["JobSpec"]["properties"]["generations"]["minimum"],
+        1
+    );
+
+    // The clone body: the spec's fields, none required, no others.
+    let clone = &doc["paths"]["/api/v1/jobs/{id}/clone"]["post"]["requestBody"];
+    assert_eq!(
+        clone["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/JobSpecPatch"
+    );
+    let patch = &schemas["JobSpecPatch"];
+    assert_eq!(patch["additionalProperties"], false);
+    assert!(patch.get("required").is_none(), "{patch}");
+    let keys = |schema: &Value| -> BTreeSet<String> {
+        schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(keys(patch), keys(&schemas["JobSpec"]));
+    assert!(patch["properties"]["generations"].get("default").is_none());
+
+    // Environment names: an enum of the registry, wherever a name goes.
+    let names: Vec<&str> = sfnn::envs::names();
+    assert_eq!(schemas["EnvName"]["enum"], json!(names));
+    let env_name = json!({"$ref": "#/components/schemas/EnvName"});
+    assert!(
+        schemas["EnvEntry"]["oneOf"]
+            .as_array()
+            .unwrap()
+            .contains(&env_name)
+    );
+    assert_eq!(schemas["EnvOverride"]["properties"]["name"], env_name);
+    assert_eq!(
+        schemas["EvaluateRequest"]["properties"]["envs"]["items"],
+        env_name
+    );
+    assert_eq!(
+        schemas["EvaluationSpec"]["properties"]["envs"]["items"],
+        env_name
+    );
+
+    // Topology probabilities are probabilities (the server refuses others, spec or evaluation).
+    for p in ["p_ih", "p_hh", "p_ho", "p_oh", "p_io"] {
+        let schema = &schemas["Topology"]["properties"][p];
+        assert_eq!(
+            (&schema["minimum"], &schema["maximum"]),
+            (&json!(0), &json!(1)),
+            "{p}"
+        );
+    }
+
+    // Integer fields are `integer`, which JSON Schema says 1.0 is; the server takes it so.
+    assert_eq!(
+        schemas["JobSpec"]["properties"]["generations"]["type"],
+        "integer"
+    );
+    let mut spec = common::tiny_spec(2);
+    spec["generations"] = json!(2.0);
+    spec["tags"] = json!(["ü".repeat(sfnn::limits::spec::MAX_TAG_CHARS)]);
+    spec["envs"] = json!(names.iter().take(2).collect::<Vec<_>>());
+    let response = s
+        .client
+        .post(s.api("/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let job: Value = response.json().await.unwrap();
+    let id = job["id"].as_str().unwrap();
+    // A patch of the documented shape is applied.
+    let response = s
+        .client
+        .post(s.api(&format!("/jobs/{id}/clone")))
+        .json(&json!({"seed": 5.0, "tags": ["x"], "model": {"topology": {"p_hh": 0.25}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let clone: Value = response.json().await.unwrap();
+    assert_eq!(clone["spec"]["seed"], 5);
+    assert_eq!(clone["spec"]["model"]["topology"]["p_hh"], 0.25);
+
+    // Job-creating operations document the admission limits.
+    for (path, method) in [
+        ("/api/v1/jobs", "post"),
+        ("/api/v1/jobs/{id}/clone", "post"),
+        ("/api/v1/genomes/{id}/evaluate", "post"),
+    ] {
+        let limited = &doc["paths"][path][method]["responses"]["429"];
+        assert!(
+            limited["headers"]["Retry-After"].is_object(),
+            "{method} {path}: {limited}"
+        );
+    }
     s.server.stop().await.unwrap();
 }

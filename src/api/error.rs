@@ -32,6 +32,16 @@ pub enum ApiError {
     /// The store cannot work right now (a full disk, say): 503 with `Retry-After`.
     #[error("the server cannot store anything right now ({0}); try again later")]
     Unavailable(String),
+    /// Over an admission limit (`code` names it); answered with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// The `Host` header names a host this server does not answer for (DNS rebinding).
+    #[error("{0}")]
+    HostNotAllowed(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -48,8 +58,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
-    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `unavailable`,
-    /// `internal`.
+    /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `queue_full`,
+    /// `rate_limited`, `host_not_allowed`, `unavailable`, `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,
@@ -70,6 +80,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HostNotAllowed(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,7 +96,18 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::TooManyRequests { code, .. } => code,
+            ApiError::HostNotAllowed(_) => "host_not_allowed",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// How long a client should wait before trying again, for the errors that pass.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ApiError::Unavailable(_) => Some(crate::limits::storage::RETRY_AFTER),
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -124,11 +147,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if let ApiError::Unavailable(_) = &self {
-            let seconds = crate::limits::storage::RETRY_AFTER.as_secs();
+        if let Some(wait) = self.retry_after() {
+            // Whole seconds, rounded up: retrying at the given second finds room.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+                .insert(header::RETRY_AFTER, seconds.max(1).into());
         }
         response
     }
@@ -176,7 +200,49 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         return Err(ApiError::invalid("", "the body must be a JSON object"));
     }
     // Syntax (trailing characters included) was checked above, so what is left is a value error.
-    Ok(crate::evolution::spec::parse_named(bytes)?)
+    match crate::evolution::spec::parse_named(bytes) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            // JSON Schema counts 1.0 as an integer, so a client that follows the document may
+            // send one for an integer field; read those as the integers they are.
+            let mut value: serde_json::Value =
+                serde_json::from_slice(bytes).expect("syntax was checked");
+            if integral_floats_to_integers(&mut value) {
+                let normalised = serde_json::to_vec(&value).expect("a value serialises");
+                Ok(crate::evolution::spec::parse_named(&normalised)?)
+            } else {
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// Rewrites every float with an integer value (`7.0`, `1e3`) that fits an i64 or u64 as that
+/// integer; says whether any was. Float fields read integers as well, so nothing else changes.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().expect("an f64");
+            let integer = if f.fract() != 0.0 || !f.is_finite() {
+                None
+            } else if f < 0.0 && f >= i64::MIN as f64 {
+                Some(Value::from(f as i64))
+            } else if f >= 0.0 && f < u64::MAX as f64 {
+                Some(Value::from(f as u64))
+            } else {
+                None
+            };
+            integer.map(|i| *value = i).is_some()
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, v| integral_floats_to_integers(v) | any),
+        _ => false,
+    }
 }
 
 /// Checks that a request declares `Content-Type: application/json`.

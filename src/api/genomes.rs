@@ -267,14 +267,15 @@ fn rejected_genome(e: GenomeFileError, field: &str, prefix: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub(super) struct EvaluateRequest {
     /// Environment names (see `GET /api/v1/envs`).
+    #[schema(min_items = 1, max_items = 8)]
     envs: Vec<String>,
     /// Episodes per lifetime.
     #[serde(default = "default_episodes")]
-    #[schema(default = default_episodes)]
+    #[schema(default = default_episodes, minimum = 1, maximum = 100)]
     episodes: usize,
     /// One lifetime per seed.
     #[serde(default = "default_seeds")]
-    #[schema(default = default_seeds)]
+    #[schema(default = default_seeds, min_items = 1, max_items = 256)]
     seeds: Vec<u64>,
     #[serde(default)]
     episode_mode: EpisodeMode,
@@ -310,6 +311,9 @@ fn default_seeds() -> Vec<u64> {
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
@@ -338,12 +342,19 @@ async fn evaluate(
             ));
         }
     }
+    if let Some((name, p)) = spec.topology.invalid_probability() {
+        return Err(ApiError::invalid(
+            format!("topology.{name}"),
+            format!("must be a probability in [0, 1], got {p}"),
+        ));
+    }
     if !(-1000..=1000).contains(&body.priority) {
         return Err(ApiError::invalid(
             "priority",
             "must be between -1000 and 1000",
         ));
     }
+    let _admitted = super::admission::admit(&state).await?;
     let job = state
         .store
         .create_job(NewJob {

@@ -1,6 +1,7 @@
 //! Jobs: submit, list, get, cancel, resume, clone, delete, bulk cancel.
 
 use super::AppState;
+use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use crate::events::Event;
 use crate::evolution::JobSpec;
@@ -63,6 +64,7 @@ pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Response> {
             ));
         }
     }
+    let _admitted = admit(state).await?;
     let job = state
         .store
         .create_job(NewJob {
@@ -108,6 +110,9 @@ pub(super) async fn created(state: &AppState, job: Job) -> Response {
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
@@ -116,6 +121,20 @@ async fn submit(State(state): State<AppState>, request: Request) -> Result<Respo
     let bytes = Bytes::from_request(request, &state).await?;
     let spec: JobSpec = parse_json(&bytes)?;
     queue(&state, spec).await
+}
+
+/// The one rule for a tag, wherever one is given (spec, list filter, bulk cancel): 1 to
+/// `MAX_TAG_CHARS` characters, counted as Unicode scalar values, not bytes.
+pub fn check_tag(tag: &str) -> std::result::Result<(), String> {
+    use crate::limits::spec::MAX_TAG_CHARS;
+    let chars = tag.chars().count();
+    if (1..=MAX_TAG_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_TAG_CHARS} characters, got {chars}"
+        ))
+    }
 }
 
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
@@ -151,8 +170,8 @@ fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<Jo
         None => None,
     };
     let tag = params.get("tag").cloned();
-    if tag.as_ref().is_some_and(|t| t.is_empty() || t.len() > 64) {
-        return Err(ApiError::invalid("tag", "must be 1 to 64 characters"));
+    if let Some(tag) = &tag {
+        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     Ok(JobFilter { status, tag, kind })
 }
@@ -194,7 +213,7 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
             min_length = 1, max_length = 64),
         ("limit" = Option<u32>, Query, description = "Page size (default 50)",
             minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query,
+        ("cursor" = Option<String>, Query, min_length = 1,
             description = "The `next_cursor` of the previous page"),
     ),
     responses(
@@ -333,6 +352,9 @@ async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "Not an evolution job", body = ErrorBody),
         (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
+            submissions per second (`rate_limited`)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security((), ("bearer" = [])),
 )]
@@ -347,19 +369,14 @@ async fn clone_job(
             "only evolution jobs can be cloned".into(),
         ));
     }
-    let has_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v != "0");
+    // Whether there is a patch is known from the body itself: a chunked request has no
+    // Content-Length, and an empty body (however framed) clones the spec as is.
+    let declared_json = require_json(&request);
+    let bytes = Bytes::from_request(request, &state).await?;
     let mut spec = job.spec.clone();
-    if has_body {
-        require_json(&request)?;
-        let bytes = Bytes::from_request(request, &state).await?;
+    if !bytes.is_empty() {
+        declared_json?;
         let patch: serde_json::Value = parse_json(&bytes)?;
-        if !patch.is_object() {
-            return Err(ApiError::invalid("", "the patch must be a JSON object"));
-        }
         merge_patch(&mut spec, patch);
     }
     let spec: JobSpec = parse_json(spec.to_string().as_bytes())?;
@@ -427,12 +444,8 @@ async fn cancel_matching(
             "only queued or running jobs can be cancelled",
         ));
     }
-    if body
-        .tag
-        .as_ref()
-        .is_some_and(|t| t.is_empty() || t.len() > 64)
-    {
-        return Err(ApiError::invalid("tag", "must be 1 to 64 characters"));
+    if let Some(tag) = &body.tag {
+        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     let filter = JobFilter {
         status: body.status,

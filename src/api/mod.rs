@@ -3,11 +3,13 @@
 //! Handlers are thin: extract → validate (errors name the field) → one store call → JSON. The
 //! API only reads what workers record; it never runs evolution itself.
 
+pub mod admission;
 mod auth;
 pub mod error;
 mod events;
 mod genomes;
 mod history;
+pub mod hosts;
 mod jobs;
 pub mod meta;
 pub mod openapi;
@@ -39,6 +41,10 @@ pub struct ApiConfig {
     pub static_dir: Option<PathBuf>,
     /// What the executors of this server's workers are ("cpu", device name).
     pub executors: Vec<meta::ExecutorInfo>,
+    /// Limits on queued jobs and submissions, with their live state.
+    pub admission: Arc<admission::Admission>,
+    /// The `Host` values this server answers (DNS rebinding).
+    pub allowed_hosts: hosts::AllowedHosts,
 }
 
 /// Shared by every handler.
@@ -103,6 +109,10 @@ pub fn router(state: AppState) -> Router {
     .layer(SetResponseHeaderLayer::overriding(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        hosts::check_host,
     ))
     .layer(TraceLayer::new_for_http())
     .with_state(state)

@@ -2,6 +2,8 @@
 //! annotations and the `ToSchema` derives of the types they read and write, served at
 //! `/api/v1/openapi.json`.
 
+mod exact;
+
 use super::{error, events, genomes, history, jobs, meta};
 use axum::Json;
 use axum::response::IntoResponse;
@@ -96,7 +98,11 @@ impl utoipa::Modify for Extras {
 /// The document, built once.
 pub fn document() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("document serialises"))
+    DOCUMENT.get_or_init(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).expect("document serialises");
+        exact::apply(&mut document);
+        document
+    })
 }
 
 /// This document.

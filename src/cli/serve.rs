@@ -1,6 +1,8 @@
 //! `sfnn serve`: the API, the dashboard and in-process workers on one store.
 
 use super::node::{self, DatabaseArgs, WorkerArgs};
+use crate::api::admission::SubmissionLimits;
+use crate::limits::admission;
 use crate::server::{self, ServerOptions};
 use anyhow::{Result, bail};
 use std::net::SocketAddr;
@@ -25,6 +27,34 @@ pub struct ServeArgs {
     /// Allow a non-loopback address without a token.
     #[arg(long, env = "SFNN_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    /// Host names the server answers besides localhost and IP addresses, comma-separated
+    /// (`*`: any). Requests naming another host get 421 (DNS rebinding).
+    #[arg(long, env = "SFNN_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Admission limits on new jobs (submit, clone, evaluate); over one the answer is 429.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Jobs that may be queued at once (0: no cap).
+    #[arg(long, env = "SFNN_MAX_QUEUED_JOBS", default_value_t = admission::DEFAULT_MAX_QUEUED_JOBS)]
+    max_queued_jobs: u64,
+    /// Job submissions per second, sustained (0: no rate limit).
+    #[arg(long, env = "SFNN_SUBMIT_RATE", default_value_t = admission::DEFAULT_SUBMIT_RATE,
+          value_parser = non_negative)]
+    submit_rate: f64,
+    /// Job submissions allowed at once above the rate.
+    #[arg(long, env = "SFNN_SUBMIT_BURST", default_value_t = admission::DEFAULT_SUBMIT_BURST)]
+    submit_burst: u32,
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number >= 0, got {text:?}")),
+    }
 }
 
 fn static_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
@@ -56,6 +86,12 @@ async fn serve_async(args: ServeArgs) -> Result<()> {
         workers: args.workers.options()?,
         static_dir: static_dir(args.static_dir),
         token,
+        limits: SubmissionLimits {
+            max_queued_jobs: args.limits.max_queued_jobs,
+            submit_rate: args.limits.submit_rate,
+            submit_burst: args.limits.submit_burst,
+        },
+        allowed_hosts: args.allowed_hosts,
     })
     .await?;
     println!("SFNN Lab dashboard: http://{}/", server.address);

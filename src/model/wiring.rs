@@ -21,10 +21,15 @@ pub enum TopologyPreset {
 #[schema(default)]
 pub struct Topology {
     pub preset: TopologyPreset,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub p_ih: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub p_hh: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub p_ho: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub p_oh: Option<f64>,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub p_io: Option<f64>,
 }
 
@@ -63,6 +68,20 @@ impl Topology {
             p_oh: self.p_oh.unwrap_or(base.p_oh),
             p_io: self.p_io.unwrap_or(base.p_io),
         }
+    }
+
+    /// The first override that is not a probability in [0, 1] (NaN and infinities included),
+    /// by field name; `None` when all are.
+    pub fn invalid_probability(&self) -> Option<(&'static str, f64)> {
+        [
+            ("p_ih", self.p_ih),
+            ("p_hh", self.p_hh),
+            ("p_ho", self.p_ho),
+            ("p_oh", self.p_oh),
+            ("p_io", self.p_io),
+        ]
+        .into_iter()
+        .find_map(|(name, p)| p.filter(|p| !(0.0..=1.0).contains(p)).map(|p| (name, p)))
     }
 }
 

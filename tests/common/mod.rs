@@ -4,7 +4,9 @@
 pub mod db;
 pub mod disk;
 pub mod http;
+pub mod raw;
 
+use sfnn::api::admission::SubmissionLimits;
 use sfnn::exec::ExecutorChoice;
 use sfnn::server::{self, RunningServer, ServerOptions, WorkerOptions};
 use std::time::{Duration, Instant};
@@ -21,6 +23,15 @@ pub struct TestServer {
 /// Starts a server on a fresh SQLite file; with `SFNN_TEST_BACKEND=postgres`, on a fresh
 /// PostgreSQL schema of `SFNN_TEST_DATABASE_URL` instead (to run the API suites on it).
 pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
+    start_with(workers, token, |_| {}).await
+}
+
+/// [`start`], with options changed by `customise` first (limits, allowed hosts).
+pub async fn start_with(
+    workers: usize,
+    token: Option<&str>,
+    customise: impl FnOnce(&mut ServerOptions),
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let database = match std::env::var("SFNN_TEST_BACKEND").as_deref() {
         Ok("postgres") => db::TestDatabase::postgres()
@@ -28,7 +39,7 @@ pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
             .expect("SFNN_TEST_BACKEND=postgres needs SFNN_TEST_DATABASE_URL"),
         _ => db::TestDatabase::sqlite(),
     };
-    let server = server::start(ServerOptions {
+    let mut options = ServerOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
         database: database.url.clone(),
         workers: WorkerOptions {
@@ -40,9 +51,11 @@ pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
         },
         static_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")),
         token: token.map(String::from),
-    })
-    .await
-    .unwrap();
+        limits: SubmissionLimits::default(),
+        allowed_hosts: Vec::new(),
+    };
+    customise(&mut options);
+    let server = server::start(options).await.unwrap();
     TestServer {
         url: format!("http://{}", server.address),
         client: reqwest::Client::new(),

@@ -1,0 +1,188 @@
+//! What the derives cannot say, written into the generated document so that it describes
+//! exactly what the server accepts: a client generated from it (or a fuzzer such as
+//! schemathesis) must not be told that a value the server refuses is fine.
+//!
+//! Each step names the schema it changes and panics when that schema is missing, so a renamed
+//! type fails the OpenAPI tests instead of silently loosening the document.
+
+use crate::limits::spec::{MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS};
+use serde_json::{Value, json};
+
+pub fn apply(doc: &mut Value) {
+    environment_names(doc);
+    tags_and_name(doc);
+    spec_ranges(doc);
+    clone_patch(doc);
+    genome_file_tag(doc);
+    parameters_are_never_null(doc);
+}
+
+fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
+    doc.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("the OpenAPI document has no {pointer}"))
+}
+
+fn schemas(doc: &mut Value) -> &mut serde_json::Map<String, Value> {
+    at(doc, "/components/schemas")
+        .as_object_mut()
+        .expect("components.schemas is an object")
+}
+
+/// `EnvName`: the environments of the registry, referenced wherever a name is given.
+fn environment_names(doc: &mut Value) {
+    schemas(doc).insert(
+        "EnvName".into(),
+        json!({
+            "type": "string",
+            "enum": crate::envs::names(),
+            "description": "An environment of this server (`GET /api/v1/envs`)",
+        }),
+    );
+    let name = json!({"$ref": "#/components/schemas/EnvName"});
+    // A spec's entry is a name or an object with one.
+    let variants = at(doc, "/components/schemas/EnvEntry/oneOf")
+        .as_array_mut()
+        .expect("EnvEntry is a oneOf");
+    let plain = variants
+        .iter_mut()
+        .find(|v| v["type"] == "string")
+        .expect("EnvEntry has a string variant");
+    *plain = name.clone();
+    *at(doc, "/components/schemas/EnvOverride/properties/name") = name.clone();
+    *at(
+        doc,
+        "/components/schemas/EvaluateRequest/properties/envs/items",
+    ) = name.clone();
+    *at(
+        doc,
+        "/components/schemas/EvaluationSpec/properties/envs/items",
+    ) = name;
+}
+
+/// Tags and names as `JobSpec::validate` counts them: characters, not bytes.
+fn tags_and_name(doc: &mut Value) {
+    let tags = at(doc, "/components/schemas/JobSpec/properties/tags");
+    tags["maxItems"] = json!(MAX_TAGS);
+    tags["items"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS});
+    at(doc, "/components/schemas/JobSpec/properties/name")["maxLength"] = json!(MAX_NAME_CHARS);
+}
+
+/// The ranges `JobSpec::validate` checks one field at a time (those that depend on other fields,
+/// such as the nodes an environment needs, stay with the server's 422).
+fn spec_ranges(doc: &mut Value) {
+    use crate::limits::spec::*;
+    let generations = json!([1, MAX_GENERATIONS]);
+    for (schema, field, range) in [
+        ("JobSpec", "generations", generations.clone()),
+        ("JobSpec", "checkpoint_interval", generations.clone()),
+        ("JobSpec", "mean_genome_interval", generations.clone()),
+        ("JobSpec", "priority", json!([-1000, 1000])),
+        ("StopRules", "stagnation_generations", generations),
+        ("ModelSpec", "nodes", json!([2, MAX_NODES])),
+        ("ModelSpec", "msg_dims", json!([1, MAX_MSG_DIMS])),
+        ("ModelSpec", "node_types", json!([1, MAX_NODE_TYPES])),
+        ("LifetimeConfig", "episodes", json!([1, MAX_EPISODES])),
+        (
+            "LifetimeConfig",
+            "eval_repeats",
+            json!([1, MAX_EVAL_REPEATS]),
+        ),
+        (
+            "StrategyConfig",
+            "popsize",
+            json!([2, MAX_LIFETIMES_PER_GENERATION]),
+        ),
+    ] {
+        let property = at(
+            doc,
+            &format!("/components/schemas/{schema}/properties/{field}"),
+        );
+        property["minimum"] = range[0].clone();
+        property["maximum"] = range[1].clone();
+    }
+    let envs = at(doc, "/components/schemas/JobSpec/properties/envs");
+    envs["minItems"] = json!(1);
+    envs["maxItems"] = json!(MAX_ENVS);
+    let init = at(doc, "/components/schemas/JobSpec/properties/init_genome");
+    init["minLength"] = json!(1);
+    init["maxLength"] = json!(128);
+}
+
+/// The clone body: a merge patch of a spec, i.e. any of the spec's fields, none required, no
+/// others (an unknown field is refused when the patched spec is read).
+fn clone_patch(doc: &mut Value) {
+    let mut patch = at(doc, "/components/schemas/JobSpec").clone();
+    let object = patch.as_object_mut().expect("JobSpec is an object schema");
+    object.remove("required");
+    object.insert(
+        "description".into(),
+        json!(
+            "A JSON merge patch (RFC 7386) of the job's spec: objects merge, anything else \
+             replaces, `null` removes (the default applies)"
+        ),
+    );
+    for property in object["properties"]
+        .as_object_mut()
+        .expect("JobSpec has properties")
+        .values_mut()
+    {
+        // A field left out of a patch keeps the job's value, not the default.
+        if let Some(p) = property.as_object_mut() {
+            p.remove("default");
+        }
+    }
+    schemas(doc).insert("JobSpecPatch".into(), patch);
+    *at(
+        doc,
+        "/paths/~1api~1v1~1jobs~1{id}~1clone/post/requestBody/content/application~1json/schema",
+    ) = json!({"$ref": "#/components/schemas/JobSpecPatch"});
+}
+
+/// A genome file names its format and version; any other tag (`"format": ""`) is refused.
+fn genome_file_tag(doc: &mut Value) {
+    let tagged = crate::model::GenomeFile::new(Default::default(), Vec::new(), None);
+    let properties = at(doc, "/components/schemas/GenomeFile/properties");
+    properties["format"] = json!({"type": "string", "enum": [tagged.format]});
+    properties["version"] = json!({"type": "integer", "enum": [tagged.version]});
+}
+
+/// A parameter (query or header) is absent or text: `null` is not one of its values (an
+/// `Option` type says "may be absent", which `required: false` already says), and a client
+/// that sends one sends `?format=`, which is refused.
+fn parameters_are_never_null(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in operation.values_mut() {
+            let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for parameter in parameters.iter_mut() {
+                strip_null(&mut parameter["schema"]);
+            }
+        }
+    }
+}
+
+fn strip_null(schema: &mut Value) {
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            schema["type"] = types[0].clone();
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(variants) = schema.get_mut(key).and_then(Value::as_array_mut) {
+            variants.retain(|v| v["type"] != "null");
+            if variants.len() == 1 {
+                let only = variants[0].clone();
+                let object = schema.as_object_mut().expect("a schema object");
+                object.remove(key);
+                if let Value::Object(fields) = only {
+                    object.extend(fields);
+                }
+            }
+        }
+    }
+}
