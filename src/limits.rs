@@ -56,6 +56,19 @@ pub mod spec {
     pub const MAX_TAGS: usize = 32;
     /// A tag's length, counted in characters (Unicode scalar values) wherever tags are checked.
     pub const MAX_TAG_CHARS: usize = 64;
+
+    /// The one tag rule, for specs and for the list filter alike: 1 to [`MAX_TAG_CHARS`]
+    /// characters.
+    pub fn check_tag(tag: &str) -> Result<(), String> {
+        let chars = tag.chars().count();
+        if (1..=MAX_TAG_CHARS).contains(&chars) {
+            Ok(())
+        } else {
+            Err(format!(
+                "must be 1 to {MAX_TAG_CHARS} characters, got {chars}"
+            ))
+        }
+    }
 }
 
 /// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).

@@ -342,12 +342,6 @@ async fn evaluate(
             ));
         }
     }
-    if let Some((name, p)) = spec.topology.invalid_probability() {
-        return Err(ApiError::invalid(
-            format!("topology.{name}"),
-            format!("must be a probability in [0, 1], got {p}"),
-        ));
-    }
     if !(-1000..=1000).contains(&body.priority) {
         return Err(ApiError::invalid(
             "priority",

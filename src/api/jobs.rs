@@ -123,20 +123,6 @@ async fn submit(State(state): State<AppState>, request: Request) -> Result<Respo
     queue(&state, spec).await
 }
 
-/// The one rule for a tag, wherever one is given (spec, list filter, bulk cancel): 1 to
-/// `MAX_TAG_CHARS` characters, counted as Unicode scalar values, not bytes.
-pub fn check_tag(tag: &str) -> std::result::Result<(), String> {
-    use crate::limits::spec::MAX_TAG_CHARS;
-    let chars = tag.chars().count();
-    if (1..=MAX_TAG_CHARS).contains(&chars) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be 1 to {MAX_TAG_CHARS} characters, got {chars}"
-        ))
-    }
-}
-
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
 struct ListQuery {
     filter: JobFilter,
@@ -144,7 +130,7 @@ struct ListQuery {
     cursor: Option<Cursor>,
 }
 
-use crate::limits::http::MAX_PAGE;
+use crate::limits::{self, http::MAX_PAGE};
 
 fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<JobFilter> {
     if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -171,7 +157,7 @@ fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<Jo
     };
     let tag = params.get("tag").cloned();
     if let Some(tag) = &tag {
-        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
+        limits::spec::check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     Ok(JobFilter { status, tag, kind })
 }
@@ -445,7 +431,7 @@ async fn cancel_matching(
         ));
     }
     if let Some(tag) = &body.tag {
-        check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
+        limits::spec::check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
     let filter = JobFilter {
         status: body.status,

@@ -169,12 +169,7 @@ impl JobSpec {
             return Err(err("tags", format!("at most {MAX_TAGS} tags")));
         }
         for (i, tag) in self.tags.iter().enumerate() {
-            if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS {
-                return Err(err(
-                    format!("tags[{i}]"),
-                    format!("must be 1 to {MAX_TAG_CHARS} characters"),
-                ));
-            }
+            check_tag(tag).map_err(|message| err(format!("tags[{i}]"), message))?;
         }
         if self.envs.is_empty() || self.envs.len() > MAX_ENVS {
             return Err(err(
@@ -218,23 +213,7 @@ impl JobSpec {
             .unwrap_or(1);
         in_range("model.nodes", m.nodes, needed, MAX_NODES)?;
         m.config().validate()?;
-        let t = &m.topology;
-        for (name, p) in [
-            ("p_ih", t.p_ih),
-            ("p_hh", t.p_hh),
-            ("p_ho", t.p_ho),
-            ("p_oh", t.p_oh),
-            ("p_io", t.p_io),
-        ] {
-            if let Some(p) = p
-                && !(0.0..=1.0).contains(&p)
-            {
-                return Err(err(
-                    format!("model.topology.{name}"),
-                    format!("must be a probability in [0, 1], got {p}"),
-                ));
-            }
-        }
+        m.topology.validate("model.topology")?;
 
         let l = &self.lifetime;
         in_range("lifetime.episodes", l.episodes, 1, MAX_EPISODES)?;

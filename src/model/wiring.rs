@@ -72,7 +72,18 @@ impl Topology {
 
     /// The first override that is not a probability in [0, 1] (NaN and infinities included),
     /// by field name; `None` when all are.
-    pub fn invalid_probability(&self) -> Option<(&'static str, f64)> {
+    /// Checks every given probability is in [0, 1]; errors name `{prefix}.p_…`.
+    pub fn validate(&self, prefix: &str) -> Result<(), crate::limits::FieldError> {
+        match self.invalid_probability() {
+            Some((name, p)) => Err(crate::limits::FieldError::new(
+                format!("{prefix}.{name}"),
+                format!("must be a probability in [0, 1], got {p}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn invalid_probability(&self) -> Option<(&'static str, f64)> {
         [
             ("p_ih", self.p_ih),
             ("p_hh", self.p_hh),

@@ -78,7 +78,7 @@ impl EvaluationSpec {
         if self.seeds.is_empty() || self.seeds.len() > 256 {
             return Err(err("seeds", "give 1 to 256 seeds".into()));
         }
-        Ok(())
+        self.topology.validate("topology")
     }
 }
 
