@@ -120,6 +120,7 @@ async fn main() {
         },
         static_dir: None,
         token: None,
+        http: Default::default(),
     })
     .await
     .unwrap();

@@ -1,10 +1,12 @@
 //! `sfnn serve`: the API, the dashboard and in-process workers on one store.
 
 use super::node::{self, DatabaseArgs, WorkerArgs};
-use crate::server::{self, ServerOptions};
+use crate::limits;
+use crate::server::{self, HttpOptions, ServerOptions};
 use anyhow::{Result, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -25,6 +27,40 @@ pub struct ServeArgs {
     /// Allow a non-loopback address without a token.
     #[arg(long, env = "SFNN_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+/// Connection limits and timeouts (defaults in src/limits.rs).
+#[derive(Debug, clap::Args)]
+struct HttpArgs {
+    /// Connections served at once (default: 4096, or fewer if the file-descriptor limit
+    /// leaves room for fewer). At the limit the longest-idle connection makes room.
+    #[arg(long, env = "SFNN_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Live event streams (SSE) open at once; more are answered 503.
+    #[arg(long, env = "SFNN_MAX_EVENT_STREAMS", default_value_t = limits::events::MAX_STREAMS)]
+    max_event_streams: usize,
+    /// Seconds a connection gets to send a request's headers, from when it opened or its
+    /// previous response ended; then it is closed.
+    #[arg(long, env = "SFNN_IDLE_TIMEOUT_SECONDS",
+          default_value_t = limits::connections::IDLE_TIMEOUT.as_secs())]
+    idle_timeout_seconds: u64,
+    /// Seconds a client may take no bytes of a response before it is disconnected.
+    #[arg(long, env = "SFNN_WRITE_TIMEOUT_SECONDS",
+          default_value_t = limits::connections::WRITE_TIMEOUT.as_secs())]
+    write_timeout_seconds: u64,
+}
+
+impl HttpArgs {
+    fn options(&self) -> HttpOptions {
+        HttpOptions {
+            max_connections: self.max_connections,
+            max_event_streams: self.max_event_streams.max(1),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout_seconds.max(1)),
+        }
+    }
 }
 
 fn static_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
@@ -56,6 +92,7 @@ async fn serve_async(args: ServeArgs) -> Result<()> {
         workers: args.workers.options()?,
         static_dir: static_dir(args.static_dir),
         token,
+        http: args.http.options(),
     })
     .await?;
     println!("SFNN Lab dashboard: http://{}/", server.address);

@@ -39,6 +39,7 @@ pub async fn start(workers: usize, token: Option<&str>) -> TestServer {
         },
         static_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")),
         token: token.map(String::from),
+        http: Default::default(),
     })
     .await
     .unwrap();
