@@ -13,12 +13,12 @@
 //! ignores: what is checked is the behaviour.
 
 mod common;
+/// Generation records of the paper configuration's size, written straight into a store.
 #[path = "../benches/common/mod.rs"]
 mod fixture;
 
 use common::db::TestDatabase;
 use common::http::free_port;
-use sfnn::store::{JobKind, JobStatus, NewJob, Store};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -26,44 +26,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
-
-/// A finished job with `generations` records of the paper configuration's size, written
-/// straight into the store.
-async fn long_job(store: &Store, generations: u64) -> String {
-    let job = store
-        .create_job(NewJob {
-            kind: JobKind::Evolve,
-            name: format!("history of {generations}"),
-            tags: vec![],
-            spec: serde_json::json!({"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}),
-            priority: 0,
-            generations,
-        })
-        .await
-        .unwrap();
-    let claim = store
-        .claim_job("filler", Duration::from_secs(3600))
-        .await
-        .unwrap()
-        .unwrap();
-    for g in 0..generations {
-        store
-            .record_generation(&job.id, &claim.lease_token, &fixture::record(g), &[], None)
-            .await
-            .unwrap();
-    }
-    store
-        .finish_job(
-            &job.id,
-            &claim.lease_token,
-            JobStatus::Succeeded,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    job.id
-}
 
 /// A `sfnn serve --workers 0` process, killed when dropped.
 struct Server {
@@ -212,7 +174,7 @@ const HISTORY: u64 = 20_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_clients_of_a_long_history_hold_a_page_each_not_the_history() {
     let db = TestDatabase::sqlite();
-    let job = long_job(&db.open().await, HISTORY).await;
+    let job = fixture::synthetic_job(&db.open().await, HISTORY).await;
     let server = spawn(&db.url, &[], None).await;
     let pid = server.child.id();
 
@@ -258,7 +220,7 @@ async fn stalled_clients_of_a_long_history_hold_a_page_each_not_the_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_stream_replays_a_long_history_once_in_order_across_pages() {
     let s = common::start(0, None).await;
-    let job = long_job(&s.server.store, 1_000).await;
+    let job = fixture::synthetic_job(&s.server.store, 1_000).await;
     let url = s.api(&format!("/jobs/{job}/events"));
     assert_eq!(
         generation_ids(&url, 1_000).await,
@@ -275,7 +237,7 @@ async fn a_job_stream_replays_a_long_history_once_in_order_across_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_streams_over_the_cap_are_answered_503_and_slots_free_when_clients_leave() {
     let db = TestDatabase::sqlite();
-    let job = long_job(&db.open().await, 10).await;
+    let job = fixture::synthetic_job(&db.open().await, 10).await;
     let server = spawn(&db.url, &[("SFNN_MAX_EVENT_STREAMS", "2")], None).await;
     let client = client();
     let job_url = format!("{}/api/v1/jobs/{job}/events", server.url);
@@ -321,7 +283,7 @@ async fn live_streams_over_the_cap_are_answered_503_and_slots_free_when_clients_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
     let db = TestDatabase::sqlite();
-    let job = long_job(&db.open().await, HISTORY).await;
+    let job = fixture::synthetic_job(&db.open().await, HISTORY).await;
     let server = spawn(&db.url, &[("SFNN_WRITE_TIMEOUT_SECONDS", "1")], None).await;
     let mut stalled = stalled_client(server.address, &job).await;
     // Stalled for longer than the timeout, the server gives up on it: the stream slot is free
