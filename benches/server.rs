@@ -6,51 +6,13 @@
 
 mod common;
 
-use common::record;
+use common::synthetic_job;
 use futures_util::StreamExt;
 use sfnn::api::admission::SubmissionLimits;
 use sfnn::exec::ExecutorChoice;
 use sfnn::server::{self, ServerOptions, WorkerOptions};
-use sfnn::store::{self, JobKind, JobStatus, NewJob};
+use sfnn::store;
 use std::time::{Duration, Instant};
-
-/// A finished job with `generations` synthetic records, written straight into the store.
-async fn synthetic_job(store: &store::Store, generations: u64) -> String {
-    let job = store
-        .create_job(NewJob {
-            kind: JobKind::Evolve,
-            name: format!("synthetic {generations}"),
-            tags: vec!["bench".into()],
-            spec: serde_json::json!({"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}),
-            priority: 1000,
-            generations,
-        })
-        .await
-        .unwrap();
-    let claim = store
-        .claim_job("bench-filler", Duration::from_secs(3600))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(claim.job.id, job.id);
-    for g in 0..generations {
-        store
-            .record_generation(&job.id, &claim.lease_token, &record(g), &[], None)
-            .await
-            .unwrap();
-    }
-    store
-        .finish_job(
-            &job.id,
-            &claim.lease_token,
-            JobStatus::Succeeded,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    job.id
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -124,6 +86,7 @@ async fn main() {
         // The submission figures measure the server, not its rate limit.
         limits: SubmissionLimits::unlimited(),
         allowed_hosts: Vec::new(),
+        http: Default::default(),
     })
     .await
     .unwrap();

@@ -150,3 +150,42 @@ pub mod admission {
     /// hint, not a promise.
     pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(30);
 }
+
+/// Connections: what idle, slow or stalled clients may hold.
+pub mod connections {
+    use std::time::Duration;
+
+    /// Most connections served at once, whatever the file-descriptor limit allows. An idle
+    /// connection costs a task and hyper's buffers (a few KiB, at most [`BUFFER`] each way), so
+    /// 4096 idle clients stay within a few tens of MB.
+    pub const MAX_CONNECTIONS: usize = 4096;
+    /// File descriptors kept for everything but connections: the database pool (a SQLite
+    /// connection holds the database, its WAL and its shared-memory file; PostgreSQL 16
+    /// sockets and a listener), dashboard files being served, logs and the listener itself.
+    /// Connections get the rest of `RLIMIT_NOFILE`, but never less than half of it.
+    pub const FD_RESERVE: u64 = 128;
+    /// A connection gets this long to send a request's headers, counted from when it opened or
+    /// its previous response ended; then it is closed. This times out idle and keep-alive
+    /// connections and clients that never finish their headers alike.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// A client that takes none of a response's bytes for this long is disconnected: a stalled
+    /// reader would otherwise hold its connection (and its live-stream slot) for ever.
+    pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Bytes buffered per connection by the HTTP layer, each way: what a stalled reader pins
+    /// besides its stream's page, and the largest request head (bigger ones are answered 431).
+    pub const BUFFER: usize = 64 << 10;
+}
+
+/// Live event streams (SSE): how many, and what each may hold.
+pub mod events {
+    /// Live event streams open at once (job streams and the job list together; a dashboard
+    /// tab opens one or two). Capped further at half the connection limit, so streams never
+    /// take every connection. A stalled stream holds one replay page and [`super::connections::BUFFER`].
+    pub const MAX_STREAMS: usize = 256;
+    /// Generation records a job stream reads from the store at a time while it replays the
+    /// history; the next page is read only when the client has taken this one, so a stalled
+    /// client pins one page (about 100 KiB at the reference size), not the history.
+    pub const REPLAY_PAGE: i64 = 200;
+    /// What a client refused at the stream cap is asked to wait before retrying.
+    pub const RETRY_AFTER_SECONDS: u64 = 5;
+}

@@ -63,6 +63,30 @@ pub struct Metrics {
     workers_alive: Gauge,
     worker_panics: Counter,
     jobs_crashed: Counter,
+    connections: ConnectionMetrics,
+    event_streams: StreamMetrics,
+}
+
+/// What the HTTP server counts about its connections (handles into the registry).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMetrics {
+    /// Connections open now.
+    pub open: Gauge,
+    /// The most connections served at once (derived from the file-descriptor limit).
+    pub limit: Gauge,
+    /// Idle connections closed to make room for a new one at the limit.
+    pub evicted: Counter,
+    /// New connections turned away because every open one was busy.
+    pub refused: Counter,
+}
+
+/// What the API counts about live event streams (handles into the registry).
+#[derive(Debug, Clone, Default)]
+pub struct StreamMetrics {
+    /// Live event streams open now.
+    pub open: Gauge,
+    /// Streams refused (503) because the limit was reached.
+    pub refused: Counter,
 }
 
 impl Metrics {
@@ -140,6 +164,38 @@ impl Metrics {
             "Runs of a job that ended in a crash: a panic, or a worker that died (lease expired)",
             jobs_crashed.clone(),
         );
+        let connections = ConnectionMetrics::default();
+        registry.register(
+            "http_connections",
+            "HTTP connections open",
+            connections.open.clone(),
+        );
+        registry.register(
+            "http_connection_limit",
+            "HTTP connections served at once, at most (from the file-descriptor limit)",
+            connections.limit.clone(),
+        );
+        registry.register(
+            "http_connections_evicted",
+            "Idle HTTP connections closed to make room for new ones at the limit",
+            connections.evicted.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections turned away at the limit because every open one was busy",
+            connections.refused.clone(),
+        );
+        let event_streams = StreamMetrics::default();
+        registry.register(
+            "event_streams",
+            "Live event streams (SSE) open",
+            event_streams.open.clone(),
+        );
+        registry.register(
+            "event_streams_refused",
+            "Live event streams refused (503) at the limit",
+            event_streams.refused.clone(),
+        );
         Arc::new(Metrics {
             registry,
             jobs,
@@ -154,6 +210,8 @@ impl Metrics {
             workers_alive,
             worker_panics,
             jobs_crashed,
+            connections,
+            event_streams,
         })
     }
 
@@ -225,6 +283,16 @@ impl Metrics {
             alive: self.workers_alive.get().max(0) as u64,
             panics: self.worker_panics.get(),
         }
+    }
+
+    /// The HTTP server's connection figures.
+    pub fn connections(&self) -> &ConnectionMetrics {
+        &self.connections
+    }
+
+    /// The live event stream figures.
+    pub fn event_streams(&self) -> &StreamMetrics {
+        &self.event_streams
     }
 
     /// Reads jobs by status and the queue depth from the store.

@@ -3,6 +3,14 @@
 //! health and metrics port. Both run on one store; many of them can share a PostgreSQL store.
 //! `sfnn serve`, `sfnn worker` and the integration tests all use these.
 
+mod connections;
+mod fd_limit;
+mod http;
+mod io;
+
+pub use fd_limit::raise as raise_fd_limit;
+pub use http::HttpOptions;
+
 use crate::api::admission::{Admission, SubmissionLimits};
 use crate::api::hosts::AllowedHosts;
 use crate::api::{self, ApiConfig, AppState};
@@ -33,6 +41,8 @@ pub struct ServerOptions {
     /// Host names answered besides localhost and IP addresses (`*`: any), see
     /// [`AllowedHosts::for_bind`].
     pub allowed_hosts: Vec<String>,
+    /// Connection and live-stream limits and timeouts.
+    pub http: HttpOptions,
 }
 
 /// How a node's workers run.
@@ -175,20 +185,6 @@ async fn open_store(database: &str) -> Result<Store> {
         .with_context(|| format!("opening the database {}", store::redact(database)))
 }
 
-fn serve_http(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    )
-}
-
 /// Opens the store, starts the workers and begins serving the API.
 pub async fn start(options: ServerOptions) -> Result<RunningServer> {
     let store = open_store(&options.database).await?;
@@ -200,6 +196,11 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
         .await
         .context("listening for events on the database")?;
     let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
+    let connections = options.http.connections(&metrics);
+    let streams = api::StreamSlots::new(
+        options.http.event_streams(&connections),
+        metrics.event_streams().clone(),
+    );
 
     let state = AppState {
         store: store.clone(),
@@ -217,12 +218,19 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
         }),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
+        streams,
     };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("listening on {}", options.bind))?;
     let address = listener.local_addr()?;
-    let http = serve_http(listener, api::router(state), shutdown);
+    let http = http::serve(
+        listener,
+        api::router(state),
+        connections,
+        &options.http,
+        shutdown,
+    );
     tracing::info!(%address, workers = options.workers.count, "serving");
     Ok(RunningServer {
         address,
@@ -255,7 +263,10 @@ pub async fn start_workers(options: WorkerNodeOptions) -> Result<RunningWorkerNo
                 store: store.clone(),
                 metrics: metrics.clone(),
             });
-            (Some(address), Some(serve_http(listener, app, shutdown)))
+            let options = HttpOptions::default();
+            let connections = options.connections(&metrics);
+            let http = http::serve(listener, app, connections, &options, shutdown);
+            (Some(address), Some(http))
         }
         None => (None, None),
     };

@@ -1,7 +1,11 @@
 //! What the benchmarks share.
 
+#![allow(dead_code)] // each bench uses its part
+
 use sfnn::evolution::GenerationRecord;
 use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
+use sfnn::store::{JobKind, JobStatus, NewJob, Store};
+use std::time::Duration;
 
 /// A plausible generation record of the paper configuration, varying with `generation`.
 pub fn record(generation: u64) -> GenerationRecord {
@@ -38,4 +42,42 @@ pub fn record(generation: u64) -> GenerationRecord {
             tell: 0.1,
         },
     }
+}
+
+/// A finished job with `generations` synthetic records, written straight into the store.
+pub async fn synthetic_job(store: &Store, generations: u64) -> String {
+    let job = store
+        .create_job(NewJob {
+            kind: JobKind::Evolve,
+            name: format!("synthetic {generations}"),
+            tags: vec!["bench".into()],
+            spec: serde_json::json!({"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}),
+            priority: 1000,
+            generations,
+        })
+        .await
+        .unwrap();
+    let claim = store
+        .claim_job("bench-filler", Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.job.id, job.id);
+    for g in 0..generations {
+        store
+            .record_generation(&job.id, &claim.lease_token, &record(g), &[], None)
+            .await
+            .unwrap();
+    }
+    store
+        .finish_job(
+            &job.id,
+            &claim.lease_token,
+            JobStatus::Succeeded,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    job.id
 }

@@ -15,6 +15,7 @@ pub mod meta;
 pub mod openapi;
 
 pub use error::{ApiError, ApiJson};
+pub use events::StreamSlots;
 
 use crate::events::EventHub;
 use crate::metrics::Metrics;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Flips to `true` on shutdown; live streams end then, so shutdown does not wait on them.
     pub shutdown: watch::Receiver<bool>,
+    /// Caps the live event streams open at once.
+    pub streams: StreamSlots,
 }
 
 /// The whole HTTP application.

@@ -53,6 +53,7 @@ pub async fn start_with(
         token: token.map(String::from),
         limits: SubmissionLimits::default(),
         allowed_hosts: Vec::new(),
+        http: Default::default(),
     };
     customise(&mut options);
     let server = server::start(options).await.unwrap();
