@@ -89,9 +89,11 @@ pub mod cost {
 
 /// Workers: how often a job may crash them.
 pub mod worker {
-    /// Runs of one job that may end in a crash (a panic, or a worker that died and let its
-    /// lease expire) before the job is failed: enough to ride out one unlucky kill, few enough
-    /// that a job which aborts the process cannot keep a server in a crash loop.
+    /// Runs of one job in a row that may end in a crash (a panic, or a worker that died and let
+    /// its lease expire) at the same place, without progress past the previous crash's
+    /// generation, before the job is failed: enough to ride out an unlucky kill or two, few
+    /// enough that a job which aborts the process cannot keep a server in a crash loop. A
+    /// server killed now and then mid-job makes progress between kills and never gets here.
     pub const MAX_CRASHES: u32 = 3;
     /// How often a running generation looks for a cancel (one small read): a cancel takes
     /// effect within this plus one lifetime per thread.

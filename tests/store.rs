@@ -56,6 +56,7 @@ on_both_backends!(
     oversized_notifications_are_refused,
     a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever,
     a_caught_panic_requeues_then_fails_the_job,
+    crashes_with_progress_between_them_never_fail_a_job,
 );
 
 fn new_job(name: &str, priority: i32) -> NewJob {
@@ -221,6 +222,55 @@ async fn a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever(store: &St
             .unwrap()
             .is_none()
     );
+}
+
+/// A server killed now and then mid-job: each kill is a crash, but the job got further each
+/// time, so the count starts afresh and the job is never failed for it.
+async fn crashes_with_progress_between_them_never_fail_a_job(store: &Store) {
+    use sfnn::limits::worker::MAX_CRASHES;
+    let job = store.create_job(new_job("killed", 0)).await.unwrap();
+    for (run, generation) in (0..u64::from(MAX_CRASHES) + 2).enumerate() {
+        let claim = store
+            .claim_job("w", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .expect("still queued");
+        store
+            .record_generation(
+                &job.id,
+                &claim.lease_token,
+                &record(generation, 1.0, 1.0),
+                &[],
+                None,
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            store.requeue_expired().await.unwrap(),
+            std::slice::from_ref(&job.id)
+        );
+        let after = store.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.status, after.crashes),
+            (JobStatus::Queued, 1),
+            "run {run}"
+        );
+    }
+    // Crashes without progress add up from there.
+    for crash in 2..=MAX_CRASHES {
+        store
+            .claim_job("w", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        store.requeue_expired().await.unwrap();
+        let after = store.get_job(&job.id).await.unwrap().unwrap();
+        assert_eq!(after.crashes, crash);
+    }
+    let failed = store.get_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
 }
 
 async fn a_caught_panic_requeues_then_fails_the_job(store: &Store) {

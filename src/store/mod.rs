@@ -49,10 +49,18 @@ pub enum StoreError {
 /// Crashes after which a job fails (from `limits::worker`), as the SQL binds it.
 const MAX_CRASHES: i32 = crate::limits::worker::MAX_CRASHES as i32;
 
+/// The job's crash count once one more crash is counted (SQL, the same on both backends): a
+/// crash after progress past the generation of the previous crash starts the count afresh, so
+/// only crashes at the same place add up. A constant: the statements it is formatted into stay
+/// free of input (`AssertSqlSafe`), every value is bound.
+const NEXT_CRASHES: &str = "(case when crash_generation is null or generation > crash_generation \
+     then 1 else crashes + 1 end)";
+
 /// The error of a job whose worker died `MAX_CRASHES` times.
 const DIED_TOO_OFTEN: &str = "the worker running this job died each of the last times it ran \
-    it (its lease expired without a hand-back: killed, out of memory or aborted); the job is \
-    failed so that it cannot take down more workers. The worker's log has the cause.";
+    it, at the same generation (its lease expired without a hand-back: killed, out of memory or \
+    aborted); the job is failed so that it cannot take down more workers. The worker's log has \
+    the cause.";
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {

@@ -96,8 +96,9 @@ pub struct Job {
     pub lease_expires_at: Option<i64>,
     /// How many times a worker has claimed the job.
     pub attempts: u32,
-    /// Runs that ended in a crash (a panic, or a worker that died and let its lease expire);
-    /// the job fails at `limits::worker::MAX_CRASHES`.
+    /// Runs in a row that ended in a crash (a panic, or a worker that died and let its lease
+    /// expire) without getting past the generation of the previous crash; the job fails at
+    /// `limits::worker::MAX_CRASHES`.
     pub crashes: u32,
     #[schema(required = true)]
     pub error: Option<String>,

@@ -15,7 +15,7 @@
 use super::chart::{self, Chart};
 use super::health::{self, WriteHealth};
 use super::models::*;
-use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError};
+use super::{DIED_TOO_OFTEN, MAX_CRASHES, NEXT_CRASHES, Result, StoreError};
 use crate::evolution::GenerationRecord;
 use crate::model::ModelConfig;
 use futures_util::Stream;
@@ -337,18 +337,18 @@ impl PgStore {
     /// Puts running jobs whose lease expired back in the queue (or ends them as cancelled if a
     /// cancel was asked for); returns their ids.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "update job set crashes = crashes + 1, \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
                status = case when cancel_requested then 'cancelled' \
-                             when crashes + 1 >= $1 then 'failed' else 'queued' end, \
-               error = case when not cancel_requested and crashes + 1 >= $1 then $2 \
+                             when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
+               error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
                             else error end, \
-               finished_at = case when cancel_requested or crashes + 1 >= $1 \
+               finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 \
                                   then sfnn_now_ms() else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, \
                updated_at = sfnn_now_ms() \
-             where status = 'running' and lease_expires_at < sfnn_now_ms() returning job_id",
-        )
+             where status = 'running' and lease_expires_at < sfnn_now_ms() returning job_id"
+        )))
         .bind(MAX_CRASHES)
         .bind(DIED_TOO_OFTEN)
         .fetch_all(&self.pool)
@@ -361,18 +361,18 @@ impl PgStore {
     /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
     /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
     pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
-        let row = sqlx::query(
-            "update job set crashes = crashes + 1, \
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
                status = case when cancel_requested then 'cancelled' \
-                             when crashes + 1 >= $1 then 'failed' else 'queued' end, \
-               error = case when not cancel_requested and crashes + 1 >= $1 then $2 \
+                             when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
+               error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
                             else error end, \
-               finished_at = case when cancel_requested or crashes + 1 >= $1 \
+               finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 \
                                   then sfnn_now_ms() else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, \
                updated_at = sfnn_now_ms() \
-             where job_id = $3 and lease_token = $4 returning status",
-        )
+             where job_id = $3 and lease_token = $4 returning status"
+        )))
         .bind(MAX_CRASHES)
         .bind(reason)
         .bind(id)

@@ -3,7 +3,7 @@
 use super::chart::{self, Chart};
 use super::health::{self, WriteHealth};
 use super::models::*;
-use super::{DIED_TOO_OFTEN, MAX_CRASHES, Result, StoreError, now_ms};
+use super::{DIED_TOO_OFTEN, MAX_CRASHES, NEXT_CRASHES, Result, StoreError, now_ms};
 use crate::evolution::GenerationRecord;
 use crate::model::ModelConfig;
 use sqlx::sqlite::{
@@ -307,17 +307,17 @@ impl SqliteStore {
     /// mid-run: that counts as a crash, and the crash that reaches `MAX_CRASHES` fails the job.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
         let now = now_ms();
-        let rows = sqlx::query(
-            "update job set crashes = crashes + 1, \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
                status = case when cancel_requested = 1 then 'cancelled' \
-                             when crashes + 1 >= ?2 then 'failed' else 'queued' end, \
-               error = case when cancel_requested = 0 and crashes + 1 >= ?2 then ?3 \
+                             when {NEXT_CRASHES} >= ?2 then 'failed' else 'queued' end, \
+               error = case when cancel_requested = 0 and {NEXT_CRASHES} >= ?2 then ?3 \
                             else error end, \
-               finished_at = case when cancel_requested = 1 or crashes + 1 >= ?2 then ?1 \
+               finished_at = case when cancel_requested = 1 or {NEXT_CRASHES} >= ?2 then ?1 \
                                   else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?1 \
-             where status = 'running' and lease_expires_at < ?1 returning job_id",
-        )
+             where status = 'running' and lease_expires_at < ?1 returning job_id"
+        )))
         .bind(now)
         .bind(MAX_CRASHES)
         .bind(DIED_TOO_OFTEN)
@@ -332,17 +332,17 @@ impl SqliteStore {
     /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
     pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
         let now = now_ms();
-        let row = sqlx::query(
-            "update job set crashes = crashes + 1, \
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
                status = case when cancel_requested = 1 then 'cancelled' \
-                             when crashes + 1 >= ?1 then 'failed' else 'queued' end, \
-               error = case when cancel_requested = 0 and crashes + 1 >= ?1 then ?2 \
+                             when {NEXT_CRASHES} >= ?1 then 'failed' else 'queued' end, \
+               error = case when cancel_requested = 0 and {NEXT_CRASHES} >= ?1 then ?2 \
                             else error end, \
-               finished_at = case when cancel_requested = 1 or crashes + 1 >= ?1 then ?3 \
+               finished_at = case when cancel_requested = 1 or {NEXT_CRASHES} >= ?1 then ?3 \
                                   else null end, \
                worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?3 \
-             where job_id = ?4 and lease_token = ?5 returning status",
-        )
+             where job_id = ?4 and lease_token = ?5 returning status"
+        )))
         .bind(MAX_CRASHES)
         .bind(reason)
         .bind(now)
