@@ -110,7 +110,7 @@ impl Server {
         let spec = r#"{"envs": ["CartPole-v1"], "generations": 1000000,
             "lifetime": {"episodes": 2, "episode_mode": "stop_on_done"}, "strategy": {"popsize": 16}}"#;
         let request = format!(
-            "POST /api/v1/jobs HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\
+            "POST /api/v1/jobs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{spec}",
             spec.len()
         );
@@ -138,7 +138,7 @@ async fn exchange(address: SocketAddr, request: &str) -> Result<String, String> 
 }
 
 async fn get(address: SocketAddr, path: &str) -> Result<String, String> {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let response = exchange(address, &request).await?;
     if response.starts_with("HTTP/1.1 200") {
         Ok(response)
@@ -171,7 +171,7 @@ async fn slow_client(address: SocketAddr, job: String, received: Arc<Received>) 
     socket.set_recv_buffer_size(16 << 10).unwrap();
     let mut stream = socket.connect(address).await.unwrap();
     let request = format!(
-        "GET /api/v1/jobs/{job}/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
+        "GET /api/v1/jobs/{job}/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut buffer = vec![0u8; 16 << 10];
