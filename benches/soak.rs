@@ -13,7 +13,6 @@ mod common;
 
 use common::synthetic_job;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,20 +56,7 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(fds) = fds {
-            let limit = libc::rlimit {
-                rlim_cur: fds,
-                rlim_max: fds,
-            };
-            // SAFETY: setrlimit is async-signal-safe and only reads `limit`, owned here.
-            unsafe {
-                command.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
+            common::limit_open_files(&mut command, fds);
         }
         let server = Server {
             child: command.spawn().unwrap(),

@@ -20,7 +20,6 @@ mod fixture;
 use common::db::TestDatabase;
 use common::http::free_port;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,20 +53,7 @@ async fn spawn(database: &str, env: &[(&str, &str)], fds: Option<u64>) -> Server
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(fds) = fds {
-        let limit = libc::rlimit {
-            rlim_cur: fds,
-            rlim_max: fds,
-        };
-        // SAFETY: setrlimit is async-signal-safe and only reads `limit`, a copy owned here.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        fixture::limit_open_files(&mut command, fds);
     }
     let child = command.spawn().unwrap();
     let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

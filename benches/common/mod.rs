@@ -81,3 +81,23 @@ pub async fn synthetic_job(store: &Store, generations: u64) -> String {
         .unwrap();
     job.id
 }
+
+/// Makes `command`'s process start with `fds` as its soft and hard `RLIMIT_NOFILE`, as a
+/// machine with that descriptor limit would run it.
+pub fn limit_open_files(command: &mut std::process::Command, fds: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: fds,
+        rlim_max: fds,
+    };
+    // SAFETY: setrlimit is async-signal-safe and only reads `limit`, a copy owned by the closure.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}

@@ -337,18 +337,9 @@ impl PgStore {
     /// Puts running jobs whose lease expired back in the queue (or ends them as cancelled if a
     /// cancel was asked for); returns their ids.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
-               status = case when cancel_requested then 'cancelled' \
-                             when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
-               error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
-                            else error end, \
-               finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 \
-                                  then sfnn_now_ms() else null end, \
-               worker_id = null, lease_token = null, lease_expires_at = null, \
-               updated_at = sfnn_now_ms() \
-             where status = 'running' and lease_expires_at < sfnn_now_ms() returning job_id"
-        )))
+        let rows = sqlx::query(crash_update(
+            "status = 'running' and lease_expires_at < sfnn_now_ms() returning job_id",
+        ))
         .bind(MAX_CRASHES)
         .bind(DIED_TOO_OFTEN)
         .fetch_all(&self.pool)
@@ -361,18 +352,9 @@ impl PgStore {
     /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
     /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
     pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
-               status = case when cancel_requested then 'cancelled' \
-                             when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
-               error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
-                            else error end, \
-               finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 \
-                                  then sfnn_now_ms() else null end, \
-               worker_id = null, lease_token = null, lease_expires_at = null, \
-               updated_at = sfnn_now_ms() \
-             where job_id = $3 and lease_token = $4 returning status"
-        )))
+        let row = sqlx::query(crash_update(
+            "job_id = $3 and lease_token = $4 returning status",
+        ))
         .bind(MAX_CRASHES)
         .bind(reason)
         .bind(id)
@@ -928,6 +910,24 @@ async fn insert_genome(
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Counts a crash on the jobs `filter` selects (binds: $1 `MAX_CRASHES`, $2 the error of a job
+/// that fails by it): back to the queue, or failed at `MAX_CRASHES`.
+fn crash_update(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    // Built from constants only; every value is bound.
+    sqlx::AssertSqlSafe(format!(
+        "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
+           status = case when cancel_requested then 'cancelled' \
+                         when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
+           error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
+                        else error end, \
+           finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 \
+                              then sfnn_now_ms() else null end, \
+           worker_id = null, lease_token = null, lease_expires_at = null, \
+           updated_at = sfnn_now_ms() \
+         where {filter}"
+    ))
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {

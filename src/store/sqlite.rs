@@ -307,17 +307,9 @@ impl SqliteStore {
     /// mid-run: that counts as a crash, and the crash that reaches `MAX_CRASHES` fails the job.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
         let now = now_ms();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
-               status = case when cancel_requested = 1 then 'cancelled' \
-                             when {NEXT_CRASHES} >= ?2 then 'failed' else 'queued' end, \
-               error = case when cancel_requested = 0 and {NEXT_CRASHES} >= ?2 then ?3 \
-                            else error end, \
-               finished_at = case when cancel_requested = 1 or {NEXT_CRASHES} >= ?2 then ?1 \
-                                  else null end, \
-               worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?1 \
-             where status = 'running' and lease_expires_at < ?1 returning job_id"
-        )))
+        let rows = sqlx::query(crash_update(
+            "status = 'running' and lease_expires_at < ?1 returning job_id",
+        ))
         .bind(now)
         .bind(MAX_CRASHES)
         .bind(DIED_TOO_OFTEN)
@@ -332,20 +324,12 @@ impl SqliteStore {
     /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
     pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
         let now = now_ms();
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
-               status = case when cancel_requested = 1 then 'cancelled' \
-                             when {NEXT_CRASHES} >= ?1 then 'failed' else 'queued' end, \
-               error = case when cancel_requested = 0 and {NEXT_CRASHES} >= ?1 then ?2 \
-                            else error end, \
-               finished_at = case when cancel_requested = 1 or {NEXT_CRASHES} >= ?1 then ?3 \
-                                  else null end, \
-               worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?3 \
-             where job_id = ?4 and lease_token = ?5 returning status"
-        )))
+        let row = sqlx::query(crash_update(
+            "job_id = ?4 and lease_token = ?5 returning status",
+        ))
+        .bind(now)
         .bind(MAX_CRASHES)
         .bind(reason)
-        .bind(now)
         .bind(id)
         .bind(token)
         .fetch_optional(&self.pool)
@@ -883,6 +867,23 @@ async fn insert_genome(
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Counts a crash on the jobs `filter` selects (binds: ?1 now, ?2 `MAX_CRASHES`, ?3 the error
+/// of a job that fails by it): back to the queue, or failed at `MAX_CRASHES`.
+fn crash_update(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    // Built from constants only; every value is bound.
+    sqlx::AssertSqlSafe(format!(
+        "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
+           status = case when cancel_requested = 1 then 'cancelled' \
+                         when {NEXT_CRASHES} >= ?2 then 'failed' else 'queued' end, \
+           error = case when cancel_requested = 0 and {NEXT_CRASHES} >= ?2 then ?3 \
+                        else error end, \
+           finished_at = case when cancel_requested = 1 or {NEXT_CRASHES} >= ?2 then ?1 \
+                              else null end, \
+           worker_id = null, lease_token = null, lease_expires_at = null, updated_at = ?1 \
+         where {filter}"
+    ))
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
