@@ -49,6 +49,8 @@ pub mod spec {
     pub const MAX_NODE_TYPES: usize = 16;
     pub const MAX_EPISODES: usize = 100;
     pub const MAX_EVAL_REPEATS: usize = 32;
+    /// Seeds (lifetimes) of one evaluation of a stored genome.
+    pub const MAX_EVAL_SEEDS: usize = 256;
     pub const MAX_GENERATIONS: u64 = 10_000_000;
     /// Lifetimes simulated per generation (popsize × repeats × envs).
     pub const MAX_LIFETIMES_PER_GENERATION: usize = 1 << 18;

@@ -5,11 +5,10 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
-use crate::envs;
+use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
 use crate::model::{GenomeFile, GenomeFileError, Topology};
 use crate::store::{GenomeKind, GenomeMeta, JobKind, NewGenome, NewJob};
-use crate::worker::EvaluationSpec;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -270,12 +269,12 @@ pub(super) struct EvaluateRequest {
     #[schema(min_items = 1, max_items = 8)]
     envs: Vec<String>,
     /// Episodes per lifetime.
-    #[serde(default = "default_episodes")]
-    #[schema(default = default_episodes, minimum = 1, maximum = 100)]
+    #[serde(default = "evaluation::default_episodes")]
+    #[schema(default = evaluation::default_episodes, minimum = 1, maximum = 100)]
     episodes: usize,
     /// One lifetime per seed.
-    #[serde(default = "default_seeds")]
-    #[schema(default = default_seeds, min_items = 1, max_items = 256)]
+    #[serde(default = "evaluation::default_seeds")]
+    #[schema(default = evaluation::default_seeds, min_items = 1, max_items = 256)]
     seeds: Vec<u64>,
     #[serde(default)]
     episode_mode: EpisodeMode,
@@ -285,14 +284,6 @@ pub(super) struct EvaluateRequest {
     #[serde(default)]
     #[schema(minimum = -1000, maximum = 1000)]
     priority: i32,
-}
-
-fn default_episodes() -> usize {
-    8
-}
-
-fn default_seeds() -> Vec<u64> {
-    vec![0]
 }
 
 /// Queue an evaluation of a stored genome.
@@ -332,16 +323,7 @@ async fn evaluate(
         topology: body.topology,
     };
     spec.validate()?;
-    spec.check_cost(&meta.model)?;
-    for (i, name) in spec.envs.iter().enumerate() {
-        let info = envs::info(name).expect("validated");
-        if meta.model.nodes < info.obs_dim + info.action_space.output_nodes() + 1 {
-            return Err(ApiError::invalid(
-                format!("envs[{i}]"),
-                format!("{name} needs more nodes than the genome's model has"),
-            ));
-        }
-    }
+    spec.check_model(&meta.model)?;
     if !(-1000..=1000).contains(&body.priority) {
         return Err(ApiError::invalid(
             "priority",

@@ -5,9 +5,9 @@ use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use crate::events::Event;
 use crate::evolution::JobSpec;
-use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, NewJob};
 #[allow(unused_imports)] // named in the OpenAPI annotations only
-use crate::worker::EvaluationResult;
+use crate::evolution::evaluation::EvaluationResult;
+use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, NewJob};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};

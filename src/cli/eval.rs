@@ -1,9 +1,11 @@
 //! `sfnn eval <genome> --env NAME`: how a stored genome does on an environment, episode by
-//! episode, over fresh random wirings.
+//! episode, over fresh random wirings: an evaluation job's spec, limits and code path
+//! ([`crate::evolution::evaluation`]), run locally.
 
-use crate::envs;
-use crate::evolution::{LifetimeConfig, ReturnBounds};
-use crate::exec::{self, EpisodeMode, EvalRequest, ExecutorChoice, Protocol, Sampler};
+use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
+use crate::exec::{self, EpisodeMode, ExecutorChoice};
+use crate::limits::FieldError;
+use crate::limits::spec::MAX_EVAL_SEEDS;
 use crate::model::{GenomeFile, Topology};
 use anyhow::{Context, Result, anyhow};
 use std::path::PathBuf;
@@ -18,10 +20,10 @@ pub struct EvalArgs {
     /// Episodes per lifetime (network state carried across them).
     #[arg(long, default_value_t = 8)]
     episodes: usize,
-    /// Independent lifetimes, each with a fresh wiring.
+    /// Independent lifetimes, each with a fresh wiring (seeds `--seed`, `--seed + 1`, ...).
     #[arg(long, default_value_t = 1)]
     lifetimes: usize,
-    /// Seed of the wirings, synapse states and resets.
+    /// Seed of the first lifetime's wiring, synapse states and resets.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// `fixed_horizon` (reference) or `stop_on_done`.
@@ -34,64 +36,73 @@ pub struct EvalArgs {
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let genome = GenomeFile::load(&args.genome)?;
-    let info = envs::info(&args.env).ok_or_else(|| {
-        anyhow!(
-            "unknown environment {:?}; allowed: {}",
-            args.env,
-            envs::names().join(", ")
-        )
-    })?;
-    if !(1..=1000).contains(&args.episodes) || !(1..=10_000).contains(&args.lifetimes) {
-        return Err(anyhow!(
-            "--episodes must be 1..=1000 and --lifetimes 1..=10000"
-        ));
-    }
     let mode: EpisodeMode = serde_json::from_value(args.mode.clone().into())?;
-    let protocol = Protocol {
+    let lifetimes = u64::try_from(args.lifetimes).unwrap_or(u64::MAX);
+    let last_seed = args
+        .seed
+        .checked_add(lifetimes.saturating_sub(1))
+        .ok_or_else(|| anyhow!("--seed + --lifetimes overflows a 64-bit seed"))?;
+    // The same spec, limits and seeds as an evaluation job on the server: lifetime k uses seed
+    // `--seed + k`, so `--seed 0 --lifetimes 4` reproduces `"seeds": [0, 1, 2, 3]`.
+    let spec = EvaluationSpec {
+        genome_id: args
+            .genome
+            .display()
+            .to_string()
+            .chars()
+            .take(128)
+            .collect(),
+        envs: vec![args.env.clone()],
         episodes: args.episodes,
-        mode,
+        seeds: (args.seed..=last_seed).take(MAX_EVAL_SEEDS + 1).collect(),
+        episode_mode: mode,
+        topology: Topology::default(),
     };
-    let env_list = [info];
-    let sampler = Sampler {
-        model: &genome.model,
-        topology: &Topology::default(),
-        envs: &env_list,
-        protocol,
-        repeats: args.lifetimes,
-        seed: args.seed,
+    let invalid = |e: FieldError| {
+        let flag = match e.field.as_str() {
+            "envs" | "envs[0]" => "--env",
+            "episodes" => "--episodes",
+            "seeds" => "--lifetimes",
+            _ => "the genome",
+        };
+        anyhow!("{flag}: {}", e.message)
     };
-    let lifetimes = sampler.generation(0, 1);
+    spec.validate().map_err(invalid)?;
+    spec.check_model(&genome.model).map_err(invalid)?;
     let executor = exec::select(ExecutorChoice::Cpu, args.threads)?;
-    let output = executor
-        .evaluate(&EvalRequest {
-            model: genome.model,
-            envs: &env_list,
-            protocol,
-            genomes: &genome.values,
-            repeats: args.lifetimes,
-            lifetimes: &lifetimes,
-        })
+    let result = evaluate_genome(&spec, genome.model, &genome.values, executor.as_ref())
         .context("evaluating")?;
 
-    let lifetime = LifetimeConfig {
-        episodes: args.episodes,
-        episode_mode: mode,
-        ..LifetimeConfig::default()
-    };
-    let bounds = [ReturnBounds {
-        min: info.return_min,
-        max: info.return_max,
-    }];
-    println!("lifetime\tepisode returns\tweighted return\tnormalised score");
-    for (i, returns) in output.returns.chunks_exact(args.episodes).enumerate() {
-        let score = lifetime.score(&bounds, returns);
-        let list: Vec<String> = returns.iter().map(|r| format!("{r}")).collect();
+    println!("seed\tepisode returns\tweighted return\tnormalised score");
+    let env = &result.envs[0];
+    for lifetime in &env.lifetimes {
+        let list: Vec<String> = lifetime
+            .episode_returns
+            .iter()
+            .map(|r| format!("{r}"))
+            .collect();
         println!(
-            "{i}\t{}\t{:.4}\t{:.6}",
+            "{}\t{}\t{:.4}\t{:.6}",
+            lifetime.seed,
             list.join(" "),
-            score.env_returns[0],
-            score.env_scores[0]
+            lifetime.weighted_return,
+            lifetime.score
         );
     }
+    let weighted: Vec<f64> = env.lifetimes.iter().map(|l| l.weighted_return).collect();
+    let n = weighted.len() as f64;
+    let std = (weighted
+        .iter()
+        .map(|w| (w - env.mean_weighted_return).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    eprintln!(
+        "{}: weighted return {:.4} ± {std:.4} (mean ± std over {} lifetimes), score {:.6}",
+        env.env,
+        env.mean_weighted_return,
+        weighted.len(),
+        env.mean_score
+    );
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! `sfnn run <spec.json>`: one job, start to finish, with a progress bar.
 
 use super::output::OutputDir;
-use crate::evolution::{Evolution, GenerationRecord, JobSpec, StopReason};
-use crate::exec;
+use crate::evolution::{
+    Evolution, GenerationRecord, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
+};
+use crate::exec::{self, Executor};
 use crate::model::GenomeFile;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,7 +54,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let executor = exec::select(choice, args.threads)?;
 
-    let mut evolution = match (args.resume, out.read_checkpoint()?) {
+    let evolution = match (args.resume, out.read_checkpoint()?) {
         (true, Some(checkpoint)) => Evolution::from_checkpoint(spec.clone(), checkpoint),
         (true, None) => bail!("--resume: no checkpoint in {}", args.out.display()),
         (false, _) => {
@@ -76,7 +78,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("invalid spec: {e}"))?
         }
     };
-    let mut history = out.read_history(evolution.generation())?;
+    let history = out.read_history(evolution.generation())?;
     out.reset_history(&history)?;
     out.write_spec(&spec)?;
     eprintln!(
@@ -106,25 +108,24 @@ pub fn run(args: RunArgs) -> Result<()> {
         .context("installing the Ctrl-C handler")?;
     }
 
-    let bar = progress_bar(&spec, evolution.generation(), args.quiet);
     let started = Instant::now();
-    while evolution.stop_reason().is_none() && !interrupted.load(Ordering::SeqCst) {
-        let record = evolution.step(executor.as_ref())?;
-        let write_started = Instant::now();
-        out.append_record(&record)?;
-        if evolution
-            .generation()
-            .is_multiple_of(spec.checkpoint_interval)
-        {
-            save(&out, &evolution)?;
-        }
-        report(&bar, &record, &spec, args.quiet);
-        history.push(record);
-        evolution.add_elapsed(write_started.elapsed().as_secs_f64());
-    }
+    let mut host = FolderRun {
+        out: &out,
+        executor: executor.as_ref(),
+        interrupted,
+        bar: progress_bar(&spec, evolution.generation(), args.quiet),
+        quiet: args.quiet,
+        history,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("starting the run's event loop")?;
+    // A halt (Ctrl-C) comes between generations, so the evolution is always whole here.
+    let (_, evolution) = runtime.block_on(drive(evolution, &mut host))?;
+    let evolution = evolution.context("the run ended half-way through a generation")?;
     save(&out, &evolution)?;
-    out.write_history_tables(&history)?;
-    bar.finish_and_clear();
+    out.write_history_tables(&host.history)?;
+    host.bar.finish_and_clear();
     let reason = match evolution.stop_reason() {
         Some(StopReason::Generations) => "all generations done",
         Some(StopReason::TargetFitness) => "target fitness reached",
@@ -140,6 +141,47 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// A run whose results go to an output folder, stopped early by Ctrl-C.
+struct FolderRun<'a> {
+    out: &'a OutputDir,
+    executor: &'a dyn Executor,
+    interrupted: Arc<AtomicBool>,
+    bar: ProgressBar,
+    quiet: bool,
+    history: Vec<GenerationRecord>,
+}
+
+impl RunHost for FolderRun<'_> {
+    type Error = anyhow::Error;
+    /// Ctrl-C.
+    type Halt = ();
+
+    async fn check(&mut self, _: &Evolution) -> Result<Option<()>> {
+        Ok(self.interrupted.load(Ordering::SeqCst).then_some(()))
+    }
+
+    async fn step(&mut self, mut evolution: Evolution) -> Result<Stepped<()>> {
+        let record = evolution.step(self.executor)?;
+        Ok(Stepped::Done(Box::new(evolution), record))
+    }
+
+    async fn record(&mut self, evolution: &Evolution, kept: Kept<'_>) -> Result<()> {
+        // The folder keeps the best and mean genomes as of the last checkpoint.
+        self.out.append_record(kept.record)?;
+        if kept.checkpoint_due {
+            save(self.out, evolution)?;
+        }
+        report(&self.bar, kept.record, evolution.spec(), self.quiet);
+        self.history.push(kept.record.clone());
+        Ok(())
+    }
+
+    async fn finish(&mut self, _: &Evolution, _: StopReason) -> Result<()> {
+        // Saved by the caller, as after a halt.
+        Ok(())
+    }
 }
 
 /// The checkpoint and the genomes it implies. The JSON Lines history is written as it goes; the

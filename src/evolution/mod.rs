@@ -3,6 +3,8 @@
 pub mod checkpoint;
 pub mod cost;
 pub mod csv;
+pub mod driver;
+pub mod evaluation;
 pub mod fitness;
 pub mod run;
 pub mod spec;
@@ -10,6 +12,7 @@ pub mod strategies;
 
 pub use checkpoint::CheckpointError;
 pub use cost::JobCost;
+pub use driver::{Ending, Kept, RunHost, Stepped, drive};
 pub use fitness::{LifetimeConfig, ReturnBounds, Score};
 pub use run::{BestGenome, Checkpoint, Evolution, GenerationRecord, StopReason};
 pub use spec::JobSpec;

@@ -52,7 +52,7 @@ impl JobStatus {
 pub enum JobKind {
     /// Evolve genomes (spec: a [`crate::evolution::JobSpec`]).
     Evolve,
-    /// Evaluate a stored genome (spec: an [`crate::worker::EvaluationSpec`]).
+    /// Evaluate a stored genome (spec: an [`crate::evolution::evaluation::EvaluationSpec`]).
     Evaluate,
 }
 

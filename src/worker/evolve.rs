@@ -3,8 +3,10 @@
 
 use super::{AbortOnDrop, Outcome, Worker, WorkerError, blocking};
 use crate::events::Event;
-use crate::evolution::{Checkpoint, Evolution, GenerationRecord, JobSpec, StopReason};
-use crate::exec::{ExecError, ExecutorChoice, Interrupt};
+use crate::evolution::{
+    Checkpoint, Ending, Evolution, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
+};
+use crate::exec::{ExecError, Executor, ExecutorChoice, Interrupt};
 use crate::limits::worker::CANCEL_POLL;
 use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, Store};
 use std::sync::Arc;
@@ -29,8 +31,7 @@ impl Worker {
                 executor.device()
             )));
         }
-        let executor_name = executor.name();
-        let mut evolution = self.start_or_resume(id, &spec).await?;
+        let evolution = self.start_or_resume(id, &spec).await?;
         // Whatever was recorded after the checkpoint is recomputed, identically.
         self.store
             .truncate_from(
@@ -43,82 +44,17 @@ impl Worker {
         self.store
             .set_executor(id, token, executor.name(), &executor.device())
             .await?;
-
-        loop {
-            if lost.load(Ordering::SeqCst) {
-                return Ok(Outcome::LeaseLost);
-            }
-            match self.store.lease_state(id, token).await? {
-                LeaseState::Lost => return Ok(Outcome::LeaseLost),
-                LeaseState::CancelRequested => {
-                    self.store
-                        .finish_job(id, token, JobStatus::Cancelled, None, Some("cancelled"))
-                        .await?;
-                    return Ok(Outcome::Finished);
-                }
-                LeaseState::Held => {}
-            }
-            if let Some(reason) = evolution.stop_reason() {
-                self.finish(id, token, &evolution, reason).await?;
-                return Ok(Outcome::Finished);
-            }
-            if self.stopping() {
-                // Hand the job back with its state as of now, so nothing is recomputed.
-                let state = evolution.checkpoint().to_bytes();
-                self.store
-                    .save_checkpoint(id, token, evolution.generation(), &state)
-                    .await?;
-                return Ok(Outcome::Released);
-            }
-
-            let executor = executor.clone();
-            let interrupt = Arc::new(Interrupt::new(false));
-            let watcher = AbortOnDrop(tokio::spawn(interrupt_on_cancel(
-                self.store.clone(),
-                id.to_string(),
-                token.to_string(),
-                interrupt.clone(),
-            )));
-            let (returned, result) = blocking(move || {
-                let result = evolution.step_interruptible(executor.as_ref(), &interrupt);
-                (evolution, result)
-            })
-            .await?;
-            drop(watcher);
-            evolution = returned;
-            let record = match result {
-                // Cancelled or taken over mid-generation: the half-stepped evolution is
-                // dropped, and the store says which.
-                Err(ExecError::Interrupted) => {
-                    return match self.store.lease_state(id, token).await? {
-                        LeaseState::CancelRequested => {
-                            self.store
-                                .finish_job(
-                                    id,
-                                    token,
-                                    JobStatus::Cancelled,
-                                    None,
-                                    Some("cancelled"),
-                                )
-                                .await?;
-                            Ok(Outcome::Finished)
-                        }
-                        LeaseState::Lost | LeaseState::Held => Ok(Outcome::LeaseLost),
-                    };
-                }
-                other => other?,
-            };
-            self.record(id, token, &spec, &evolution, &record).await?;
-            self.config
-                .metrics
-                .record_generation(&self.config.id, executor_name, &record);
-            self.events
-                .publish(Event::Generation {
-                    job_id: id.to_string(),
-                    record: Box::new(record),
-                })
-                .await;
-        }
+        let mut host = StoreRun {
+            worker: self,
+            id,
+            token,
+            lost,
+            executor,
+        };
+        Ok(match drive(evolution, &mut host).await?.0 {
+            Ending::Stopped(_) => Outcome::Finished,
+            Ending::Halted(outcome) => outcome,
+        })
     }
 
     /// The evolution as of the last checkpoint, or a fresh one.
@@ -149,23 +85,95 @@ impl Worker {
         })
         .await?
     }
+}
 
-    /// Writes one generation with the genomes it keeps and, at the checkpoint interval or when
-    /// the run is about to end, the checkpoint.
-    async fn record(
-        &self,
-        id: &str,
-        token: &str,
-        spec: &JobSpec,
-        evolution: &Evolution,
-        record: &GenerationRecord,
-    ) -> Result<(), WorkerError> {
-        let done = evolution.generation();
-        let model = spec.model.config();
+/// One evolution job run by a worker: recorded in the store, fenced by the job's lease.
+struct StoreRun<'a> {
+    worker: &'a Worker,
+    id: &'a str,
+    token: &'a str,
+    lost: &'a Arc<AtomicBool>,
+    executor: Arc<dyn Executor>,
+}
+
+impl StoreRun<'_> {
+    async fn cancelled(&self) -> Result<Outcome, WorkerError> {
+        self.worker
+            .store
+            .finish_job(
+                self.id,
+                self.token,
+                JobStatus::Cancelled,
+                None,
+                Some("cancelled"),
+            )
+            .await?;
+        Ok(Outcome::Finished)
+    }
+}
+
+impl RunHost for StoreRun<'_> {
+    type Error = WorkerError;
+    type Halt = Outcome;
+
+    async fn check(&mut self, evolution: &Evolution) -> Result<Option<Outcome>, WorkerError> {
+        let (id, token) = (self.id, self.token);
+        if self.lost.load(Ordering::SeqCst) {
+            return Ok(Some(Outcome::LeaseLost));
+        }
+        match self.worker.store.lease_state(id, token).await? {
+            LeaseState::Lost => return Ok(Some(Outcome::LeaseLost)),
+            LeaseState::CancelRequested => return self.cancelled().await.map(Some),
+            LeaseState::Held => {}
+        }
+        // A run that a stop rule has ended is finished, not handed over.
+        if self.worker.stopping() && evolution.stop_reason().is_none() {
+            // Hand the job back with its state as of now, so nothing is recomputed.
+            let state = evolution.checkpoint().to_bytes();
+            self.worker
+                .store
+                .save_checkpoint(id, token, evolution.generation(), &state)
+                .await?;
+            return Ok(Some(Outcome::Released));
+        }
+        Ok(None)
+    }
+
+    async fn step(&mut self, mut evolution: Evolution) -> Result<Stepped<Outcome>, WorkerError> {
+        let executor = self.executor.clone();
+        let interrupt = Arc::new(Interrupt::new(false));
+        let watcher = AbortOnDrop(tokio::spawn(interrupt_on_cancel(
+            self.worker.store.clone(),
+            self.id.to_string(),
+            self.token.to_string(),
+            interrupt.clone(),
+        )));
+        let (evolution, result) = blocking(move || {
+            let result = evolution.step_interruptible(executor.as_ref(), &interrupt);
+            (evolution, result)
+        })
+        .await?;
+        drop(watcher);
+        match result {
+            Ok(record) => Ok(Stepped::Done(Box::new(evolution), record)),
+            // Cancelled or taken over mid-generation: the half-stepped evolution is dropped,
+            // and the store says which.
+            Err(ExecError::Interrupted) => {
+                let outcome = match self.worker.store.lease_state(self.id, self.token).await? {
+                    LeaseState::CancelRequested => self.cancelled().await?,
+                    LeaseState::Lost | LeaseState::Held => Outcome::LeaseLost,
+                };
+                Ok(Stepped::Halted(outcome))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn record(&mut self, evolution: &Evolution, kept: Kept<'_>) -> Result<(), WorkerError> {
+        let (id, record) = (self.id, kept.record);
+        let model = evolution.spec().model.config();
         let mut genomes = Vec::new();
-        if record.improved
-            && let Some(best) = evolution.best()
-        {
+        if let Some(best) = kept.new_best {
             genomes.push(NewGenome {
                 job_id: Some(id.to_string()),
                 generation: Some(record.generation),
@@ -176,33 +184,44 @@ impl Worker {
                 name: None,
             });
         }
-        if done.is_multiple_of(spec.mean_genome_interval) {
+        if let Some(values) = kept.strategy_mean {
             genomes.push(NewGenome {
                 job_id: Some(id.to_string()),
                 generation: Some(record.generation),
                 kind: GenomeKind::StrategyMean,
                 fitness: None,
                 model,
-                values: evolution.mean_genome(),
+                values,
                 name: None,
             });
         }
-        let checkpoint = (done.is_multiple_of(spec.checkpoint_interval)
-            || evolution.stop_reason().is_some())
-        .then(|| evolution.checkpoint().to_bytes());
-        self.store
-            .record_generation(id, token, record, &genomes, checkpoint.as_deref())
+        let checkpoint = kept
+            .checkpoint_due
+            .then(|| evolution.checkpoint().to_bytes());
+        self.worker
+            .store
+            .record_generation(id, self.token, record, &genomes, checkpoint.as_deref())
             .await?;
+        let config = &self.worker.config;
+        config
+            .metrics
+            .record_generation(&config.id, self.executor.name(), record);
+        self.worker
+            .events
+            .publish(Event::Generation {
+                job_id: id.to_string(),
+                record: Box::new(record.clone()),
+            })
+            .await;
         Ok(())
     }
 
     async fn finish(
-        &self,
-        id: &str,
-        token: &str,
+        &mut self,
         evolution: &Evolution,
         reason: StopReason,
     ) -> Result<(), WorkerError> {
+        let (id, token) = (self.id, self.token);
         let model = evolution.spec().model.config();
         let generation = evolution.generation().checked_sub(1);
         let mut genomes = vec![NewGenome {
@@ -225,11 +244,12 @@ impl Worker {
                 name: None,
             });
         }
-        self.store.record_final_genomes(id, token, &genomes).await?;
+        let store = &self.worker.store;
+        store.record_final_genomes(id, token, &genomes).await?;
         let reason = serde_json::to_value(reason)
             .ok()
             .and_then(|v| v.as_str().map(String::from));
-        self.store
+        store
             .finish_job(id, token, JobStatus::Succeeded, None, reason.as_deref())
             .await?;
         Ok(())

@@ -9,8 +9,6 @@
 mod evaluate;
 mod evolve;
 
-pub use evaluate::{EvaluationResult, EvaluationSpec};
-
 use crate::events::{Event, EventHub};
 use crate::exec::Executor;
 use crate::limits::storage;
