@@ -15,6 +15,7 @@ pub mod envs;
 pub mod events;
 pub mod evolution;
 pub mod exec;
+pub mod json;
 pub mod limits;
 pub mod metrics;
 pub mod model;

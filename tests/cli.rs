@@ -169,6 +169,20 @@ fn a_bad_spec_fails_with_the_field_named() {
 }
 
 #[test]
+fn a_malformed_spec_names_its_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "{\n  \"envs\": [\"CartPole-v1\"],\n}\n");
+    let output = sfnn()
+        .args(["run", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let place = format!("{}:3:1: malformed JSON", spec.display());
+    assert!(stderr.contains(&place), "{stderr}");
+}
+
+#[test]
 fn ctrl_c_stops_at_a_generation_boundary_with_everything_written() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(

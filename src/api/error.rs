@@ -2,8 +2,8 @@
 //! `{ "error": { "code", "message", "field"? } }` with a fitting status. Internal details are
 //! logged, never sent.
 
-use crate::evolution::spec::strip_position;
 use crate::evolution::strategies::FieldError;
+use crate::json::{self, JsonError};
 use crate::store::StoreError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -188,60 +188,18 @@ impl From<BytesRejection> for ApiError {
 /// Parses a JSON object with the path of the offending field: syntax errors are 400
 /// `invalid_json`, anything but an object and type errors 422 `invalid_value` naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    // Syntax first (including trailing characters), so a malformed body is never reported as a
-    // missing field of its first value.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("malformed JSON: {}", strip_position(&e.to_string())),
-        )
-    })?;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::invalid("", "the body must be a JSON object"));
-    }
-    // Syntax (trailing characters included) was checked above, so what is left is a value error.
-    match crate::evolution::spec::parse_named(bytes) {
-        Ok(value) => Ok(value),
-        Err(error) => {
-            // JSON Schema counts 1.0 as an integer, so a client that follows the document may
-            // send one for an integer field; read those as the integers they are.
-            let mut value: serde_json::Value =
-                serde_json::from_slice(bytes).expect("syntax was checked");
-            if integral_floats_to_integers(&mut value) {
-                let normalised = serde_json::to_vec(&value).expect("a value serialises");
-                Ok(crate::evolution::spec::parse_named(&normalised)?)
-            } else {
-                Err(error.into())
-            }
-        }
-    }
+    Ok(json::parse_object(bytes)?)
 }
 
-/// Rewrites every float with an integer value (`7.0`, `1e3`) that fits an i64 or u64 as that
-/// integer; says whether any was. Float fields read integers as well, so nothing else changes.
-fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().expect("an f64");
-            let integer = if f.fract() != 0.0 || !f.is_finite() {
-                None
-            } else if f < 0.0 && f >= i64::MIN as f64 {
-                Some(Value::from(f as i64))
-            } else if f >= 0.0 && f < u64::MAX as f64 {
-                Some(Value::from(f as u64))
-            } else {
-                None
-            };
-            integer.map(|i| *value = i).is_some()
+impl From<JsonError> for ApiError {
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::Syntax { message, .. } => {
+                ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"))
+            }
+            JsonError::NotAnObject => ApiError::invalid("", "the body must be a JSON object"),
+            JsonError::Value(e) => e.into(),
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |any, v| integral_floats_to_integers(v) | any),
-        Value::Object(map) => map
-            .values_mut()
-            .fold(false, |any, v| integral_floats_to_integers(v) | any),
-        _ => false,
     }
 }
 

@@ -5,10 +5,11 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
+use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
 use crate::model::{GenomeFile, GenomeFileError, Topology};
-use crate::store::{GenomeKind, GenomeMeta, JobKind, NewGenome, NewJob};
+use crate::store::{GenomeKind, GenomeMeta, NewGenome, NewJob};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -322,8 +323,7 @@ async fn evaluate(
         episode_mode: body.episode_mode,
         topology: body.topology,
     };
-    spec.validate()?;
-    spec.check_model(&meta.model)?;
+    let payload = JobPayload::evaluate(spec, &meta.model)?;
     if !(-1000..=1000).contains(&body.priority) {
         return Err(ApiError::invalid(
             "priority",
@@ -333,14 +333,7 @@ async fn evaluate(
     let _admitted = super::admission::admit(&state).await?;
     let job = state
         .store
-        .create_job(NewJob {
-            kind: JobKind::Evaluate,
-            name: format!("evaluate {} on {}", &meta.id[..8], spec.envs.join("+")),
-            tags: vec!["evaluation".into()],
-            spec: serde_json::to_value(&spec).expect("spec serialises"),
-            priority: body.priority,
-            generations: 1,
-        })
+        .create_job(NewJob::new(&payload, body.priority))
         .await?;
     Ok(created(&state, job).await)
 }

@@ -82,10 +82,7 @@ async fn export(
             .ok_or_else(|| ApiError::invalid("format", "must be json, csv or ndjson"))?,
     };
     let job = load_job(&state, &id).await?;
-    let env_names: Vec<String> =
-        serde_json::from_value::<crate::evolution::JobSpec>(job.spec.clone())
-            .map(|spec| spec.envs.iter().map(|e| e.name().to_string()).collect())
-            .unwrap_or_default();
+    let env_names = job.spec.env_names();
     let mut first = true;
     let items = state
         .store

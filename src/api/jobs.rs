@@ -4,9 +4,9 @@ use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use crate::events::Event;
-use crate::evolution::JobSpec;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
+use crate::evolution::{JobPayload, JobSpec};
 use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, NewJob};
 use axum::Json;
 use axum::body::Bytes;
@@ -46,9 +46,12 @@ pub(super) async fn load_job(state: &AppState, id: &str) -> Result<Job> {
         .ok_or_else(|| ApiError::NotFound("job".into()))
 }
 
-/// Queues a validated spec and answers 201 with its Location.
-pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Response> {
-    spec.validate()?;
+/// Queues an evolution job and answers 201 with its Location. The payload is valid; what is
+/// checked here is what the store knows: that a warm start's genome exists and fits.
+pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Response> {
+    let JobPayload::Evolve(spec) = &payload else {
+        unreachable!("queue takes evolution jobs")
+    };
     if let Some(genome_id) = &spec.init_genome {
         let meta = match uuid::Uuid::parse_str(genome_id) {
             Ok(_) => state.store.genome_meta(genome_id).await?,
@@ -67,14 +70,7 @@ pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Response> {
     let _admitted = admit(state).await?;
     let job = state
         .store
-        .create_job(NewJob {
-            kind: JobKind::Evolve,
-            name: spec.display_name(),
-            tags: spec.tags.clone(),
-            spec: serde_json::to_value(&spec).expect("spec serialises"),
-            priority: spec.priority,
-            generations: spec.generations,
-        })
+        .create_job(NewJob::new(&payload, spec.priority))
         .await?;
     Ok(created(state, job).await)
 }
@@ -119,8 +115,7 @@ pub(super) async fn created(state: &AppState, job: Job) -> Response {
 async fn submit(State(state): State<AppState>, request: Request) -> Result<Response> {
     require_json(&request)?;
     let bytes = Bytes::from_request(request, &state).await?;
-    let spec: JobSpec = parse_json(&bytes)?;
-    queue(&state, spec).await
+    queue(&state, JobPayload::evolve(&bytes)?).await
 }
 
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
@@ -359,14 +354,14 @@ async fn clone_job(
     // Content-Length, and an empty body (however framed) clones the spec as is.
     let declared_json = require_json(&request);
     let bytes = Bytes::from_request(request, &state).await?;
-    let mut spec = job.spec.clone();
+    let mut spec = serde_json::to_value(&job.spec).expect("a payload serialises");
     if !bytes.is_empty() {
         declared_json?;
         let patch: serde_json::Value = parse_json(&bytes)?;
         merge_patch(&mut spec, patch);
     }
-    let spec: JobSpec = parse_json(spec.to_string().as_bytes())?;
-    queue(&state, spec).await
+    let patched = serde_json::to_vec(&spec).expect("a value serialises");
+    queue(&state, JobPayload::evolve(&patched)?).await
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.

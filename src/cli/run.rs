@@ -5,10 +5,11 @@ use crate::evolution::{
     Evolution, GenerationRecord, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
 };
 use crate::exec::{self, Executor};
+use crate::json::JsonError;
 use crate::model::GenomeFile;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -41,9 +42,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
-    let mut spec = JobSpec::from_json(&text).map_err(|e| anyhow::anyhow!("invalid spec: {e}"))?;
+    let mut spec = read_spec(&args.spec)?;
     if let Some(g) = args.generations {
         spec.generations = g;
     }
@@ -141,6 +140,23 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// Reads a spec file through the API's parser; an error names the file and the line and column
+/// of a syntax error, or the field of a value error.
+fn read_spec(path: &Path) -> Result<JobSpec> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    JobSpec::parse(&bytes).map_err(|e| match e {
+        JsonError::Syntax {
+            message,
+            line,
+            column,
+        } => anyhow::anyhow!(
+            "{}:{line}:{column}: malformed JSON: {message}",
+            path.display()
+        ),
+        other => anyhow::anyhow!("{}: invalid spec: {other}", path.display()),
+    })
 }
 
 /// A run whose results go to an output folder, stopped early by Ctrl-C.

@@ -7,6 +7,7 @@ use super::fitness::{LifetimeConfig, ReturnBounds};
 use super::strategies::{FieldError, StrategyConfig};
 use crate::envs::{self, EnvInfo};
 use crate::exec::{ExecutorChoice, Protocol};
+use crate::json::{self, JsonError};
 use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -152,11 +153,17 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
 use crate::limits::in_range;
 
 impl JobSpec {
-    /// Parses and validates a spec; errors name the offending field (`lifetime.episodes`).
-    pub fn from_json(text: &str) -> Result<JobSpec, FieldError> {
-        let spec: JobSpec = parse_named(text.as_bytes())?;
+    /// The one way in: parses and validates a spec. Errors name the offending field
+    /// (`lifetime.episodes`), or the line and column of a syntax error.
+    pub fn parse(bytes: &[u8]) -> Result<JobSpec, JsonError> {
+        let spec: JobSpec = json::parse_object(bytes)?;
         spec.validate()?;
         Ok(spec)
+    }
+
+    /// [`JobSpec::parse`] with every error as a [`FieldError`].
+    pub fn from_json(text: &str) -> Result<JobSpec, FieldError> {
+        Ok(JobSpec::parse(text.as_bytes())?)
     }
 
     /// Checks every value against its allowed range.
@@ -310,33 +317,6 @@ impl JobSpec {
         } else {
             self.name.clone()
         }
-    }
-}
-
-/// Deserialises JSON into `T`; an error names the path of the offending field (`lifetime.episodes`,
-/// `envs[0]`, or the missing field itself), empty for the document as a whole.
-pub fn parse_named<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let message = strip_position(&e.into_inner().to_string());
-        // A missing field is reported at its parent; name the field itself.
-        let missing = message.starts_with("missing field");
-        let field = match message.split('`').nth(1) {
-            Some(name) if missing && path == "." => name.to_string(),
-            Some(name) if missing => format!("{path}.{name}"),
-            _ if path == "." => String::new(),
-            _ => path,
-        };
-        err(field, message)
-    })
-}
-
-/// serde_json appends " at line L column C"; the field path says more.
-pub fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
     }
 }
 

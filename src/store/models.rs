@@ -1,5 +1,7 @@
 //! What the store holds, as the rest of the program sees it.
 
+pub use crate::evolution::JobKind;
+use crate::evolution::JobPayload;
 use crate::model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -46,31 +48,6 @@ impl JobStatus {
     }
 }
 
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    /// Evolve genomes (spec: a [`crate::evolution::JobSpec`]).
-    Evolve,
-    /// Evaluate a stored genome (spec: an [`crate::evolution::evaluation::EvaluationSpec`]).
-    Evaluate,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Evolve => "evolve",
-            JobKind::Evaluate => "evaluate",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Evolve, JobKind::Evaluate]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-    }
-}
-
 /// A job as clients see it (the lease token stays inside the store and the worker).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
@@ -80,7 +57,7 @@ pub struct Job {
     pub tags: Vec<String>,
     /// The job's spec: a `JobSpec` for `evolve` jobs, an `EvaluationSpec` for `evaluate` jobs.
     #[schema(value_type = Object)]
-    pub spec: serde_json::Value,
+    pub spec: JobPayload,
     pub status: JobStatus,
     pub priority: i32,
     /// Generations completed.
@@ -116,7 +93,7 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
-/// A job to queue.
+/// A job to queue (made from a validated payload by [`NewJob::new`]).
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub kind: JobKind,
@@ -125,6 +102,19 @@ pub struct NewJob {
     pub spec: serde_json::Value,
     pub priority: i32,
     pub generations: u64,
+}
+
+impl NewJob {
+    pub fn new(payload: &JobPayload, priority: i32) -> NewJob {
+        NewJob {
+            kind: payload.kind(),
+            name: payload.name(),
+            tags: payload.tags(),
+            spec: serde_json::to_value(payload).expect("a payload serialises"),
+            priority,
+            generations: payload.generations(),
+        }
+    }
 }
 
 /// Whether a worker still holds the lease of its job.

@@ -2,16 +2,18 @@
 //! genome on environments it never saw), as [`crate::evolution::evaluation`] defines it.
 
 use super::{Outcome, Worker, WorkerError, blocking};
-use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
+use crate::evolution::JobPayload;
+use crate::evolution::evaluation::evaluate_genome;
 use crate::store::Claim;
 
 impl Worker {
     pub(super) async fn evaluate(&self, claim: &Claim) -> Result<Outcome, WorkerError> {
         let (id, token) = (claim.job.id.as_str(), claim.lease_token.as_str());
-        let spec: EvaluationSpec = serde_json::from_value(claim.job.spec.clone())
-            .map_err(|e| WorkerError::Invalid(e.to_string()))?;
-        spec.validate()
-            .map_err(|e| WorkerError::Invalid(format!("{}: {}", e.field, e.message)))?;
+        let JobPayload::Evaluate(spec) = &claim.job.spec else {
+            return Err(WorkerError::Invalid("not an evaluation job".into()));
+        };
+        // The payload was checked against the genome's model when it was queued; a genome's
+        // model never changes, but the genome may have been deleted since.
         let meta = self
             .store
             .genome_meta(&spec.genome_id)
@@ -19,8 +21,6 @@ impl Worker {
             .ok_or_else(|| {
                 WorkerError::Invalid(format!("genome {} does not exist", spec.genome_id))
             })?;
-        spec.check_model(&meta.model)
-            .map_err(|e| WorkerError::Invalid(e.to_string()))?;
         let values = self
             .store
             .genome_values(&spec.genome_id)

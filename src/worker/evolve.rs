@@ -4,7 +4,7 @@
 use super::{AbortOnDrop, Outcome, Worker, WorkerError, blocking};
 use crate::events::Event;
 use crate::evolution::{
-    Checkpoint, Ending, Evolution, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
+    Checkpoint, Ending, Evolution, JobPayload, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
 };
 use crate::exec::{ExecError, Executor, ExecutorChoice, Interrupt};
 use crate::limits::worker::CANCEL_POLL;
@@ -19,10 +19,9 @@ impl Worker {
         lost: &Arc<AtomicBool>,
     ) -> Result<Outcome, WorkerError> {
         let (id, token) = (claim.job.id.as_str(), claim.lease_token.as_str());
-        let spec: JobSpec = serde_json::from_value(claim.job.spec.clone())
-            .map_err(|e| WorkerError::Invalid(e.to_string()))?;
-        spec.validate()
-            .map_err(|e| WorkerError::Invalid(e.to_string()))?;
+        let JobPayload::Evolve(spec) = &claim.job.spec else {
+            return Err(WorkerError::Invalid("not an evolution job".into()));
+        };
         let executor = self.config.executor.clone();
         if spec.executor == ExecutorChoice::Cuda && executor.name() != "cuda" {
             return Err(WorkerError::Invalid(format!(
@@ -31,7 +30,7 @@ impl Worker {
                 executor.device()
             )));
         }
-        let evolution = self.start_or_resume(id, &spec).await?;
+        let evolution = self.start_or_resume(id, spec).await?;
         // Whatever was recorded after the checkpoint is recomputed, identically.
         self.store
             .truncate_from(
