@@ -41,6 +41,7 @@ impl JobKind {
 /// they sent, with defaults filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // One per job, never stored in bulk.
 pub enum JobPayload {
     Evolve(JobSpec),
     Evaluate(EvaluationSpec),

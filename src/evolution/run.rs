@@ -172,9 +172,9 @@ pub struct Evolution {
 }
 
 impl Evolution {
-    /// Starts a run; `initial_mean` warm-starts the strategy from a stored genome.
+    /// Starts a run of a validated spec (a [`super::JobPayload`]'s, or [`JobSpec::parse`]'s);
+    /// `initial_mean` warm-starts the strategy from a stored genome.
     pub fn new(spec: JobSpec, initial_mean: Option<&[f64]>) -> Result<Self, FieldError> {
-        spec.validate()?;
         let layout = GenomeLayout::new(spec.model.config());
         if let Some(mean) = initial_mean
             && mean.len() != layout.len()
