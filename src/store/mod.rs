@@ -8,16 +8,23 @@
 
 mod backend;
 pub mod chart;
+mod dialect;
+mod genomes;
 mod health;
+mod jobs;
 mod models;
+mod notice;
 mod postgres;
+mod rows;
+mod runs;
 mod sqlite;
 
 pub use backend::Store;
 pub use chart::Chart;
 pub use health::{WriteFailure, WriteHealth};
 pub use models::*;
-pub use postgres::{EVENTS_CHANNEL, MAX_NOTIFY_PAYLOAD, PgStore};
+pub use notice::{MAX_NOTIFY_PAYLOAD, Notice};
+pub use postgres::{EVENTS_CHANNEL, PgStore};
 pub use sqlite::SqliteStore;
 
 use std::path::Path;
