@@ -4,7 +4,8 @@
 //! processes (PostgreSQL), events travel through the database instead: publishing sends a
 //! `NOTIFY`, and every process's [`relay`] turns the notifications back into events for its
 //! own subscribers, its own publications included, so each event arrives exactly once
-//! whichever process published it.
+//! whichever process published it. What travels is a [`Notice`], the store's one notification
+//! type.
 
 use crate::evolution::GenerationRecord;
 use crate::store::{Job, Notice, Store, StoreError};

@@ -3,6 +3,12 @@
 //! Every SQL statement of the program lives under this module, behind [`Store`]. SQLite is the
 //! embedded default; PostgreSQL serves many machines on one database. Each backend's schema comes
 //! from `migrations/<backend>`, applied at start-up.
+//!
+//! One body serves both backends: `jobs`, `runs` and `genomes` write each statement once (with
+//! the marks of `dialect` where the backends differ) and decode rows once (`rows`); `backend`
+//! runs that code against whichever backend the [`Store`] holds. `sqlite` and `postgres` keep
+//! only what is theirs alone: opening, migrations, the write probe, the write lock, and
+//! `LISTEN`/`NOTIFY` ([`Notice`]).
 //! Worker writes are fenced by the job's lease token: a write from a worker that lost its lease
 //! changes nothing and returns [`StoreError::LeaseLost`].
 

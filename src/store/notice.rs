@@ -63,4 +63,30 @@ mod tests {
         );
         assert_eq!(Notice::decode(&notice.encode()).unwrap(), notice);
     }
+
+    #[test]
+    fn a_job_too_large_to_travel_whole_goes_by_id() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": "j", "kind": "evolve", "name": "x".repeat(MAX_NOTIFY_PAYLOAD), "tags": [],
+            "spec": {}, "status": "queued", "priority": 0, "generation": 0, "generations": 1,
+            "best_fitness": null, "cancel_requested": false, "worker_id": null,
+            "lease_expires_at": null, "attempts": 0, "crashes": 0, "error": null,
+            "stop_reason": null, "executor": null, "device": null, "created_at": 0,
+            "updated_at": 0, "started_at": null, "finished_at": null
+        }))
+        .unwrap();
+        let whole = Notice::Job {
+            job_id: "j".into(),
+            job: Some(Box::new(job.clone())),
+        };
+        assert_eq!(whole.encode(), r#"{"type":"job","job_id":"j"}"#);
+        let small = Notice::Job {
+            job_id: "j".into(),
+            job: Some(Box::new(Job {
+                name: "small".into(),
+                ..job
+            })),
+        };
+        assert_eq!(Notice::decode(&small.encode()).unwrap(), small);
+    }
 }

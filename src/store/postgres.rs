@@ -8,8 +8,9 @@
 //!   machines cannot expire a lease early or keep a dead worker's lease alive.
 //! - Claiming uses `for update skip locked`, so concurrent claimers never wait on each other and
 //!   never get the same job.
-//! - NaN is stored as NULL, as SQLite does on its own, so aggregates (`min`, `max`) skip it the
-//!   same way (PostgreSQL would otherwise order NaN above every number).
+//! - NaN is stored as NULL (the store body binds it so), as SQLite does on its own, so
+//!   aggregates (`min`, `max`) skip it the same way (PostgreSQL would otherwise order NaN above
+//!   every number).
 //! - Each recorded generation sends a notification on the store's channel in the same
 //!   transaction (delivered on commit), so servers on other machines can follow live runs.
 

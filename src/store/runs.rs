@@ -6,25 +6,13 @@ use super::chart::{self, Chart};
 use super::jobs::fenced;
 use super::models::*;
 use super::notice::Notice;
-use super::rows::{PointRow, genome_bytes, nan, parse_json, real};
+use super::rows::{PointRow, genome_bytes, parse_json, real};
 use super::{Result, Store};
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
 
 /// Generation records per query of [`Store::history_stream`].
 const HISTORY_BATCH: i64 = 2000;
-
-/// One bucket of a chart, as SQL reduces it: its first generation, then the minimum and
-/// maximum of best, mean and worst.
-type BucketRow = (
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
 
 impl Store {
     /// The last checkpoint: (generations completed, serialised state).
@@ -254,7 +242,7 @@ impl Store {
             .fetch_one(pool)
             .await)?;
         let bucket = chart::bucket_size(generations as usize, max_points);
-        let buckets: Vec<BucketRow> = on_pool!(self, |sql, pool| sql
+        let buckets: Vec<chart::BucketRow> = on_pool!(self, |sql, pool| sql
             .query_as(
                 "select min(generation) as generation, \
                    min(best) as best_min, max(best) as best_max, \
@@ -278,25 +266,12 @@ impl Store {
             .bind(generations - 1)
             .fetch_all(pool)
             .await)?;
-        let mut out = Chart {
-            generations: generations as u64,
-            bucket_size: bucket as u64,
-            ..Chart::default()
-        };
-        for (generation, best_min, best_max, mean_min, mean_max, worst_min, worst_max) in buckets {
-            out.generation.push(generation as u64);
-            out.best_min.push(nan(best_min));
-            out.best_max.push(nan(best_max));
-            out.mean_min.push(nan(mean_min));
-            out.mean_max.push(nan(mean_max));
-            out.worst_min.push(nan(worst_min));
-            out.worst_max.push(nan(worst_max));
-        }
-        for (generation, best_so_far) in steps {
-            out.best_so_far.generation.push(generation as u64);
-            out.best_so_far.value.push(nan(best_so_far));
-        }
-        Ok(out)
+        Ok(Chart::from_sql(
+            generations as u64,
+            bucket as u64,
+            buckets,
+            steps,
+        ))
     }
 }
 
