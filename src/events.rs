@@ -4,12 +4,13 @@
 //! processes (PostgreSQL), events travel through the database instead: publishing sends a
 //! `NOTIFY`, and every process's [`relay`] turns the notifications back into events for its
 //! own subscribers, its own publications included, so each event arrives exactly once
-//! whichever process published it.
+//! whichever process published it. What travels is a [`Notice`], the store's one notification
+//! type.
 
 use crate::evolution::GenerationRecord;
-use crate::store::{Job, Store, StoreError};
+use crate::store::{Job, Notice, Store, StoreError};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -27,23 +28,6 @@ pub enum Event {
     /// Events were lost (the database connection dropped); subscribers should re-read the
     /// store.
     Missed,
-}
-
-/// What travels through the database: small, since a notification holds under 8000 bytes.
-/// Generation records are announced by their own transaction with their job and index only;
-/// a job travels whole when it fits, else by id.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Notice {
-    Generation {
-        job_id: String,
-        generation: u64,
-    },
-    Job {
-        job_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        job: Option<Box<Job>>,
-    },
 }
 
 /// A broadcast channel of [`Event`]s. Slow subscribers lag and are told so (they resynchronise
@@ -68,8 +52,9 @@ impl EventHub {
     /// [`relay`] must run for local subscribers to hear anything.
     pub fn for_store(store: &Store) -> Self {
         EventHub {
-            // Only PostgreSQL reaches other processes; a SQLite file has one server process.
-            shared: (store.backend() == "postgres").then(|| store.clone()),
+            shared: store
+                .shares_events_across_processes()
+                .then(|| store.clone()),
             ..EventHub::default()
         }
     }
@@ -93,14 +78,7 @@ impl EventHub {
                 job: Some(job),
             },
         };
-        let mut payload = serde_json::to_string(&notice).expect("notices serialise");
-        if payload.len() > crate::store::MAX_NOTIFY_PAYLOAD
-            && let Notice::Job { job_id, .. } = notice
-        {
-            payload = serde_json::to_string(&Notice::Job { job_id, job: None })
-                .expect("notices serialise");
-        }
-        if let Err(e) = store.notify(&payload).await {
+        if let Err(e) = store.announce(&notice).await {
             tracing::warn!("announcing a job event failed: {e}");
         }
     }
@@ -162,8 +140,7 @@ pub async fn relay(
 
 /// The event a notice stands for, read from the store where the notice only names it.
 async fn resolve(store: &Store, payload: &str) -> crate::store::Result<Option<Event>> {
-    let notice: Notice =
-        serde_json::from_str(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let notice = Notice::decode(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(match notice {
         Notice::Generation { job_id, generation } => store
             .history_page(&job_id, generation.checked_sub(1), 1)

@@ -1,18 +1,16 @@
-//! [`Store`]: the store the program runs on, SQLite or PostgreSQL, chosen by the database URL.
-//! Every method has the same meaning on both; each call goes to the backend's own method.
+//! [`Store`]: the store the program runs on, SQLite or PostgreSQL, chosen by the database URL,
+//! and the two ways its body reaches a backend: [`on_pool!`] for a statement of its own and
+//! [`in_tx!`] for a statement inside a [`WriteTx`]. Each runs the same code against whichever
+//! backend the store holds, with that backend's [`Statements`](super::dialect::Statements), and notes a storage failure
+//! it meets (see [`WriteHealth`]).
 
-use super::chart::Chart;
 use super::health::{WriteFailure, WriteHealth};
-use super::models::*;
+use super::notice::Notice;
 use super::postgres::{self, PgStore};
 use super::sqlite::SqliteStore;
-use super::{Result, StoreError};
-use crate::evolution::GenerationRecord;
+use super::{Result, StoreError, now_ms};
 use futures_util::Stream;
-use std::time::Duration;
-
-/// Generation records per query of [`Store::history_stream`].
-const HISTORY_BATCH: i64 = 2000;
+use sqlx::{Postgres, Sqlite, Transaction};
 
 /// The store the program runs on. Cloning is cheap (backends share a connection pool).
 #[derive(Debug, Clone)]
@@ -33,19 +31,86 @@ impl From<PgStore> for Store {
     }
 }
 
-/// Calls the same method on whichever backend `$self` holds; a storage failure it meets marks
-/// the store as failing (see [`WriteHealth`]).
-macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {{
-        let result = match $self {
-            Store::Sqlite(s) => s.$method($($arg),*).await,
-            Store::Postgres(s) => s.$method($($arg),*).await,
+/// Runs `$body` (a `Result<_, sqlx::Error>`) with `$sql` the [`Statements`](super::dialect::Statements) of the backend
+/// `$store` holds and `$pool` its pool: one text, compiled once per backend. Evaluates to a
+/// [`Result`]; a storage failure is noted in the store's [`WriteHealth`].
+macro_rules! on_pool {
+    ($store:expr, |$sql:ident, $pool:ident| $body:expr) => {{
+        let store: &$crate::store::Store = $store;
+        let result: ::std::result::Result<_, ::sqlx::Error> = match store {
+            $crate::store::Store::Sqlite(s) => {
+                let $sql = $crate::store::dialect::Statements::<::sqlx::Sqlite>::at(
+                    $crate::store::now_ms(),
+                );
+                let $pool = s.pool();
+                $body
+            }
+            $crate::store::Store::Postgres(s) => {
+                let $sql = $crate::store::dialect::Statements::<::sqlx::Postgres>::at(
+                    $crate::store::now_ms(),
+                );
+                let $pool = s.pool();
+                $body
+            }
         };
-        if let Err(e) = &result {
-            $self.write_health().note(e);
-        }
-        result
+        result.map_err(|e| store.failed(e))
     }};
+}
+pub(super) use on_pool;
+
+/// [`on_pool!`] inside the transaction `$tx` (a `&mut` [`WriteTx`]): `$conn` is its
+/// connection, and `$sql` stamps with the transaction's one time.
+macro_rules! in_tx {
+    ($tx:expr, |$sql:ident, $conn:ident| $body:expr) => {{
+        let tx: &mut $crate::store::backend::WriteTx = $tx;
+        let result: ::std::result::Result<_, ::sqlx::Error> = match &mut tx.conn {
+            $crate::store::backend::TxConn::Sqlite(c) => {
+                let $sql = $crate::store::dialect::Statements::<::sqlx::Sqlite>::at(tx.now);
+                let $conn = &mut **c;
+                $body
+            }
+            $crate::store::backend::TxConn::Postgres(c) => {
+                let $sql = $crate::store::dialect::Statements::<::sqlx::Postgres>::at(tx.now);
+                let $conn = &mut **c;
+                $body
+            }
+        };
+        result.map_err(|e| tx.store.failed(e))
+    }};
+}
+pub(super) use in_tx;
+
+/// A write transaction of either backend, with the one time its statements stamp.
+pub(super) struct WriteTx<'s> {
+    pub(super) conn: TxConn,
+    pub(super) now: i64,
+    pub(super) store: &'s Store,
+}
+
+pub(super) enum TxConn {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl WriteTx<'_> {
+    pub(super) async fn commit(self) -> Result<()> {
+        let result = match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await,
+            TxConn::Postgres(tx) => tx.commit().await,
+        };
+        result.map_err(|e| self.store.failed(e))
+    }
+
+    /// Sends `notice` to every process when the transaction commits (PostgreSQL); nothing on
+    /// SQLite, whose one process hears its events in-process.
+    pub(super) async fn announce(&mut self, notice: &Notice) -> Result<()> {
+        let (TxConn::Postgres(tx), Store::Postgres(store)) = (&mut self.conn, self.store) else {
+            return Ok(());
+        };
+        postgres::notify(&mut **tx, store.channel(), &notice.encode())
+            .await
+            .map_err(|e| self.store.failed(e))
+    }
 }
 
 impl Store {
@@ -57,11 +122,20 @@ impl Store {
         }
     }
 
+    /// Whether processes sharing this store hear each other's events through it
+    /// ([`Store::notify`] and [`Store::listen`]): PostgreSQL serves many processes and carries
+    /// notifications between them; a SQLite file serves one process, whose in-process event
+    /// hub already carries every event.
+    pub fn shares_events_across_processes(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     /// Whether the database answers (a read).
     pub async fn healthy(&self) -> bool {
+        let probe = "select 1";
         match self {
-            Store::Sqlite(s) => s.healthy().await,
-            Store::Postgres(s) => s.healthy().await,
+            Store::Sqlite(s) => sqlx::query(probe).execute(s.pool()).await.is_ok(),
+            Store::Postgres(s) => sqlx::query(probe).execute(s.pool()).await.is_ok(),
         }
     }
 
@@ -71,6 +145,13 @@ impl Store {
             Store::Sqlite(s) => s.write_health(),
             Store::Postgres(s) => s.write_health(),
         }
+    }
+
+    /// `e` as a [`StoreError`], noted in [`Store::write_health`] when it is a storage failure.
+    pub(super) fn failed(&self, e: sqlx::Error) -> StoreError {
+        let error = StoreError::from(e);
+        self.write_health().note(&error);
+        error
     }
 
     /// `Ok` when the store can write: no storage failure since the last successful probe, or a
@@ -89,30 +170,49 @@ impl Store {
 
     /// Refuses new work while the store cannot write, rather than accepting it into a store
     /// that cannot run it (or failing halfway).
-    async fn admit(&self) -> Result<()> {
+    pub(super) async fn admit(&self) -> Result<()> {
         self.writable()
             .await
             .map_err(|failure| StoreError::Unavailable(failure.reason))
+    }
+
+    /// A write transaction: on SQLite it takes the write lock at once (see
+    /// [`SqliteStore::write_transaction`]).
+    pub(super) async fn begin(&self) -> Result<WriteTx<'_>> {
+        let conn = match self {
+            Store::Sqlite(s) => s.write_transaction().await.map(TxConn::Sqlite),
+            Store::Postgres(s) => s.pool().begin().await.map(TxConn::Postgres),
+        };
+        Ok(WriteTx {
+            conn: conn.map_err(|e| self.failed(e))?,
+            now: now_ms(),
+            store: self,
+        })
     }
 
     // ---- live events across machines -----------------------------------------------------
 
     /// Sends `payload` to the listeners of this store on every machine (PostgreSQL `NOTIFY`,
     /// delivered when the sending statement commits). Payloads of 8000 bytes or more are refused
-    /// with [`super::StoreError::Invalid`] on both backends. On SQLite this sends nothing: one SQLite
-    /// file serves one process, whose in-process event hub already carries every event.
+    /// with [`StoreError::Invalid`] on both backends. On SQLite this sends nothing (see
+    /// [`Store::shares_events_across_processes`]).
     pub async fn notify(&self, payload: &str) -> Result<()> {
+        postgres::check_payload(payload)?;
         match self {
-            Store::Sqlite(_) => postgres::check_payload(payload),
-            Store::Postgres(s) => s.notify(payload).await,
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(s) => Ok(postgres::notify(s.pool(), s.channel(), payload).await?),
         }
     }
 
+    /// Sends `notice` as [`Store::notify`] does.
+    pub async fn announce(&self, notice: &Notice) -> Result<()> {
+        self.notify(&notice.encode()).await
+    }
+
     /// The payloads sent to this store from now on, by [`Store::notify`] and by
-    /// `record_generation` (`{"type":"generation","job_id":…,"generation":…}`), on any machine.
-    /// `None` on SQLite, which has no other machines to hear from. An
-    /// [`super::StoreError::EventsMissed`] item means the connection was lost and re-established:
-    /// resynchronise from the store.
+    /// `record_generation` (a [`Notice::Generation`]), on any machine. `None` on SQLite, which
+    /// has no other machines to hear from. An [`StoreError::EventsMissed`] item means the
+    /// connection was lost and re-established: resynchronise from the store.
     pub async fn listen(
         &self,
     ) -> Result<Option<impl Stream<Item = Result<String>> + Send + Unpin + 'static>> {
@@ -120,260 +220,5 @@ impl Store {
             Store::Sqlite(_) => Ok(None),
             Store::Postgres(s) => Ok(Some(s.listen().await?)),
         }
-    }
-
-    // ---- jobs -----------------------------------------------------------------------------
-
-    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
-    pub async fn create_job(&self, new: NewJob) -> Result<Job> {
-        self.admit().await?;
-        dispatch!(self.create_job(new))
-    }
-
-    pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
-        dispatch!(self.get_job(id))
-    }
-
-    /// Jobs newest first, `limit` per page, after `cursor`.
-    pub async fn list_jobs(
-        &self,
-        filter: &JobFilter,
-        limit: u32,
-        cursor: Option<&Cursor>,
-    ) -> Result<JobPage> {
-        dispatch!(self.list_jobs(filter, limit, cursor))
-    }
-
-    /// Number of jobs per status.
-    pub async fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
-        dispatch!(self.count_by_status())
-    }
-
-    /// Cancels a queued job at once; asks a running one to stop at its next generation
-    /// boundary. Finished jobs are left as they are.
-    pub async fn request_cancel(&self, id: &str) -> Result<Job> {
-        dispatch!(self.request_cancel(id))
-    }
-
-    /// Cancels every queued or running job that matches; returns how many.
-    pub async fn cancel_matching(&self, filter: &JobFilter) -> Result<u64> {
-        dispatch!(self.cancel_matching(filter))
-    }
-
-    /// Queues a cancelled or failed job again; it continues from its last checkpoint.
-    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
-    pub async fn resume_job(&self, id: &str) -> Result<Job> {
-        self.admit().await?;
-        dispatch!(self.resume_job(id))
-    }
-
-    /// Deletes a job that is not running, with all its records, checkpoint and genomes.
-    pub async fn delete_job(&self, id: &str) -> Result<()> {
-        dispatch!(self.delete_job(id))
-    }
-
-    // ---- queue and leases -----------------------------------------------------------------
-
-    /// Atomically claims the next queued job (highest priority, then oldest, then id).
-    pub async fn claim_job(&self, worker_id: &str, lease: Duration) -> Result<Option<Claim>> {
-        dispatch!(self.claim_job(worker_id, lease))
-    }
-
-    /// Extends a lease. `false`: the lease is gone and the worker must stop.
-    pub async fn heartbeat(&self, id: &str, token: &str, lease: Duration) -> Result<bool> {
-        dispatch!(self.heartbeat(id, token, lease))
-    }
-
-    /// Puts running jobs whose lease expired back in the queue (or ends them as cancelled if a
-    /// cancel was asked for); returns their ids.
-    pub async fn requeue_expired(&self) -> Result<Vec<String>> {
-        dispatch!(self.requeue_expired())
-    }
-
-    /// Whether a cancel was asked for, and whether the lease is still ours.
-    pub async fn lease_state(&self, id: &str, token: &str) -> Result<LeaseState> {
-        dispatch!(self.lease_state(id, token))
-    }
-
-    /// Records which executor and device run the job.
-    pub async fn set_executor(
-        &self,
-        id: &str,
-        token: &str,
-        executor: &str,
-        device: &str,
-    ) -> Result<()> {
-        dispatch!(self.set_executor(id, token, executor, device))
-    }
-
-    /// Ends a claimed job.
-    pub async fn finish_job(
-        &self,
-        id: &str,
-        token: &str,
-        status: JobStatus,
-        error: Option<&str>,
-        stop_reason: Option<&str>,
-    ) -> Result<()> {
-        dispatch!(self.finish_job(id, token, status, error, stop_reason))
-    }
-
-    /// Ends a run that crashed (a panic caught by its worker): the job goes back to the queue,
-    /// or fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
-    pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
-        dispatch!(self.record_crash(id, token, reason))
-    }
-
-    /// Gives a claimed job back to the queue; it continues from its last checkpoint.
-    pub async fn release_job(&self, id: &str, token: &str) -> Result<()> {
-        dispatch!(self.release_job(id, token))
-    }
-
-    /// Gives a claimed job back to the queue without counting its claim as an attempt (the
-    /// store failed, not the job); it continues from its last checkpoint.
-    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
-        dispatch!(self.hand_back_job(id, token))
-    }
-
-    // ---- generations and checkpoints ------------------------------------------------------
-
-    /// The last checkpoint: (generations completed, serialised state).
-    pub async fn load_checkpoint(&self, id: &str) -> Result<Option<(u64, Vec<u8>)>> {
-        dispatch!(self.load_checkpoint(id))
-    }
-
-    /// Forgets everything recorded from generation `from` on.
-    pub async fn truncate_from(
-        &self,
-        id: &str,
-        token: &str,
-        from: u64,
-        best_fitness: Option<f64>,
-    ) -> Result<()> {
-        dispatch!(self.truncate_from(id, token, from, best_fitness))
-    }
-
-    /// Writes one generation, its genomes and checkpoint in one transaction fenced by the lease.
-    pub async fn record_generation(
-        &self,
-        id: &str,
-        token: &str,
-        record: &GenerationRecord,
-        genomes: &[NewGenome],
-        checkpoint: Option<&[u8]>,
-    ) -> Result<()> {
-        dispatch!(self.record_generation(id, token, record, genomes, checkpoint))
-    }
-
-    /// Saves a checkpoint outside a generation record.
-    pub async fn save_checkpoint(
-        &self,
-        id: &str,
-        token: &str,
-        generation: u64,
-        state: &[u8],
-    ) -> Result<()> {
-        dispatch!(self.save_checkpoint(id, token, generation, state))
-    }
-
-    /// Stores the genomes that close a run, fenced by the lease.
-    pub async fn record_final_genomes(
-        &self,
-        id: &str,
-        token: &str,
-        genomes: &[NewGenome],
-    ) -> Result<()> {
-        dispatch!(self.record_final_genomes(id, token, genomes))
-    }
-
-    /// Records of generations after `after` (all if `None`), in order, at most `limit`.
-    pub async fn history_page(
-        &self,
-        id: &str,
-        after: Option<u64>,
-        limit: i64,
-    ) -> Result<Vec<GenerationRecord>> {
-        dispatch!(self.history_page(id, after, limit))
-    }
-
-    /// The whole history as a stream, read in batches, so exporting a long run costs no more
-    /// memory than one batch.
-    pub fn history_stream(
-        &self,
-        id: String,
-    ) -> impl Stream<Item = Result<GenerationRecord>> + Send + 'static {
-        let store = self.clone();
-        let state = (
-            store,
-            id,
-            None::<u64>,
-            Vec::<GenerationRecord>::new().into_iter(),
-            false,
-        );
-        futures_util::stream::unfold(state, |(store, id, after, mut batch, done)| async move {
-            if let Some(record) = batch.next() {
-                let after = Some(record.generation);
-                return Some((Ok(record), (store, id, after, batch, done)));
-            }
-            if done {
-                return None;
-            }
-            match store.history_page(&id, after, HISTORY_BATCH).await {
-                Ok(records) => {
-                    let last = (records.len() as i64) < HISTORY_BATCH;
-                    let mut batch = records.into_iter();
-                    let record = batch.next()?;
-                    let after = Some(record.generation);
-                    Some((Ok(record), (store, id, after, batch, last)))
-                }
-                Err(e) => Some((Err(e), (store, id, after, Vec::new().into_iter(), true))),
-            }
-        })
-    }
-
-    /// The chart numbers of every generation, in order.
-    pub async fn history_points(&self, id: &str) -> Result<Vec<HistoryPoint>> {
-        dispatch!(self.history_points(id))
-    }
-
-    /// The chart of a history, reduced in SQL; equals [`super::chart::downsample`].
-    pub async fn history_chart(&self, id: &str, max_points: usize) -> Result<Chart> {
-        dispatch!(self.history_chart(id, max_points))
-    }
-
-    // ---- genomes and evaluations ----------------------------------------------------------
-
-    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
-    pub async fn insert_genome(&self, genome: &NewGenome) -> Result<GenomeMeta> {
-        self.admit().await?;
-        dispatch!(self.insert_genome(genome))
-    }
-
-    pub async fn genome_meta(&self, id: &str) -> Result<Option<GenomeMeta>> {
-        dispatch!(self.genome_meta(id))
-    }
-
-    /// A genome's values.
-    pub async fn genome_values(&self, id: &str) -> Result<Option<Vec<f32>>> {
-        dispatch!(self.genome_values(id))
-    }
-
-    pub async fn job_genomes(&self, job_id: &str) -> Result<Vec<GenomeMeta>> {
-        dispatch!(self.job_genomes(job_id))
-    }
-
-    /// Stores an evaluation's result and ends its job, in one transaction.
-    pub async fn finish_evaluation(
-        &self,
-        job_id: &str,
-        token: &str,
-        genome_id: &str,
-        result: &serde_json::Value,
-    ) -> Result<()> {
-        dispatch!(self.finish_evaluation(job_id, token, genome_id, result))
-    }
-
-    pub async fn evaluation(&self, job_id: &str) -> Result<Option<serde_json::Value>> {
-        dispatch!(self.evaluation(job_id))
     }
 }

@@ -3,6 +3,7 @@
 //! exact best-so-far curve as its change points (a step plot of them is exact).
 
 use super::HistoryPoint;
+use super::rows::nan;
 use serde::Serialize;
 
 /// A downsampled history.
@@ -71,6 +72,49 @@ pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
         chart.best_so_far.value.push(p.best_so_far);
     }
     chart
+}
+
+/// One bucket as the store's SQL reduces it: its first generation, then the minimum and
+/// maximum of best, mean and worst (NULL where all were NaN).
+pub(super) type BucketRow = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+impl Chart {
+    /// The chart of `generations` generations from the store's `buckets` (of `bucket_size`)
+    /// and best-so-far `steps` (generation, value); equals [`downsample`] on the full points.
+    pub(super) fn from_sql(
+        generations: u64,
+        bucket_size: u64,
+        buckets: Vec<BucketRow>,
+        steps: Vec<(i64, Option<f64>)>,
+    ) -> Chart {
+        let mut chart = Chart {
+            generations,
+            bucket_size,
+            ..Chart::default()
+        };
+        for (generation, best_min, best_max, mean_min, mean_max, worst_min, worst_max) in buckets {
+            chart.generation.push(generation as u64);
+            chart.best_min.push(nan(best_min));
+            chart.best_max.push(nan(best_max));
+            chart.mean_min.push(nan(mean_min));
+            chart.mean_max.push(nan(mean_max));
+            chart.worst_min.push(nan(worst_min));
+            chart.worst_max.push(nan(worst_max));
+        }
+        for (generation, best_so_far) in steps {
+            chart.best_so_far.generation.push(generation as u64);
+            chart.best_so_far.value.push(nan(best_so_far));
+        }
+        chart
+    }
 }
 
 /// Generations per bucket so that `generations` fit in `max_points` buckets.

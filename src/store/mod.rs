@@ -3,21 +3,34 @@
 //! Every SQL statement of the program lives under this module, behind [`Store`]. SQLite is the
 //! embedded default; PostgreSQL serves many machines on one database. Each backend's schema comes
 //! from `migrations/<backend>`, applied at start-up.
+//!
+//! One body serves both backends: `jobs`, `runs` and `genomes` write each statement once (with
+//! the marks of `dialect` where the backends differ) and decode rows once (`rows`); `backend`
+//! runs that code against whichever backend the [`Store`] holds. `sqlite` and `postgres` keep
+//! only what is theirs alone: opening, migrations, the write probe, the write lock, and
+//! `LISTEN`/`NOTIFY` ([`Notice`]).
 //! Worker writes are fenced by the job's lease token: a write from a worker that lost its lease
 //! changes nothing and returns [`StoreError::LeaseLost`].
 
 mod backend;
 pub mod chart;
+mod dialect;
+mod genomes;
 mod health;
+mod jobs;
 mod models;
+mod notice;
 mod postgres;
+mod rows;
+mod runs;
 mod sqlite;
 
 pub use backend::Store;
 pub use chart::Chart;
 pub use health::{WriteFailure, WriteHealth};
 pub use models::*;
-pub use postgres::{EVENTS_CHANNEL, MAX_NOTIFY_PAYLOAD, PgStore};
+pub use notice::{MAX_NOTIFY_PAYLOAD, Notice};
+pub use postgres::{EVENTS_CHANNEL, PgStore};
 pub use sqlite::SqliteStore;
 
 use std::path::Path;

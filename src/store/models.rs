@@ -175,6 +175,26 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
+impl JobPage {
+    /// The page of `jobs`, read `limit + 1` at a time: the extra one, when there, says that
+    /// another page follows, which starts after the page's last job.
+    pub(super) fn of(mut jobs: Vec<Job>, limit: u32) -> JobPage {
+        let next_cursor = if jobs.len() > limit as usize {
+            jobs.truncate(limit as usize);
+            jobs.last().map(|j| {
+                Cursor {
+                    created_at: j.created_at,
+                    id: j.id.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        JobPage { jobs, next_cursor }
+    }
+}
+
 /// The numbers a fitness chart needs from one generation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HistoryPoint {

@@ -1,0 +1,399 @@
+//! Jobs, the queue and leases: one body for both backends (see [`super::dialect`] for the
+//! marks in the statements).
+
+use super::backend::{in_tx, on_pool};
+use super::models::*;
+use super::rows::{JobRow, parse_status};
+use super::{DIED_TOO_OFTEN, MAX_CRASHES, NEXT_CRASHES, Result, Store, StoreError};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// The filter of [`JobFilter`] on `$1` status, `$2` kind, `$3` tag.
+const MATCHES_FILTER: &str = "(cast($1 as text) is null or status = $1) \
+    and (cast($2 as text) is null or kind = $2) \
+    and (cast($3 as text) is null or exists (select 1 from {tags} where value = $3))";
+
+/// Cancels the queued jobs of the rows it updates at once and asks the running ones to stop.
+const CANCEL: &str = "update job set \
+    status = case when status = 'queued' then 'cancelled' else status end, \
+    finished_at = case when status = 'queued' then {now} else finished_at end, \
+    cancel_requested = case when status = 'running' then true else cancel_requested end, \
+    updated_at = {now}";
+
+/// Puts running jobs whose lease expired back in the queue; binds `$1` `MAX_CRASHES`, `$2` the
+/// error of a job that fails by it.
+static REQUEUE_EXPIRED: LazyLock<String> = LazyLock::new(|| {
+    crash_update("status = 'running' and lease_expires_at < {now} returning job_id")
+});
+
+/// Counts a crash of the run holding a lease; binds `$1` `MAX_CRASHES`, `$2` the error,
+/// `$3` the job, `$4` the lease token.
+static RECORD_CRASH: LazyLock<String> =
+    LazyLock::new(|| crash_update("job_id = $3 and lease_token = $4 returning status"));
+
+/// Counts a crash on the jobs `filter` selects (binds: `$1` `MAX_CRASHES`, `$2` the error of a
+/// job that fails by it): back to the queue, or failed at `MAX_CRASHES`. Built from constants
+/// only; every value is bound.
+fn crash_update(filter: &str) -> String {
+    format!(
+        "update job set crashes = {NEXT_CRASHES}, crash_generation = generation, \
+           status = case when cancel_requested then 'cancelled' \
+                         when {NEXT_CRASHES} >= $1 then 'failed' else 'queued' end, \
+           error = case when not cancel_requested and {NEXT_CRASHES} >= $1 then $2 \
+                        else error end, \
+           finished_at = case when cancel_requested or {NEXT_CRASHES} >= $1 then {{now}} \
+                              else null end, \
+           worker_id = null, lease_token = null, lease_expires_at = null, updated_at = {{now}} \
+         where {filter}"
+    )
+}
+
+/// A lease's length in milliseconds, as stored.
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// `Ok` when a fenced write changed its one row, else [`StoreError::LeaseLost`].
+pub(super) fn fenced(rows: u64) -> Result<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost)
+    }
+}
+
+impl Store {
+    // ---- jobs -----------------------------------------------------------------------------
+
+    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
+    pub async fn create_job(&self, new: NewJob) -> Result<Job> {
+        self.admit().await?;
+        // `returning *` answers with the row as inserted: a worker may claim it at once, and
+        // the submitter must still see it as queued.
+        let row: JobRow = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "insert into job (job_id, kind, name, tags, spec, status, priority, \
+                 generations, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, 'queued', $6, $7, {now}, {now}) returning *",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(new.kind.as_str())
+            .bind(&new.name)
+            .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
+            .bind(new.spec.to_string())
+            .bind(new.priority)
+            .bind(new.generations as i64)
+            .fetch_one(pool)
+            .await)?;
+        row.decode()
+    }
+
+    pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
+        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as("select * from job where job_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(JobRow::decode).transpose()
+    }
+
+    /// Jobs newest first, `limit` per page, after `cursor`.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<JobPage> {
+        static LIST: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select * from job where {MATCHES_FILTER} \
+                 and (cast($4 as bigint) is null or (created_at, job_id) < ($4, cast($5 as text))) \
+                 order by created_at desc, job_id desc limit $6"
+            )
+        });
+        let rows: Vec<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as(LIST.as_str())
+            .bind(filter.status.map(JobStatus::as_str))
+            .bind(filter.kind.map(JobKind::as_str))
+            .bind(filter.tag.as_deref())
+            .bind(cursor.map(|c| c.created_at))
+            .bind(cursor.map(|c| c.id.as_str()))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await)?;
+        let jobs = rows
+            .into_iter()
+            .map(JobRow::decode)
+            .collect::<Result<_>>()?;
+        Ok(JobPage::of(jobs, limit))
+    }
+
+    /// Number of jobs per status.
+    pub async fn count_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
+        let rows: Vec<(String, i64)> = on_pool!(self, |sql, pool| sql
+            .query_as("select status, count(*) as n from job group by status")
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(status, n)| Ok((parse_status(&status)?, n as u64)))
+            .collect()
+    }
+
+    /// Cancels a queued job at once; asks a running one to stop at its next generation
+    /// boundary. Finished jobs are left as they are.
+    pub async fn request_cancel(&self, id: &str) -> Result<Job> {
+        static CANCEL_ONE: LazyLock<String> =
+            LazyLock::new(|| format!("{CANCEL} where job_id = $1 returning *"));
+        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as(CANCEL_ONE.as_str())
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.ok_or(StoreError::NotFound("job"))?.decode()
+    }
+
+    /// Cancels every queued or running job that matches; returns how many.
+    pub async fn cancel_matching(&self, filter: &JobFilter) -> Result<u64> {
+        static CANCEL_MATCHING: LazyLock<String> = LazyLock::new(|| {
+            format!("{CANCEL} where status in ('queued', 'running') and {MATCHES_FILTER}")
+        });
+        on_pool!(self, |sql, pool| sql
+            .query(CANCEL_MATCHING.as_str())
+            .bind(filter.status.map(JobStatus::as_str))
+            .bind(filter.kind.map(JobKind::as_str))
+            .bind(filter.tag.as_deref())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+    }
+
+    /// Queues a cancelled or failed job again; it continues from its last checkpoint.
+    /// Refused with [`StoreError::Unavailable`] while the store cannot write.
+    pub async fn resume_job(&self, id: &str) -> Result<Job> {
+        self.admit().await?;
+        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "update job set status = 'queued', error = null, stop_reason = null, \
+                   cancel_requested = false, finished_at = null, updated_at = {now} \
+                 where job_id = $1 and status in ('cancelled', 'failed') returning *",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        match row {
+            Some(row) => row.decode(),
+            None => match self.get_job(id).await? {
+                Some(job) => Err(StoreError::Conflict(format!(
+                    "job is {}; only cancelled or failed jobs can be resumed",
+                    job.status.as_str()
+                ))),
+                None => Err(StoreError::NotFound("job")),
+            },
+        }
+    }
+
+    /// Deletes a job that is not running, with all its records, checkpoint and genomes.
+    pub async fn delete_job(&self, id: &str) -> Result<()> {
+        let deleted = on_pool!(self, |sql, pool| sql
+            .query("delete from job where job_id = $1 and status != 'running'")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        if deleted == 1 {
+            return Ok(());
+        }
+        match self.get_job(id).await? {
+            Some(_) => Err(StoreError::Conflict(
+                "job is running; cancel it first".into(),
+            )),
+            None => Err(StoreError::NotFound("job")),
+        }
+    }
+
+    // ---- queue and leases -----------------------------------------------------------------
+
+    /// Atomically claims the next queued job (highest priority, then oldest, then id). No two
+    /// claimers can take the same job: SQLite has one writer, and on PostgreSQL `skip locked`
+    /// lets concurrent claimers pass over a row another one is taking instead of waiting for
+    /// it, while the row lock keeps it theirs.
+    pub async fn claim_job(&self, worker_id: &str, lease: Duration) -> Result<Option<Claim>> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "update job set status = 'running', worker_id = $1, lease_token = $2, \
+                   lease_expires_at = {now} + $3, attempts = attempts + 1, \
+                   started_at = coalesce(started_at, {now}), updated_at = {now} \
+                 where job_id = (select job_id from job where status = 'queued' \
+                                 order by priority desc, created_at, job_id limit 1 \
+                                 {skip_locked}) \
+                 returning *",
+            )
+            .bind(worker_id)
+            .bind(&token)
+            .bind(lease_ms(lease))
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|row| {
+            Ok(Claim {
+                job: row.decode()?,
+                lease_token: token,
+            })
+        })
+        .transpose()
+    }
+
+    /// Extends a lease. `false`: the lease is gone and the worker must stop.
+    pub async fn heartbeat(&self, id: &str, token: &str, lease: Duration) -> Result<bool> {
+        let extended = on_pool!(self, |sql, pool| sql
+            .query(
+                "update job set lease_expires_at = {now} + $1, updated_at = {now} \
+                 where job_id = $2 and lease_token = $3 and status = 'running'",
+            )
+            .bind(lease_ms(lease))
+            .bind(id)
+            .bind(token)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(extended == 1)
+    }
+
+    /// Puts running jobs whose lease expired back in the queue (or ends them as cancelled if a
+    /// cancel was asked for); returns their ids. An expired lease means the worker died
+    /// mid-run: that counts as a crash, and the crash that reaches `MAX_CRASHES` fails the job.
+    pub async fn requeue_expired(&self) -> Result<Vec<String>> {
+        on_pool!(self, |sql, pool| sql
+            .query_scalar(REQUEUE_EXPIRED.as_str())
+            .bind(MAX_CRASHES)
+            .bind(DIED_TOO_OFTEN)
+            .fetch_all(pool)
+            .await)
+    }
+
+    /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
+    /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
+    pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
+        let status: Option<String> = on_pool!(self, |sql, pool| sql
+            .query_scalar(RECORD_CRASH.as_str())
+            .bind(MAX_CRASHES)
+            .bind(reason)
+            .bind(id)
+            .bind(token)
+            .fetch_optional(pool)
+            .await)?;
+        parse_status(&status.ok_or(StoreError::LeaseLost)?)
+    }
+
+    /// Whether a cancel was asked for, and whether the lease is still ours.
+    pub async fn lease_state(&self, id: &str, token: &str) -> Result<LeaseState> {
+        let row: Option<(Option<String>, bool)> = on_pool!(self, |sql, pool| sql
+            .query_as("select lease_token, cancel_requested from job where job_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(match row {
+            Some((Some(owner), cancel)) if owner == token => {
+                if cancel {
+                    LeaseState::CancelRequested
+                } else {
+                    LeaseState::Held
+                }
+            }
+            _ => LeaseState::Lost,
+        })
+    }
+
+    /// Records which executor and device run the job.
+    pub async fn set_executor(
+        &self,
+        id: &str,
+        token: &str,
+        executor: &str,
+        device: &str,
+    ) -> Result<()> {
+        fenced(on_pool!(self, |sql, pool| sql
+            .query(
+                "update job set executor = $1, device = $2, updated_at = {now} \
+                 where job_id = $3 and lease_token = $4",
+            )
+            .bind(executor)
+            .bind(device)
+            .bind(id)
+            .bind(token)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?)
+    }
+
+    /// Ends a claimed job.
+    pub async fn finish_job(
+        &self,
+        id: &str,
+        token: &str,
+        status: JobStatus,
+        error: Option<&str>,
+        stop_reason: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        fenced(in_tx!(&mut tx, |sql, conn| sql
+            .query(
+                "update job set status = $1, error = $2, stop_reason = $3, \
+                   finished_at = {now}, updated_at = {now}, worker_id = null, \
+                   lease_token = null, lease_expires_at = null, cancel_requested = false \
+                 where job_id = $4 and lease_token = $5",
+            )
+            .bind(status.as_str())
+            .bind(error)
+            .bind(stop_reason)
+            .bind(id)
+            .bind(token)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?)?;
+        // A succeeded job can never be resumed: its checkpoint is dead weight.
+        if status == JobStatus::Succeeded {
+            in_tx!(&mut tx, |sql, conn| sql
+                .query("delete from checkpoint where job_id = $1")
+                .bind(id)
+                .execute(conn)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        tx.commit().await
+    }
+
+    /// Gives a claimed job back to the queue (graceful shutdown); it continues from its last
+    /// checkpoint on the next claim.
+    pub async fn release_job(&self, id: &str, token: &str) -> Result<()> {
+        fenced(on_pool!(self, |sql, pool| sql
+            .query(
+                "update job set status = 'queued', worker_id = null, lease_token = null, \
+                   lease_expires_at = null, updated_at = {now} \
+                 where job_id = $1 and lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?)
+    }
+
+    /// Gives a claimed job back to the queue without counting its claim as an attempt (the
+    /// store failed, not the job); it continues from its last checkpoint.
+    pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
+        fenced(on_pool!(self, |sql, pool| sql
+            .query(
+                "update job set status = 'queued', worker_id = null, lease_token = null, \
+                   lease_expires_at = null, \
+                   attempts = case when attempts > 0 then attempts - 1 else 0 end, \
+                   updated_at = {now} \
+                 where job_id = $1 and lease_token = $2",
+            )
+            .bind(id)
+            .bind(token)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?)
+    }
+}

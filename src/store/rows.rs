@@ -1,0 +1,165 @@
+//! Rows as both backends hand them back, and the one place each becomes a model value.
+//!
+//! Field types are PostgreSQL's column types; SQLite's integers decode into them as well
+//! (`bool` from 0/1, `i32` from an integer).
+
+use super::models::*;
+use super::{Result, StoreError};
+use crate::model::ModelConfig;
+
+/// A `job` row (`select *`).
+#[derive(sqlx::FromRow)]
+pub(super) struct JobRow {
+    job_id: String,
+    kind: String,
+    name: String,
+    tags: String,
+    spec: String,
+    status: String,
+    priority: i32,
+    generation: i64,
+    generations: i64,
+    best_fitness: Option<f64>,
+    cancel_requested: bool,
+    worker_id: Option<String>,
+    lease_expires_at: Option<i64>,
+    attempts: i32,
+    crashes: i32,
+    error: Option<String>,
+    stop_reason: Option<String>,
+    executor: Option<String>,
+    device: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+impl JobRow {
+    /// The job this row holds; a value the program could not have written is
+    /// [`StoreError::Corrupt`].
+    pub(super) fn decode(self) -> Result<Job> {
+        Ok(Job {
+            id: self.job_id,
+            kind: JobKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?,
+            name: self.name,
+            tags: serde_json::from_str(&self.tags).map_err(|_| corrupt("tags", &self.tags))?,
+            spec: serde_json::from_str(&self.spec).map_err(|_| corrupt("spec", &self.spec))?,
+            status: parse_status(&self.status)?,
+            priority: self.priority,
+            generation: self.generation as u64,
+            generations: self.generations as u64,
+            best_fitness: self.best_fitness,
+            cancel_requested: self.cancel_requested,
+            worker_id: self.worker_id,
+            lease_expires_at: self.lease_expires_at,
+            attempts: self.attempts as u32,
+            crashes: self.crashes as u32,
+            error: self.error,
+            stop_reason: self.stop_reason,
+            executor: self.executor,
+            device: self.device,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+/// The columns of a genome's metadata (its values stay behind: `param_count` is their length).
+pub(super) const GENOME_COLUMNS: &str = "genome_id, job_id, generation, kind, fitness, model, \
+    sha256, name, cast(length(params) / 4 as bigint) as param_count, created_at";
+
+/// A `genome` row of [`GENOME_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(super) struct GenomeRow {
+    genome_id: String,
+    job_id: Option<String>,
+    generation: Option<i64>,
+    kind: String,
+    fitness: Option<f64>,
+    model: String,
+    sha256: String,
+    name: Option<String>,
+    param_count: i64,
+    created_at: i64,
+}
+
+impl GenomeRow {
+    pub(super) fn decode(self) -> Result<GenomeMeta> {
+        let model: ModelConfig =
+            serde_json::from_str(&self.model).map_err(|_| corrupt("model", &self.model))?;
+        Ok(GenomeMeta {
+            id: self.genome_id,
+            job_id: self.job_id,
+            generation: self.generation.map(|g| g as u64),
+            kind: GenomeKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("genome kind", &self.kind))?,
+            fitness: self.fitness,
+            model,
+            param_count: self.param_count as usize,
+            sha256: self.sha256,
+            name: self.name,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A `generation` row's chart numbers; NULL (a NaN, as stored) reads back as NaN.
+#[derive(sqlx::FromRow)]
+pub(super) struct PointRow {
+    generation: i64,
+    best: Option<f64>,
+    mean: Option<f64>,
+    worst: Option<f64>,
+    best_so_far: Option<f64>,
+}
+
+impl PointRow {
+    pub(super) fn decode(self) -> HistoryPoint {
+        HistoryPoint {
+            generation: self.generation as u64,
+            best: nan(self.best),
+            mean: nan(self.mean),
+            worst: nan(self.worst),
+            best_so_far: nan(self.best_so_far),
+        }
+    }
+}
+
+/// A stored real that may be NULL, where the program means NaN.
+pub(super) fn nan(value: Option<f64>) -> f64 {
+    value.unwrap_or(f64::NAN)
+}
+
+/// A stored real: NaN is kept as NULL, as SQLite does on its own, so both backends read back
+/// and aggregate alike (PostgreSQL would otherwise order NaN above every number).
+pub(super) fn real(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
+}
+
+/// Little-endian f32 bytes, as genomes are stored.
+pub(super) fn genome_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+pub(super) fn genome_values(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+pub(super) fn parse_status(status: &str) -> Result<JobStatus> {
+    JobStatus::parse(status).ok_or_else(|| corrupt("status", status))
+}
+
+/// Stored JSON (a generation record, an evaluation result) read back.
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}

@@ -1,0 +1,337 @@
+//! A run's generations, checkpoint and history: one body for both backends. Every write is
+//! fenced by the job's lease token.
+
+use super::backend::{WriteTx, in_tx, on_pool};
+use super::chart::{self, Chart};
+use super::jobs::fenced;
+use super::models::*;
+use super::notice::Notice;
+use super::rows::{PointRow, genome_bytes, parse_json, real};
+use super::{Result, Store};
+use crate::evolution::GenerationRecord;
+use futures_util::Stream;
+
+/// Generation records per query of [`Store::history_stream`].
+const HISTORY_BATCH: i64 = 2000;
+
+impl Store {
+    /// The last checkpoint: (generations completed, serialised state).
+    pub async fn load_checkpoint(&self, id: &str) -> Result<Option<(u64, Vec<u8>)>> {
+        let row: Option<(i64, Vec<u8>)> = on_pool!(self, |sql, pool| sql
+            .query_as("select generation, state from checkpoint where job_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(|(generation, state)| (generation as u64, state)))
+    }
+
+    /// Forgets everything recorded from generation `from` on (work after the last checkpoint,
+    /// which the resumed run recomputes identically).
+    pub async fn truncate_from(
+        &self,
+        id: &str,
+        token: &str,
+        from: u64,
+        best_fitness: Option<f64>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        fenced(in_tx!(&mut tx, |sql, conn| sql
+            .query(
+                "update job set generation = $1, best_fitness = $2, updated_at = {now} \
+                 where job_id = $3 and lease_token = $4",
+            )
+            .bind(from as i64)
+            .bind(best_fitness.and_then(real))
+            .bind(id)
+            .bind(token)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?)?;
+        for statement in [
+            "delete from generation where job_id = $1 and generation >= $2",
+            "delete from generation_record where job_id = $1 and generation >= $2",
+            "delete from genome where job_id = $1 \
+             and (generation >= $2 or kind in ('final_best', 'final_mean'))",
+        ] {
+            in_tx!(&mut tx, |sql, conn| sql
+                .query(statement)
+                .bind(id)
+                .bind(from as i64)
+                .execute(conn)
+                .await
+                .map(|done| done.rows_affected()))?;
+        }
+        tx.commit().await
+    }
+
+    /// Writes one generation: its record, the job's progress, genomes to keep and, when given,
+    /// the checkpoint, all in one transaction fenced by the lease token. Listeners on other
+    /// processes hear a [`Notice::Generation`] when it commits; the record itself stays in the
+    /// store (it may exceed a notification's size limit).
+    pub async fn record_generation(
+        &self,
+        id: &str,
+        token: &str,
+        record: &GenerationRecord,
+        genomes: &[NewGenome],
+        checkpoint: Option<&[u8]>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let best_so_far = record.best_so_far.is_finite().then_some(record.best_so_far);
+        fenced(in_tx!(&mut tx, |sql, conn| sql
+            .query(
+                "update job set generation = $1, best_fitness = $2, updated_at = {now} \
+                 where job_id = $3 and lease_token = $4 and status = 'running'",
+            )
+            .bind(record.generation as i64 + 1)
+            .bind(best_so_far)
+            .bind(id)
+            .bind(token)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?)?;
+        in_tx!(&mut tx, |sql, conn| sql
+            .query(
+                "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
+                 improved, ask_s, evaluate_s, tell_s, created_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})",
+            )
+            .bind(id)
+            .bind(record.generation as i64)
+            .bind(real(record.fitness.best))
+            .bind(real(record.fitness.mean))
+            .bind(real(record.fitness.worst))
+            .bind(best_so_far)
+            .bind(record.improved)
+            .bind(real(record.timing.ask))
+            .bind(real(record.timing.evaluate))
+            .bind(real(record.timing.tell))
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+        in_tx!(&mut tx, |sql, conn| {
+            sql.query(
+                "insert into generation_record (job_id, generation, record) values ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(record.generation as i64)
+            .bind(serde_json::to_string(record).expect("record serialises"))
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        for genome in genomes {
+            insert_genome(&mut tx, genome).await?;
+        }
+        if let Some(state) = checkpoint {
+            upsert_checkpoint(&mut tx, id, record.generation + 1, state).await?;
+        }
+        tx.announce(&Notice::Generation {
+            job_id: id.to_string(),
+            generation: record.generation,
+        })
+        .await?;
+        tx.commit().await
+    }
+
+    /// Saves a checkpoint outside a generation record (before handing a job back at shutdown).
+    pub async fn save_checkpoint(
+        &self,
+        id: &str,
+        token: &str,
+        generation: u64,
+        state: &[u8],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, id, token).await?;
+        upsert_checkpoint(&mut tx, id, generation, state).await?;
+        tx.commit().await
+    }
+
+    /// Stores the genomes that close a run, fenced by the lease.
+    pub async fn record_final_genomes(
+        &self,
+        id: &str,
+        token: &str,
+        genomes: &[NewGenome],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        check_lease(&mut tx, id, token).await?;
+        for genome in genomes {
+            insert_genome(&mut tx, genome).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Records of generations after `after` (all if `None`), in order, at most `limit` (all if
+    /// negative).
+    pub async fn history_page(
+        &self,
+        id: &str,
+        after: Option<u64>,
+        limit: i64,
+    ) -> Result<Vec<GenerationRecord>> {
+        let records: Vec<String> = on_pool!(self, |sql, pool| sql
+            .query_scalar(
+                "select record from generation_record where job_id = $1 and generation > $2 \
+                 order by generation limit $3",
+            )
+            .bind(id)
+            .bind(after.map_or(-1, |g| g as i64))
+            .bind(if limit < 0 { i64::MAX } else { limit })
+            .fetch_all(pool)
+            .await)?;
+        records.iter().map(|text| parse_json(text)).collect()
+    }
+
+    /// The whole history as a stream, read in batches, so exporting a long run costs no more
+    /// memory than one batch.
+    pub fn history_stream(
+        &self,
+        id: String,
+    ) -> impl Stream<Item = Result<GenerationRecord>> + Send + 'static {
+        let store = self.clone();
+        let state = (
+            store,
+            id,
+            None::<u64>,
+            Vec::<GenerationRecord>::new().into_iter(),
+            false,
+        );
+        futures_util::stream::unfold(state, |(store, id, after, mut batch, done)| async move {
+            if let Some(record) = batch.next() {
+                let after = Some(record.generation);
+                return Some((Ok(record), (store, id, after, batch, done)));
+            }
+            if done {
+                return None;
+            }
+            match store.history_page(&id, after, HISTORY_BATCH).await {
+                Ok(records) => {
+                    let last = (records.len() as i64) < HISTORY_BATCH;
+                    let mut batch = records.into_iter();
+                    let record = batch.next()?;
+                    let after = Some(record.generation);
+                    Some((Ok(record), (store, id, after, batch, last)))
+                }
+                Err(e) => Some((Err(e), (store, id, after, Vec::new().into_iter(), true))),
+            }
+        })
+    }
+
+    /// The chart numbers of every generation, in order.
+    pub async fn history_points(&self, id: &str) -> Result<Vec<HistoryPoint>> {
+        let rows: Vec<PointRow> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "select generation, best, mean, worst, best_so_far from generation \
+                 where job_id = $1 order by generation",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(PointRow::decode).collect())
+    }
+
+    /// The chart of a history, bucketed and reduced in SQL: one pass over the compact
+    /// generation table, at most `max_points` bucket rows and the improvements back. Same
+    /// result as [`chart::downsample`] on the full points.
+    pub async fn history_chart(&self, id: &str, max_points: usize) -> Result<Chart> {
+        let generations: i64 = on_pool!(self, |sql, pool| sql
+            .query_scalar("select count(*) from generation where job_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await)?;
+        let bucket = chart::bucket_size(generations as usize, max_points);
+        let buckets: Vec<chart::BucketRow> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "select min(generation) as generation, \
+                   min(best) as best_min, max(best) as best_max, \
+                   min(mean) as mean_min, max(mean) as mean_max, \
+                   min(worst) as worst_min, max(worst) as worst_max \
+                 from generation where job_id = $1 group by generation / $2 order by 1",
+            )
+            .bind(id)
+            .bind(bucket as i64)
+            .fetch_all(pool)
+            .await)?;
+        // Best so far changes exactly where a generation improved it; keep the first and last
+        // generation too, so the curve spans the whole history.
+        let steps: Vec<(i64, Option<f64>)> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "select generation, best_so_far from generation \
+                 where job_id = $1 and (improved or generation = 0 or generation = $2) \
+                 order by generation",
+            )
+            .bind(id)
+            .bind(generations - 1)
+            .fetch_all(pool)
+            .await)?;
+        Ok(Chart::from_sql(
+            generations as u64,
+            bucket as u64,
+            buckets,
+            steps,
+        ))
+    }
+}
+
+/// Fails with [`super::StoreError::LeaseLost`] unless `token` still holds the job's lease. On
+/// PostgreSQL the row stays locked until the transaction ends, so the lease cannot move to
+/// another worker before the write commits (SQLite's write transaction holds the whole
+/// database already).
+async fn check_lease(tx: &mut WriteTx<'_>, id: &str, token: &str) -> Result<()> {
+    let held: Option<i32> = in_tx!(tx, |sql, conn| sql
+        .query_scalar("select 1 from job where job_id = $1 and lease_token = $2 {for_update}")
+        .bind(id)
+        .bind(token)
+        .fetch_optional(conn)
+        .await)?;
+    fenced(u64::from(held.is_some()))
+}
+
+/// The job's one checkpoint: the state after `generation` generations.
+async fn upsert_checkpoint(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    generation: u64,
+    state: &[u8],
+) -> Result<()> {
+    in_tx!(tx, |sql, conn| sql
+        .query(
+            "insert into checkpoint (job_id, generation, state, created_at, updated_at) \
+             values ($1, $2, $3, {now}, {now}) on conflict (job_id) do update set \
+             generation = excluded.generation, state = excluded.state, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(generation as i64)
+        .bind(state)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// Stores `genome`; returns its id.
+pub(super) async fn insert_genome(tx: &mut WriteTx<'_>, genome: &NewGenome) -> Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    in_tx!(tx, |sql, conn| sql
+        .query(
+            "insert into genome (genome_id, job_id, generation, kind, fitness, model, params, \
+             sha256, name, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, {now}, {now})",
+        )
+        .bind(&id)
+        .bind(genome.job_id.as_deref())
+        .bind(genome.generation.map(|g| g as i64))
+        .bind(genome.kind.as_str())
+        .bind(genome.fitness.filter(|f| f.is_finite()))
+        .bind(serde_json::to_string(&genome.model).expect("model serialises"))
+        .bind(genome_bytes(&genome.values))
+        .bind(genome_sha256(&genome.values))
+        .bind(genome.name.as_deref())
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(id)
+}
