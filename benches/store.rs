@@ -14,7 +14,8 @@ mod db;
 
 use common::record;
 use db::TestDatabase;
-use sfnn::store::{JobKind, JobStatus, NewJob, Store};
+use sfnn::evolution::JobPayload;
+use sfnn::store::{JobStatus, NewJob, Store};
 use std::time::{Duration, Instant};
 
 const JOBS: usize = 2_000;
@@ -23,13 +24,12 @@ const GENERATIONS: u64 = 10_000;
 const REPEATS: usize = 20;
 
 fn new_job(name: String, generations: u64) -> NewJob {
+    let spec = format!(r#"{{"envs": ["CartPole-v1"], "generations": {generations}}}"#);
     NewJob {
-        kind: JobKind::Evolve,
+        payload: JobPayload::evolve(spec.as_bytes()).unwrap(),
         name,
         tags: vec!["bench".into()],
-        spec: serde_json::json!({"envs": ["CartPole-v1"]}),
         priority: 0,
-        generations,
     }
 }
 

@@ -6,10 +6,11 @@ mod common;
 use common::{start, tiny_spec};
 use serde_json::{Value, json};
 use sfnn::events::EventHub;
+use sfnn::evolution::JobPayload;
 use sfnn::exec::{CpuExecutor, EvalOutput, EvalRequest, ExecError, Executor};
 use sfnn::limits::worker::MAX_CRASHES;
 use sfnn::metrics::Metrics;
-use sfnn::store::{JobKind, JobStatus, NewJob, Store};
+use sfnn::store::{JobStatus, NewJob, Store};
 use sfnn::worker::{self, Worker, WorkerConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,11 +169,9 @@ impl Executor for PanicsOn {
 async fn queue(store: &Store, spec: Value) -> String {
     store
         .create_job(NewJob {
-            kind: JobKind::Evolve,
+            payload: JobPayload::evolve(spec.to_string().as_bytes()).unwrap(),
             name: "t".into(),
             tags: vec![],
-            generations: spec["generations"].as_u64().unwrap(),
-            spec,
             priority: 0,
         })
         .await

@@ -3,12 +3,11 @@
 
 mod common;
 
-use sfnn::evolution::GenerationRecord;
 use sfnn::evolution::run::{FitnessStats, Timing};
+use sfnn::evolution::{GenerationRecord, JobPayload};
 use sfnn::model::ModelConfig;
 use sfnn::store::{
-    self, Cursor, GenomeKind, JobFilter, JobKind, JobStatus, NewGenome, NewJob, Store, StoreError,
-    chart,
+    self, Cursor, GenomeKind, JobFilter, JobStatus, NewGenome, NewJob, Store, StoreError, chart,
 };
 use std::time::Duration;
 
@@ -61,12 +60,10 @@ on_both_backends!(
 
 fn new_job(name: &str, priority: i32) -> NewJob {
     NewJob {
-        kind: JobKind::Evolve,
+        payload: JobPayload::evolve(br#"{"envs": ["CartPole-v1"], "generations": 10}"#).unwrap(),
         name: name.into(),
         tags: vec!["t".into(), name.into()],
-        spec: serde_json::json!({"envs": ["CartPole-v1"]}),
         priority,
-        generations: 10,
     }
 }
 
@@ -400,7 +397,8 @@ async fn cancel_resume_delete_and_pagination(store: &Store) {
     for i in 0..7 {
         ids.push(
             store
-                .create_job(new_job(&format!("j{i}"), 0))
+                // j0 first in the queue, whatever the clock's resolution.
+                .create_job(new_job(&format!("j{i}"), i32::from(i == 0)))
                 .await
                 .unwrap()
                 .id,

@@ -2,9 +2,9 @@
 
 #![allow(dead_code)] // each bench uses its part
 
-use sfnn::evolution::GenerationRecord;
 use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
-use sfnn::store::{JobKind, JobStatus, NewJob, Store};
+use sfnn::evolution::{GenerationRecord, JobPayload};
+use sfnn::store::{JobStatus, NewJob, Store};
 use std::time::Duration;
 
 /// A plausible generation record of the paper configuration, varying with `generation`.
@@ -48,12 +48,16 @@ pub fn record(generation: u64) -> GenerationRecord {
 pub async fn synthetic_job(store: &Store, generations: u64) -> String {
     let job = store
         .create_job(NewJob {
-            kind: JobKind::Evolve,
+            payload: JobPayload::evolve(
+                format!(
+                    r#"{{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"], "generations": {generations}}}"#
+                )
+                .as_bytes(),
+            )
+            .unwrap(),
             name: format!("synthetic {generations}"),
             tags: vec!["bench".into()],
-            spec: serde_json::json!({"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}),
             priority: 1000,
-            generations,
         })
         .await
         .unwrap();

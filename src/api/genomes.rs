@@ -333,7 +333,7 @@ async fn evaluate(
     let _admitted = super::admission::admit(&state).await?;
     let job = state
         .store
-        .create_job(NewJob::new(&payload, body.priority))
+        .create_job(NewJob::new(payload, body.priority))
         .await?;
     Ok(created(&state, job).await)
 }

@@ -70,7 +70,7 @@ pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Respo
     let _admitted = admit(state).await?;
     let job = state
         .store
-        .create_job(NewJob::new(&payload, spec.priority))
+        .create_job(NewJob::new(payload.clone(), spec.priority))
         .await?;
     Ok(created(state, job).await)
 }

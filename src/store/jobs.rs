@@ -77,12 +77,12 @@ impl Store {
                  values ($1, $2, $3, $4, $5, 'queued', $6, $7, {now}, {now}) returning *",
             )
             .bind(uuid::Uuid::new_v4().to_string())
-            .bind(new.kind.as_str())
+            .bind(new.payload.kind().as_str())
             .bind(&new.name)
             .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
-            .bind(new.spec.to_string())
+            .bind(new.payload.encode())
             .bind(new.priority)
-            .bind(new.generations as i64)
+            .bind(new.payload.generations() as i64)
             .fetch_one(pool)
             .await)?;
         row.decode()

@@ -93,26 +93,23 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
-/// A job to queue (made from a validated payload by [`NewJob::new`]).
+/// A job to queue: a validated payload (which gives the kind and the generations asked for),
+/// with a name and tags (the payload's own by [`NewJob::new`]).
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    pub kind: JobKind,
+    pub payload: JobPayload,
     pub name: String,
     pub tags: Vec<String>,
-    pub spec: serde_json::Value,
     pub priority: i32,
-    pub generations: u64,
 }
 
 impl NewJob {
-    pub fn new(payload: &JobPayload, priority: i32) -> NewJob {
+    pub fn new(payload: JobPayload, priority: i32) -> NewJob {
         NewJob {
-            kind: payload.kind(),
             name: payload.name(),
             tags: payload.tags(),
-            spec: serde_json::to_value(payload).expect("a payload serialises"),
+            payload,
             priority,
-            generations: payload.generations(),
         }
     }
 }

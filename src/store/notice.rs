@@ -68,7 +68,7 @@ mod tests {
     fn a_job_too_large_to_travel_whole_goes_by_id() {
         let job: Job = serde_json::from_value(serde_json::json!({
             "id": "j", "kind": "evolve", "name": "x".repeat(MAX_NOTIFY_PAYLOAD), "tags": [],
-            "spec": {}, "status": "queued", "priority": 0, "generation": 0, "generations": 1,
+            "spec": {"envs": ["CartPole-v1"]}, "status": "queued", "priority": 0, "generation": 0, "generations": 1,
             "best_fitness": null, "cancel_requested": false, "worker_id": null,
             "lease_expires_at": null, "attempts": 0, "crashes": 0, "error": null,
             "stop_reason": null, "executor": null, "device": null, "created_at": 0,

@@ -5,6 +5,7 @@
 
 use super::models::*;
 use super::{Result, StoreError};
+use crate::evolution::JobPayload;
 use crate::model::ModelConfig;
 
 /// A `job` row (`select *`).
@@ -39,12 +40,13 @@ impl JobRow {
     /// The job this row holds; a value the program could not have written is
     /// [`StoreError::Corrupt`].
     pub(super) fn decode(self) -> Result<Job> {
+        let kind = JobKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?;
         Ok(Job {
             id: self.job_id,
-            kind: JobKind::parse(&self.kind).ok_or_else(|| corrupt("kind", &self.kind))?,
+            kind,
             name: self.name,
             tags: serde_json::from_str(&self.tags).map_err(|_| corrupt("tags", &self.tags))?,
-            spec: serde_json::from_str(&self.spec).map_err(|_| corrupt("spec", &self.spec))?,
+            spec: JobPayload::decode(kind, &self.spec).map_err(|_| corrupt("spec", &self.spec))?,
             status: parse_status(&self.status)?,
             priority: self.priority,
             generation: self.generation as u64,
