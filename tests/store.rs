@@ -56,7 +56,59 @@ on_both_backends!(
     a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever,
     a_caught_panic_requeues_then_fails_the_job,
     crashes_with_progress_between_them_never_fail_a_job,
+    a_worker_claims_only_jobs_its_executor_may_run,
 );
+
+async fn a_worker_claims_only_jobs_its_executor_may_run(store: &Store) {
+    let lease = Duration::from_secs(60);
+    let on = |executor: &str| NewJob {
+        priority: 1,
+        ..new_job(executor, 0)
+    };
+    let with = |executor: &str| {
+        let spec = format!(r#"{{"envs": ["CartPole-v1"], "executor": "{executor}"}}"#);
+        NewJob {
+            payload: JobPayload::evolve(spec.as_bytes()).unwrap(),
+            ..on(executor)
+        }
+    };
+    let cuda = store.create_job(with("cuda")).await.unwrap();
+    let cpu = store.create_job(with("cpu")).await.unwrap();
+    // A CPU worker passes over the CUDA job, takes the CPU one, then nothing.
+    let claim = store
+        .claim_job_for("cpu-worker", lease, Some("cpu"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.job.id, cpu.id);
+    assert!(
+        store
+            .claim_job_for("cpu-worker", lease, Some("cpu"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let auto = store.create_job(with("auto")).await.unwrap();
+    let claim = store
+        .claim_job_for("cuda-worker", lease, Some("cuda"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.job.id, cuda.id);
+    let claim = store
+        .claim_job_for("cpu-worker", lease, Some("cpu"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.job.id, auto.id);
+    // The run records why it ran where it did.
+    store
+        .set_executor(&auto.id, &claim.lease_token, "cpu", "test CPU", "because")
+        .await
+        .unwrap();
+    let job = store.get_job(&auto.id).await.unwrap().unwrap();
+    assert_eq!(job.placement.as_deref(), Some("because"));
+}
 
 fn new_job(name: &str, priority: i32) -> NewJob {
     NewJob {

@@ -79,6 +79,22 @@ pub enum ExecutorChoice {
     Cuda,
 }
 
+impl ExecutorChoice {
+    /// The spec's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorChoice::Auto => "auto",
+            ExecutorChoice::Cpu => "cpu",
+            ExecutorChoice::Cuda => "cuda",
+        }
+    }
+
+    /// Whether an executor called `name` (`"cpu"`, `"cuda"`) may run a job that asks for this.
+    pub fn allows(self, name: &str) -> bool {
+        self == ExecutorChoice::Auto || self.as_str() == name
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("executor unavailable: {0}")]

@@ -73,8 +73,8 @@ impl Store {
         let row: JobRow = on_pool!(self, |sql, pool| sql
             .query_as(
                 "insert into job (job_id, kind, name, tags, spec, status, priority, \
-                 generations, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, 'queued', $6, $7, {now}, {now}) returning *",
+                 generations, requested_executor, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, {now}, {now}) returning *",
             )
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(new.payload.kind().as_str())
@@ -83,6 +83,7 @@ impl Store {
             .bind(new.payload.encode())
             .bind(new.priority)
             .bind(new.payload.generations() as i64)
+            .bind(new.payload.executor().as_str())
             .fetch_one(pool)
             .await)?;
         row.decode()
@@ -218,6 +219,17 @@ impl Store {
     /// lets concurrent claimers pass over a row another one is taking instead of waiting for
     /// it, while the row lock keeps it theirs.
     pub async fn claim_job(&self, worker_id: &str, lease: Duration) -> Result<Option<Claim>> {
+        self.claim_job_for(worker_id, lease, None).await
+    }
+
+    /// [`Store::claim_job`], of the jobs an executor called `executor` (`"cpu"`, `"cuda"`) may
+    /// run: those that ask for it or for `auto`. `None`: any job.
+    pub async fn claim_job_for(
+        &self,
+        worker_id: &str,
+        lease: Duration,
+        executor: Option<&str>,
+    ) -> Result<Option<Claim>> {
         let token = uuid::Uuid::new_v4().to_string();
         let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
             .query_as(
@@ -225,6 +237,8 @@ impl Store {
                    lease_expires_at = {now} + $3, attempts = attempts + 1, \
                    started_at = coalesce(started_at, {now}), updated_at = {now} \
                  where job_id = (select job_id from job where status = 'queued' \
+                                 and (cast($4 as text) is null \
+                                      or requested_executor in ('auto', cast($4 as text))) \
                                  order by priority desc, created_at, job_id limit 1 \
                                  {skip_locked}) \
                  returning *",
@@ -232,6 +246,7 @@ impl Store {
             .bind(worker_id)
             .bind(&token)
             .bind(lease_ms(lease))
+            .bind(executor)
             .fetch_optional(pool)
             .await)?;
         row.map(|row| {
@@ -311,16 +326,18 @@ impl Store {
         token: &str,
         executor: &str,
         device: &str,
+        placement: &str,
     ) -> Result<()> {
         fenced(on_pool!(self, |sql, pool| sql
             .query(
-                "update job set executor = $1, device = $2, updated_at = {now} \
+                "update job set executor = $1, device = $2, placement = $5, updated_at = {now} \
                  where job_id = $3 and lease_token = $4",
             )
             .bind(executor)
             .bind(device)
             .bind(id)
             .bind(token)
+            .bind(placement)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?)

@@ -85,6 +85,9 @@ pub struct Job {
     pub executor: Option<String>,
     #[schema(required = true)]
     pub device: Option<String>,
+    /// Why the job's last run was on its executor (the spec's `executor` against the worker's).
+    #[schema(required = true)]
+    pub placement: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     #[schema(required = true)]

@@ -4,6 +4,7 @@
 use super::{Outcome, Worker, WorkerError, blocking};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::evaluate_genome;
+use crate::exec::ExecutorChoice;
 use crate::store::Claim;
 
 impl Worker {
@@ -28,7 +29,13 @@ impl Worker {
             .ok_or_else(|| WorkerError::Invalid("genome values missing".into()))?;
         let executor = self.config.executor.clone();
         self.store
-            .set_executor(id, token, executor.name(), &executor.device())
+            .set_executor(
+                id,
+                token,
+                executor.name(),
+                &executor.device(),
+                &super::placement(ExecutorChoice::Auto, executor.name()),
+            )
             .await?;
         let spec_for_thread = spec.clone();
         let result = blocking(move || {

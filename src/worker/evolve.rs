@@ -23,9 +23,12 @@ impl Worker {
             return Err(WorkerError::Invalid("not an evolution job".into()));
         };
         let executor = self.config.executor.clone();
-        if spec.executor == ExecutorChoice::Cuda && executor.name() != "cuda" {
+        // Workers claim only jobs their executor may run; this guards against a job claimed by
+        // something else (a test, an older worker).
+        if !spec.executor.allows(executor.name()) {
             return Err(WorkerError::Invalid(format!(
-                "the job asks for the cuda executor, but this worker runs on {} ({})",
+                "the job asks for the {} executor, but this worker runs on {} ({})",
+                spec.executor.as_str(),
                 executor.name(),
                 executor.device()
             )));
@@ -41,7 +44,13 @@ impl Worker {
             )
             .await?;
         self.store
-            .set_executor(id, token, executor.name(), &executor.device())
+            .set_executor(
+                id,
+                token,
+                executor.name(),
+                &executor.device(),
+                &super::placement(spec.executor, executor.name()),
+            )
             .await?;
         let mut host = StoreRun {
             worker: self,

@@ -10,7 +10,7 @@ mod evaluate;
 mod evolve;
 
 use crate::events::{Event, EventHub};
-use crate::exec::Executor;
+use crate::exec::{Executor, ExecutorChoice};
 use crate::limits::storage;
 use crate::limits::worker::MAX_CRASHES;
 use crate::metrics::Metrics;
@@ -110,7 +110,11 @@ impl Worker {
             }
             match self
                 .store
-                .claim_job(&self.config.id, self.config.lease)
+                .claim_job_for(
+                    &self.config.id,
+                    self.config.lease,
+                    Some(self.config.executor.name()),
+                )
                 .await
             {
                 Ok(Some(claim)) => self.run_claim(claim).await,
@@ -235,6 +239,16 @@ impl Worker {
             Ok(status) => tracing::warn!(status = status.as_str(), "crashed run ended"),
             Err(e) => tracing::warn!("recording the crash failed (its lease will expire): {e}"),
         }
+    }
+}
+
+/// Why a job that asks for `requested` runs on this worker's executor, `name`, in words.
+fn placement(requested: ExecutorChoice, name: &str) -> String {
+    match requested {
+        ExecutorChoice::Auto => {
+            format!("the job runs on any executor; a {name} worker claimed it")
+        }
+        _ => format!("the job asks for the {name} executor"),
     }
 }
 
