@@ -79,7 +79,9 @@ if timeout 90 "$PACK/sfnn" bench --executor cuda --popsize 128,1024,8192 --gener
 else
   note "bench: FAILED (bench.log)"; status=1
 fi
-grep -E "^generation|CPU executor|GFLOP|identical|differ" "$LOGS/bench.log" >>"$SUMMARY" || true
+# The SASS model's estimate beside each measurement (kernels/model-estimate.json, compiled into
+# sfnn: "kernel model: X ms per generation ..., measured Y ms"; docs/gpu-model.md).
+grep -E "^generation|CPU executor|GFLOP|identical|differ|kernel model" "$LOGS/bench.log" >>"$SUMMARY" || true
 
 # 4. One paper-config launch under ncu, at the GPU's own clocks, capped.
 if command -v ncu >/dev/null 2>&1; then

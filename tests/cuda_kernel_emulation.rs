@@ -8,6 +8,8 @@
 //! Skips (prints SKIP) without g++, unless `REQUIRE_GXX=1`.
 #![cfg(feature = "cuda")]
 
+mod evolved;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -286,4 +288,37 @@ fn another_model_size_with_random_hidden_types() {
         lifetimes: &lifetimes,
     };
     check(&exe, "N = 16, d = 2, T = 5", &request, 64);
+}
+
+/// The evolved fixture genomes (tests/fixtures/evolved), each in its environment, in both
+/// episode modes: lifetimes that leave the floor, so equal digests mean equal actions where
+/// the actions matter.
+#[test]
+fn evolved_genomes_in_every_environment_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = evolved::all();
+    let Some(exe) = build(dir.path(), fixtures[0].model.msg_dims) else {
+        return;
+    };
+    for fixture in &fixtures {
+        assert_eq!(fixture.model.msg_dims, fixtures[0].model.msg_dims);
+        for mode in [EpisodeMode::FixedHorizon, EpisodeMode::StopOnDone] {
+            let (genomes, lifetimes) = fixture.inputs(mode);
+            let envs = [fixture.env];
+            let request = EvalRequest {
+                model: fixture.model,
+                envs: &envs,
+                protocol: fixture.protocol(mode),
+                genomes: &genomes,
+                repeats: 1,
+                lifetimes: &lifetimes,
+            };
+            check(
+                &exe,
+                &format!("evolved {} {mode:?}", fixture.env.name),
+                &request,
+                128,
+            );
+        }
+    }
 }

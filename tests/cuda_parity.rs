@@ -7,8 +7,13 @@
 //! step counts (stop-on-done) and the continuous-control returns (which depend on every action's
 //! value) close most of that gap.
 //!
+//! The evolved fixture genomes (tests/fixtures/evolved) add lifetimes that leave every
+//! environment's floor, compared digest by digest.
+//!
 //! Needs a GPU: prints SKIP without one, unless `REQUIRE_CUDA=1` (scripts/gpu-check.sh).
 #![cfg(feature = "cuda")]
+
+mod evolved;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -79,10 +84,16 @@ fn assert_parity(gpu: &CudaExecutor, case: &Case) {
         repeats: case.repeats,
         lifetimes: &lifetimes,
     };
-    let cpu = CpuExecutor::new(0).unwrap().evaluate(&request).unwrap();
-    let cuda = gpu.evaluate(&request).unwrap();
-    assert_eq!(cuda.returns.len(), cpu.returns.len(), "{}", case.what);
-    let episodes = case.protocol.episodes;
+    assert_request_parity(gpu, &case.what, &request);
+}
+
+/// Both executors on `request`: identical returns, step counts and lifetime digests.
+fn assert_request_parity(gpu: &CudaExecutor, what: &str, request: &EvalRequest) {
+    let cpu = CpuExecutor::new(0).unwrap().evaluate(request).unwrap();
+    let cuda = gpu.evaluate(request).unwrap();
+    assert_eq!(cuda.returns.len(), cpu.returns.len(), "{what}");
+    let episodes = request.protocol.episodes;
+    let envs = request.envs;
     let mismatches: Vec<String> = cpu
         .returns
         .iter()
@@ -94,7 +105,7 @@ fn assert_parity(gpu: &CudaExecutor, case: &Case) {
             let lifetime = i / episodes;
             format!(
                 "lifetime {lifetime} ({}), episode {}: cpu {c}, cuda {g}",
-                case.envs[lifetime % case.envs.len()].name,
+                envs[lifetime % envs.len()].name,
                 i % episodes
             )
         })
@@ -102,10 +113,10 @@ fn assert_parity(gpu: &CudaExecutor, case: &Case) {
     assert!(
         mismatches.is_empty(),
         "{}: returns differ\n{}",
-        case.what,
+        what,
         mismatches.join("\n")
     );
-    assert_eq!(cuda.env_steps, cpu.env_steps, "{}: env steps", case.what);
+    assert_eq!(cuda.env_steps, cpu.env_steps, "{what}: env steps");
     // Equal returns can hide different actions: compare each lifetime's digest of its actions
     // and final synapse states.
     let differing: Vec<String> = cpu
@@ -115,23 +126,18 @@ fn assert_parity(gpu: &CudaExecutor, case: &Case) {
         .enumerate()
         .filter(|(_, (c, g))| c != g)
         .take(8)
-        .map(|(lifetime, _)| {
-            format!(
-                "lifetime {lifetime} ({})",
-                case.envs[lifetime % case.envs.len()].name
-            )
-        })
+        .map(|(lifetime, _)| format!("lifetime {lifetime} ({})", envs[lifetime % envs.len()].name))
         .collect();
-    assert_eq!(cuda.digests.len(), cpu.digests.len(), "{}", case.what);
+    assert_eq!(cuda.digests.len(), cpu.digests.len(), "{what}");
     assert!(
         differing.is_empty(),
         "{}: actions or final synapse states differ\n{}",
-        case.what,
+        what,
         differing.join("\n")
     );
     println!(
         "{}: {} returns and {} lifetime digests identical, {} env steps",
-        case.what,
+        what,
         cpu.returns.len(),
         cpu.digests.len(),
         cpu.env_steps
@@ -311,4 +317,31 @@ fn invalid_requests_are_errors_not_crashes() {
         lifetimes: &[],
     };
     assert!(gpu.evaluate(&request).is_err());
+}
+
+/// The evolved fixture genomes (tests/fixtures/evolved), each in its environment, in both
+/// episode modes: lifetimes that leave the floor (tests/evolved_fixtures.rs checks that on the
+/// CPU), compared lifetime by lifetime.
+#[test]
+fn evolved_genomes_in_every_environment_both_modes() {
+    let Some(gpu) = gpu() else { return };
+    for fixture in evolved::all() {
+        for mode in [EpisodeMode::FixedHorizon, EpisodeMode::StopOnDone] {
+            let (genomes, lifetimes) = fixture.inputs(mode);
+            let envs = [fixture.env];
+            let request = EvalRequest {
+                model: fixture.model,
+                envs: &envs,
+                protocol: fixture.protocol(mode),
+                genomes: &genomes,
+                repeats: 1,
+                lifetimes: &lifetimes,
+            };
+            assert_request_parity(
+                gpu,
+                &format!("evolved {} {mode:?}", fixture.env.name),
+                &request,
+            );
+        }
+    }
 }

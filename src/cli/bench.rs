@@ -252,6 +252,11 @@ fn bench_population(
             .join(", "),
         sampling_seconds
     );
+    #[cfg(feature = "cuda")]
+    if executor.name() == "cuda" {
+        let line = crate::exec::kernel_model::bench_line(model.msg_dims, popsize, &args.envs, best);
+        println!("  {line}");
+    }
     println!(
         "  {rate:.0} SFNN steps/s; {per_lifetime:.6} s per genome-lifetime = {:.1}× the reference \
          ({} s per genome-lifetime)",

@@ -10,6 +10,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod digest;
 pub mod inputs;
+pub mod kernel_model;
 pub mod lifetime;
 
 pub use cpu::CpuExecutor;

@@ -6,7 +6,7 @@ use crate::events::Event;
 use crate::evolution::{
     Checkpoint, Ending, Evolution, JobPayload, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
 };
-use crate::exec::{ExecError, Executor, ExecutorChoice, Interrupt};
+use crate::exec::{ExecError, Executor, Interrupt};
 use crate::limits::worker::CANCEL_POLL;
 use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, Store};
 use std::sync::Arc;
