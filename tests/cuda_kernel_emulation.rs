@@ -248,6 +248,51 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
     check(&exe, "fixed horizon, exploding synapses", &request, 128);
 }
 
+/// The kernel keeps its own copies of two lists: the environment table (ids in `envs::all()`
+/// order, sizes, horizons, action bounds) and the genome layout. They must equal the Rust ones.
+#[test]
+fn the_kernel_tables_are_the_rust_ones() {
+    for d in [1, 4, 16] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(exe) = build(dir.path(), d) else {
+            return;
+        };
+        let out = Command::new(&exe).arg("--tables").output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut expected = Vec::new();
+        for (id, info) in envs::all().iter().enumerate() {
+            let (continuous, low, high) = match info.action_space {
+                envs::ActionSpace::Continuous { low, high } => (1, low as f32, high as f32),
+                envs::ActionSpace::Discrete { .. } => (0, -1.0, 1.0),
+            };
+            expected.push(format!(
+                "env {id} {} {} {} {} {continuous} {} {}",
+                info.obs_dim,
+                info.state_dim,
+                info.horizon,
+                info.action_space.output_nodes(),
+                f64::from(low),
+                f64::from(high)
+            ));
+        }
+        for types in 1..=16 {
+            let layout = GenomeLayout::new(ModelConfig {
+                nodes: 32,
+                msg_dims: d,
+                node_types: types,
+            });
+            let offsets: Vec<String> = layout
+                .tensors
+                .iter()
+                .map(|t| t.offset.to_string())
+                .collect();
+            expected.push(format!("layout {types} {}", offsets.join(" ")));
+        }
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected, "d = {d}");
+    }
+}
+
 #[test]
 fn another_model_size_with_random_hidden_types() {
     let dir = tempfile::tempdir().unwrap();

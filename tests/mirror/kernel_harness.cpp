@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 #include <xmmintrin.h>
@@ -65,7 +66,26 @@ static int read_int(FILE* f) {
     return v;
 }
 
+// `--tables`: the kernel's own copies of the environment table and the genome layout, one line
+// each, for tests/cuda_kernel_emulation.rs to compare with src/envs and src/model/genome.rs.
+static const int ENV_COUNT = MOUNTAIN_CAR_CONTINUOUS + 1;
+
+static int print_tables() {
+    for (int id = 0; id < ENV_COUNT; ++id) {
+        printf("env %d %d %d %d %d %d %.9g %.9g\n", id, env_obs_dim(id), env_state_dim(id),
+               env_horizon(id), env_outputs(id), (int)env_is_continuous(id),
+               (double)env_action_low(id), (double)env_action_high(id));
+    }
+    for (int types = 1; types <= 16; ++types) {
+        const Layout l = layout_for(types);
+        printf("layout %d %d %d %d %d %d %d\n", types, l.w, l.w_ih, l.w_hh, l.bias, l.bias_n,
+               l.lambda);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string(argv[1]) == "--tables") return print_tables();
     if (argc != 4) return 2;
     FILE* in = fopen(argv[1], "rb");
     if (!in) return 2;

@@ -8,15 +8,6 @@
 use crate::exec::{EvalRequest, ExecError};
 use crate::model::{GenomeLayout, MAX_MSG_DIMS, MAX_NODES};
 
-/// The kernel's environment ids, in the order of `kernels/envs.cuh`'s `EnvId`.
-pub const ENV_IDS: [&str; 5] = [
-    "CartPole-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "Pendulum-v1",
-    "MountainCarContinuous-v0",
-];
-
 /// Threads per block (the kernel's `__launch_bounds__`).
 pub const THREADS: u32 = 128;
 
@@ -77,9 +68,11 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
         .envs
         .iter()
         .map(|info| {
-            ENV_IDS
+            // The kernel's ids are `envs::all()`'s order (tests/cuda_kernel_emulation.rs
+            // checks its table).
+            crate::envs::all()
                 .iter()
-                .position(|name| *name == info.name)
+                .position(|known| known.name == info.name)
                 .map(|i| i as i32)
                 .ok_or_else(|| invalid(format!("the CUDA executor has no {}", info.name)))
         })
