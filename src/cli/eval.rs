@@ -2,6 +2,7 @@
 //! episode, over fresh random wirings: an evaluation job's spec, limits and code path
 //! ([`crate::evolution::evaluation`]), run locally.
 
+use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
 use crate::exec::{self, EpisodeMode, ExecutorChoice};
 use crate::limits::FieldError;
@@ -67,8 +68,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         };
         anyhow!("{flag}: {}", e.message)
     };
-    spec.validate().map_err(invalid)?;
-    spec.check_model(&genome.model).map_err(invalid)?;
+    let JobPayload::Evaluate(spec) = JobPayload::evaluate(spec, &genome.model).map_err(invalid)?
+    else {
+        unreachable!("an evaluation payload")
+    };
     let executor = exec::select(ExecutorChoice::Cpu, args.threads)?;
     let result = evaluate_genome(&spec, genome.model, &genome.values, executor.as_ref())
         .context("evaluating")?;
