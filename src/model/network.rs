@@ -91,9 +91,13 @@ pub struct Network<F> {
     /// Where each slot's synapse sits in a channel's plane of `dense`.
     dense_offset: Vec<u32>,
     y_prev: Vec<F>,
-    /// Whether the synapse update may gather activations with a two-register permute (f32,
-    /// at most 32 nodes, AVX-512F present); otherwise it gathers lane by lane.
+    /// Whether the synapse update may gather with a two-register permute (f32, at most 32 nodes
+    /// and 32 types, AVX-512F present); otherwise it gathers lane by lane. With it, the
+    /// pre-synaptic half of each input gate is summed once per node, not once per synapse.
     permute_gather: bool,
+    /// Node types, zero-padded to whole chunks (the per-node input-gate prefix reads them
+    /// [`LANES`] at a time).
+    node_types_padded: Vec<u8>,
     reward: F,
     prev_action: usize,
     /// The previous action as the network saw it in channel 0 (continuous readout).
@@ -113,6 +117,12 @@ struct Scratch<F> {
     u: Vec<[F; LANES]>,
     gi: Vec<[F; LANES]>,
     gh: Vec<[F; LANES]>,
+    /// `W_ih[τ][g][k]` for every type τ, one table per `(g, k)` with `k < d` (the
+    /// pre-synaptic columns), gathered by node type.
+    type_w: Vec<[F; MAX_NODES]>,
+    /// Per gate row g, per node i: `Σ_{k<d} W_ih[τ(i)][g][k]·y_prev,i,k` summed from +0 in
+    /// order, the prefix every input gate of a synapse leaving i starts from.
+    pre_part: Vec<[F; MAX_NODES]>,
 }
 
 impl<F: Real> Network<F> {
@@ -209,7 +219,15 @@ impl<F: Real> Network<F> {
             dense_row,
             dense_offset,
             y_prev: vec![F::zero(); n * d],
-            permute_gather: n <= 32 && std::mem::size_of::<F>() == 4 && has_avx512f(),
+            permute_gather: n <= 32
+                && types <= 32
+                && std::mem::size_of::<F>() == 4
+                && has_avx512f(),
+            node_types_padded: {
+                let mut padded = wiring.node_types.clone();
+                padded.resize(n.next_multiple_of(LANES), 0);
+                padded
+            },
             reward: F::zero(),
             prev_action: 0,
             prev_action_value: F::zero(),
@@ -221,6 +239,8 @@ impl<F: Real> Network<F> {
                 u: vec![[F::zero(); LANES]; 2 * d],
                 gi: vec![[F::zero(); LANES]; 3 * d],
                 gh: vec![[F::zero(); LANES]; 3 * d],
+                type_w: vec![[F::zero(); MAX_NODES]; 3 * d * d],
+                pre_part: vec![[F::zero(); MAX_NODES]; 3 * d],
             },
         }
     }
@@ -507,6 +527,8 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
         u,
         gi,
         gh,
+        type_w,
+        pre_part,
         ..
     } = &mut net.scratch;
     for j in 0..n {
@@ -519,6 +541,10 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     let plasticity = params.plasticity;
     let reward = net.reward;
     let plane = dense_plane(n, net.dense_row);
+    let permute = net.permute_gather;
+    if permute {
+        input_gate_prefixes(type_w, pre_part, prev_by_channel, &net.node_types_padded, params, d);
+    }
     for group in &net.groups {
         let ty = group.ty;
         let w_ih = &params.w_ih[ty * g3 * width..][..g3 * width];
@@ -529,11 +555,18 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
             let slots = chunk * LANES..(chunk + 1) * LANES;
             let pre: &[u8; LANES] = net.pre[slots.clone()].try_into().expect("whole chunk");
             let post: &[u8; LANES] = net.post[slots].try_into().expect("whole chunk");
-            for c in 0..d {
-                u[c] = gather(&prev_by_channel[c], pre, net.permute_gather);
-                u[d + c] = gather(&now_by_channel[c], post, net.permute_gather);
+            if permute {
+                for c in 0..d {
+                    u[d + c] = gather(&now_by_channel[c], post, true);
+                }
+                input_gates_from_prefix(gi, pre_part, pre, &u[d..], w_ih, bias, reward);
+            } else {
+                for c in 0..d {
+                    u[c] = gather(&prev_by_channel[c], pre, false);
+                    u[d + c] = gather(&now_by_channel[c], post, false);
+                }
+                input_gates(gi, u, w_ih, bias, reward);
             }
-            input_gates(gi, u, w_ih, bias, reward);
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
             gru_chunk(gi, gh, e, w_hh, bias_n, plasticity);
             let offsets = net.dense_offset[chunk * LANES..(chunk + 1) * LANES]
@@ -589,6 +622,80 @@ fn has_avx512f() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// The pre-synaptic prefix of every input gate, per node: `pre_part[g][i] = Σ_{k<d}
+/// W_ih[τ(i)][g][k]·y_prev,i,k`, from +0 in order of k, exactly the first `d` steps of the sum
+/// [`input_gates`] forms per synapse (a synapse's GRU is its pre node's type). Vectorised over
+/// nodes; each node's weight is gathered from a per-type table by its type.
+#[inline(always)]
+fn input_gate_prefixes<F: Real>(
+    type_w: &mut [[F; MAX_NODES]],
+    pre_part: &mut [[F; MAX_NODES]],
+    prev_by_channel: &[[F; MAX_NODES]],
+    node_types: &[u8],
+    params: &Params<F>,
+    d: usize,
+) {
+    let (g3, width) = (3 * d, 2 * d + 1);
+    let types = params.w_ih.len() / (g3 * width);
+    for (gk, table) in type_w.iter_mut().enumerate() {
+        let (g, k) = (gk / d, gk % d);
+        for (ty, w) in table.iter_mut().take(types).enumerate() {
+            *w = params.w_ih[(ty * g3 + g) * width + k];
+        }
+    }
+    for (block, types_of) in node_types.chunks_exact(LANES).enumerate() {
+        let types_of: &[u8; LANES] = types_of.try_into().expect("whole chunk");
+        let nodes = block * LANES..(block + 1) * LANES;
+        for (g, out) in pre_part.iter_mut().enumerate() {
+            let mut acc = [F::zero(); LANES];
+            for k in 0..d {
+                let w = gather(&type_w[g * d + k], types_of, true);
+                let y: &[F; LANES] = prev_by_channel[k][nodes.clone()]
+                    .try_into()
+                    .expect("whole chunk");
+                for l in 0..LANES {
+                    acc[l] += w[l] * y[l];
+                }
+            }
+            out[nodes.clone()].copy_from_slice(&acc);
+        }
+    }
+}
+
+/// [`input_gates`] continued from the per-node prefixes: each gate starts from its pre node's
+/// prefix and adds the post-synaptic terms, then `w_r·r`, then `b` — the same operations in the
+/// same order, so the same bits.
+#[inline(always)]
+fn input_gates_from_prefix<F: Real>(
+    gi: &mut [[F; LANES]],
+    pre_part: &[[F; MAX_NODES]],
+    pre: &[u8; LANES],
+    u_post: &[[F; LANES]],
+    w_ih: &[F],
+    bias: &[F],
+    r: F,
+) {
+    let d = u_post.len();
+    let width = 2 * d + 1;
+    for (g, ((gi_g, w_row), &b)) in gi
+        .iter_mut()
+        .zip(w_ih.chunks_exact(width))
+        .zip(bias)
+        .enumerate()
+    {
+        let mut acc = gather(&pre_part[g], pre, true);
+        for (&w, uk) in w_row[d..2 * d].iter().zip(u_post) {
+            for l in 0..LANES {
+                acc[l] += w * uk[l];
+            }
+        }
+        let wr = w_row[width - 1] * r;
+        for l in 0..LANES {
+            gi_g[l] = acc[l] + wr + b;
+        }
     }
 }
 
