@@ -543,7 +543,14 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     let plane = dense_plane(n, net.dense_row);
     let permute = net.permute_gather;
     if permute {
-        input_gate_prefixes(type_w, pre_part, prev_by_channel, &net.node_types_padded, params, d);
+        input_gate_prefixes(
+            type_w,
+            pre_part,
+            prev_by_channel,
+            &net.node_types_padded,
+            params,
+            d,
+        );
     }
     for group in &net.groups {
         let ty = group.ty;
