@@ -306,7 +306,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                 const int i = pre_g[edge], j = post_g[edge];
                 const int ty = types_sh[i];
                 const float* prefix = prefix_sh + i * 3 * D;
-                float u_post[D], h[D];
+                float u_post[D], h[D], h_new[D];
 #pragma unroll
                 for (int c = 0; c < D; ++c) {
                     u_post[c] = y[j * D + c];
@@ -331,8 +331,13 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     const float r = sigmoid_f32(gi_r + gh_r);
                     const float z = sigmoid_f32(gi_z + gh_z);
                     const float cand = tanh_f32(gi_n + r * (gh_n + bias_n[c]));
-                    e[edge * D + c] = h[c] + plasticity * (cand + z * (h[c] - cand));
+                    h_new[c] = h[c] + plasticity * (cand + z * (h[c] - cand));
                 }
+                // Stored only after every channel is computed: a store to `e` in the loop could
+                // alias the weights read there (both may be shared memory), which would force
+                // the channels to run one after another instead of overlapping.
+#pragma unroll
+                for (int c = 0; c < D; ++c) e[edge * D + c] = h_new[c];
             }
             __syncthreads();
             // This step's activations become last step's.
