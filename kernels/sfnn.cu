@@ -6,7 +6,10 @@
 // - every sum is formed in the CPU's order by one thread (each per-node message is summed over
 //   its wired senders in ascending order — equal to the CPU's dense sum, whose extra terms are
 //   ±0 and never change a sum that starts at +0; each gate's dot product runs over its inputs
-//   in order), so results do not depend on scheduling;
+//   in order), so results do not depend on scheduling. An input gate's sum over
+//   [y_prev,pre ; y_post] is split where the CPU splits it: its first D terms (the pre node's
+//   part) are summed once per step and node into shared memory, and each synapse continues that
+//   sum with its D post terms, then adds w_r·r, then b — the CPU's order, term for term;
 // - the same float32 functions (math.cuh), no FMA contraction (--fmad=false), IEEE division;
 // - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
 //
@@ -41,11 +44,22 @@ __device__ __forceinline__ Layout layout_for(int types) {
     return l;
 }
 
-// The input-side gate `W_ih[g]·[y_prev,pre ; y_post] + W_ih[g][2D]·r + b[g]` (input_gates).
-__device__ __forceinline__ float input_gate(const float* w_row, const float* u, float reward, float b) {
+// The pre-synaptic prefix of input gate g of every synapse leaving a node:
+// `W_ih[g][0..D]·y_prev,pre`, summed from +0 in order (input_gate_prefixes in network.rs).
+__device__ __forceinline__ float input_gate_prefix(const float* w_row, const float* y_prev_pre) {
     float acc = 0.0f;
 #pragma unroll
-    for (int k = 0; k < 2 * D; ++k) acc += w_row[k] * u[k];
+    for (int k = 0; k < D; ++k) acc += w_row[k] * y_prev_pre[k];
+    return acc;
+}
+
+// The input-side gate `W_ih[g]·[y_prev,pre ; y_post] + W_ih[g][2D]·r + b[g]`, continued from
+// its pre-synaptic prefix: the same operations in the same order as input_gates on the CPU.
+__device__ __forceinline__ float input_gate(float prefix, const float* w_row, const float* u_post,
+                                            float reward, float b) {
+    float acc = prefix;
+#pragma unroll
+    for (int k = 0; k < D; ++k) acc += w_row[D + k] * u_post[k];
     float wr = w_row[2 * D] * reward;
     return acc + wr + b;
 }
@@ -113,7 +127,9 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     float* x = ybuf + 3 * width;
     float* obs = x + width;
     int* types_sh = (int*)(obs + 8);
-    float* e_sh = (float*)(types_sh + ((nodes + 3) & ~3));
+    // Per node and gate row, the pre-synaptic prefix of the input gates (once per step).
+    float* prefix_sh = (float*)(types_sh + ((nodes + 3) & ~3));
+    float* e_sh = prefix_sh + ((nodes * 3 * D + 3) & ~3);
     float* e = states_in_global ? e_global + (size_t)lt * e_capacity * D : e_sh;
 
     __shared__ float reward_sh;
@@ -204,6 +220,17 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     }
                     x[i] = v;
                 }
+                if (s == 0) {
+                    // Last step's activations are fixed for the whole step: the input-gate
+                    // prefixes can be formed now (read after the propagations' barriers; the
+                    // previous step's readers finished at its closing barrier).
+                    for (int i = tid; i < nodes * 3 * D; i += threads) {
+                        const int node = i / (3 * D), g = i % (3 * D);
+                        const float* w_row =
+                            params + L.w_ih + (types_sh[node] * 3 * D + g) * (2 * D + 1);
+                        prefix_sh[i] = input_gate_prefix(w_row, src + node * D);
+                    }
+                }
                 __syncthreads();
                 // Neurons: y = tanh(W_τ x), each output summed over inputs in order.
                 int any_nan = 0;
@@ -221,7 +248,6 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             }
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
-            const float* y_prev = ybuf + p * width;
 
             if (tid == 0) {
                 // Readout (read_action), then the environment step (run_lifetime).
@@ -279,11 +305,11 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             for (int edge = rotated; edge < edges; edge += threads) {
                 const int i = pre_g[edge], j = post_g[edge];
                 const int ty = types_sh[i];
-                float u[2 * D], h[D];
+                const float* prefix = prefix_sh + i * 3 * D;
+                float u_post[D], h[D], h_new[D];
 #pragma unroll
                 for (int c = 0; c < D; ++c) {
-                    u[c] = y_prev[i * D + c];
-                    u[D + c] = y[j * D + c];
+                    u_post[c] = y[j * D + c];
                     h[c] = e[edge * D + c];
                 }
                 const float* w_ih = params + L.w_ih + ty * 3 * D * (2 * D + 1);
@@ -292,17 +318,26 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                 const float* bias_n = params + L.bias_n + ty * D;
 #pragma unroll
                 for (int c = 0; c < D; ++c) {
-                    const float gi_r = input_gate(w_ih + c * (2 * D + 1), u, reward, bias[c]);
-                    const float gi_z = input_gate(w_ih + (D + c) * (2 * D + 1), u, reward, bias[D + c]);
-                    const float gi_n = input_gate(w_ih + (2 * D + c) * (2 * D + 1), u, reward, bias[2 * D + c]);
+                    const float gi_r = input_gate(prefix[c], w_ih + c * (2 * D + 1), u_post,
+                                                  reward, bias[c]);
+                    const float gi_z = input_gate(prefix[D + c], w_ih + (D + c) * (2 * D + 1),
+                                                  u_post, reward, bias[D + c]);
+                    const float gi_n = input_gate(prefix[2 * D + c],
+                                                  w_ih + (2 * D + c) * (2 * D + 1), u_post,
+                                                  reward, bias[2 * D + c]);
                     const float gh_r = hidden_gate(w_hh + c * D, h);
                     const float gh_z = hidden_gate(w_hh + (D + c) * D, h);
                     const float gh_n = hidden_gate(w_hh + (2 * D + c) * D, h);
                     const float r = sigmoid_f32(gi_r + gh_r);
                     const float z = sigmoid_f32(gi_z + gh_z);
                     const float cand = tanh_f32(gi_n + r * (gh_n + bias_n[c]));
-                    e[edge * D + c] = h[c] + plasticity * (cand + z * (h[c] - cand));
+                    h_new[c] = h[c] + plasticity * (cand + z * (h[c] - cand));
                 }
+                // Stored only after every channel is computed: a store to `e` in the loop could
+                // alias the weights read there (both may be shared memory), which would force
+                // the channels to run one after another instead of overlapping.
+#pragma unroll
+                for (int c = 0; c < D; ++c) e[edge * D + c] = h_new[c];
             }
             __syncthreads();
             // This step's activations become last step's.

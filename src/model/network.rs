@@ -2,9 +2,17 @@
 //!
 //! Only wired synapses are stored and computed. They are kept in chunks of [`LANES`] synapses of
 //! one type, structure-of-arrays (`e[chunk][channel][lane]`), so the GRU update, which is almost
-//! all of the arithmetic, runs lane-wise in SIMD registers. The GRU input projection is split into
-//! a pre-synaptic part computed once per node and a post-synaptic part computed once per
-//! (type, node): `W_ih·[y_prev,i ; y_j ; r] + b = (W_pre·y_prev,i + w_r·r + b) + W_post·y_j`.
+//! all of the arithmetic, runs lane-wise in SIMD registers.
+//!
+//! Operation order (every executor repeats it, `kernels/sfnn.cu` included): each sum runs left to
+//! right from +0 — a message over senders in ascending order, a neuron over its inputs, a GRU
+//! gate over `[y_prev,pre ; y_post]` then `+ w_r·r`, then `+ b` — with no fused multiply-add.
+//! The dense message sum also adds the ±0 terms of unwired pairs, which never change a sum that
+//! starts at +0, so a sparse sum over wired senders gives the same bits.
+//!
+//! For speed the messages use a copy of the states as dense per-channel matrices, rows padded to
+//! a whole number of [`LANES`] so each block of posts is summed in registers; the copy is
+//! refreshed chunk by chunk right after the GRU update, through per-slot offsets.
 
 use super::{Params, Wiring};
 use crate::num::Real;
@@ -76,8 +84,20 @@ pub struct Network<F> {
     e: Vec<F>,
     /// The same states as dense per-channel matrices `[channel][pre][post]`, zero where no
     /// synapse is wired, for the message passing (three times per step, vectorised over posts).
+    /// Rows are `dense_row` long (`nodes` rounded up to whole chunks); each channel's plane has
+    /// one extra row that padding slots write into and nothing reads.
     dense: Vec<F>,
+    dense_row: usize,
+    /// Where each slot's synapse sits in a channel's plane of `dense`.
+    dense_offset: Vec<u32>,
     y_prev: Vec<F>,
+    /// Whether the synapse update may gather with a two-register permute (f32, at most 32 nodes
+    /// and 32 types, AVX-512F present); otherwise it gathers lane by lane. With it, the
+    /// pre-synaptic half of each input gate is summed once per node, not once per synapse.
+    permute_gather: bool,
+    /// Node types, zero-padded to whole chunks (the per-node input-gate prefix reads them
+    /// [`LANES`] at a time).
+    node_types_padded: Vec<u8>,
     reward: F,
     prev_action: usize,
     /// The previous action as the network saw it in channel 0 (continuous readout).
@@ -97,6 +117,12 @@ struct Scratch<F> {
     u: Vec<[F; LANES]>,
     gi: Vec<[F; LANES]>,
     gh: Vec<[F; LANES]>,
+    /// `W_ih[τ][g][k]` for every type τ, one table per `(g, k)` with `k < d` (the
+    /// pre-synaptic columns), gathered by node type.
+    type_w: Vec<[F; MAX_NODES]>,
+    /// Per gate row g, per node i: `Σ_{k<d} W_ih[τ(i)][g][k]·y_prev,i,k` summed from +0 in
+    /// order, the prefix every input gate of a synapse leaving i starts from.
+    pre_part: Vec<[F; MAX_NODES]>,
 }
 
 impl<F: Real> Network<F> {
@@ -157,8 +183,27 @@ impl<F: Real> Network<F> {
             }
         }
         let n = wiring.nodes;
-        let mut dense = vec![F::zero(); d * n * n];
-        scatter_dense(&pre, &post, &wiring_index, &e, d, n, &mut dense);
+        let dense_row = n.next_multiple_of(LANES);
+        let dense_offset: Vec<u32> = (0..pre.len())
+            .map(|slot| {
+                let (i, j) = match wiring_index[slot] {
+                    u32::MAX => (n, 0),
+                    _ => (pre[slot] as usize, post[slot] as usize),
+                };
+                (i * dense_row + j) as u32
+            })
+            .collect();
+        let mut dense = vec![F::zero(); d * dense_plane(n, dense_row)];
+        for chunk in 0..pre.len() / LANES {
+            scatter_chunk(
+                &e[chunk * d * LANES..(chunk + 1) * d * LANES],
+                dense_offset[chunk * LANES..(chunk + 1) * LANES]
+                    .try_into()
+                    .expect("whole chunk"),
+                dense_plane(n, dense_row),
+                &mut dense,
+            );
+        }
         Network {
             nodes: n,
             d,
@@ -171,7 +216,18 @@ impl<F: Real> Network<F> {
             groups,
             e,
             dense,
+            dense_row,
+            dense_offset,
             y_prev: vec![F::zero(); n * d],
+            permute_gather: n <= 32
+                && types <= 32
+                && std::mem::size_of::<F>() == 4
+                && has_avx512f(),
+            node_types_padded: {
+                let mut padded = wiring.node_types.clone();
+                padded.resize(n.next_multiple_of(LANES), 0);
+                padded
+            },
             reward: F::zero(),
             prev_action: 0,
             prev_action_value: F::zero(),
@@ -183,6 +239,8 @@ impl<F: Real> Network<F> {
                 u: vec![[F::zero(); LANES]; 2 * d],
                 gi: vec![[F::zero(); LANES]; 3 * d],
                 gh: vec![[F::zero(); LANES]; 3 * d],
+                type_w: vec![[F::zero(); MAX_NODES]; 3 * d * d],
+                pre_part: vec![[F::zero(); MAX_NODES]; 3 * d],
             },
         }
     }
@@ -274,15 +332,6 @@ fn step_impl<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> De
     }
     let decision = read_action(net, &y);
     update_synapses(net, params, &y);
-    scatter_dense(
-        &net.pre,
-        &net.post,
-        &net.wiring_index,
-        &net.e,
-        d,
-        net.nodes,
-        &mut net.dense,
-    );
 
     std::mem::swap(&mut net.y_prev, &mut y);
     net.scratch.x = x;
@@ -300,25 +349,33 @@ fn step_impl<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> De
 /// `x_j = Σ_i A_ij (e_ij ⊙ y_i)`, summed over senders i in ascending order. The reference sums
 /// densely over all senders, so one NaN activation anywhere makes every message NaN (0·NaN =
 /// NaN); we reproduce that instead of letting NaN spread only along wired synapses.
+///
+/// Posts are taken [`LANES`] at a time so each block's sums stay in registers over all senders.
 #[inline(always)]
 fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
-    let (d, n) = (net.d, net.nodes);
+    let (d, n, row) = (net.d, net.nodes, net.dense_row);
     if src.iter().any(|v| v.is_nan()) {
         x[..net.inputs * d].fill(F::zero());
         x[net.inputs * d..].fill(F::nan());
         return;
     }
-    let mut column = [F::zero(); MAX_NODES];
-    let column = &mut column[..n];
+    let plane = dense_plane(n, row);
     for c in 0..d {
-        column.fill(F::zero());
-        let w = &net.dense[c * n * n..(c + 1) * n * n];
-        for i in 0..n {
-            let yi = src[i * d + c];
-            add_scaled(column, &w[i * n..(i + 1) * n], yi);
-        }
-        for (j, &value) in column.iter().enumerate() {
-            x[j * d + c] = value;
+        let w = &net.dense[c * plane..(c + 1) * plane];
+        for block in (0..n).step_by(LANES) {
+            let mut acc = [F::zero(); LANES];
+            for i in 0..n {
+                let yi = src[i * d + c];
+                let w_row: &[F; LANES] = w[i * row + block..][..LANES]
+                    .try_into()
+                    .expect("whole block");
+                for l in 0..LANES {
+                    acc[l] += w_row[l] * yi;
+                }
+            }
+            for (l, &value) in acc.iter().enumerate().take(n - block) {
+                x[(block + l) * d + c] = value;
+            }
         }
     }
 }
@@ -331,23 +388,19 @@ fn add_scaled<F: Real>(acc: &mut [F], row: &[F], scale: F) {
     }
 }
 
-/// Copies the chunked synapse states into the dense per-channel matrices.
+/// Floats in one channel's plane of the dense states: `nodes` rows and the padding slots' row.
 #[inline(always)]
-fn scatter_dense<F: Real>(
-    pre: &[u8],
-    post: &[u8],
-    wiring_index: &[u32],
-    e: &[F],
-    d: usize,
-    n: usize,
-    dense: &mut [F],
-) {
-    for (slot, &k) in wiring_index.iter().enumerate() {
-        if k != u32::MAX {
-            let (i, j) = (pre[slot] as usize, post[slot] as usize);
-            for c in 0..d {
-                dense[(c * n + i) * n + j] = e[e_index(slot, c, d)];
-            }
+fn dense_plane(n: usize, row: usize) -> usize {
+    (n + 1) * row
+}
+
+/// Copies one chunk's synapse states (`[channel][lane]`) into the dense per-channel matrices.
+#[inline(always)]
+fn scatter_chunk<F: Real>(e: &[F], offsets: &[u32; LANES], plane: usize, dense: &mut [F]) {
+    for (c, e_c) in e.chunks_exact(LANES).enumerate() {
+        let dense_c = &mut dense[c * plane..(c + 1) * plane];
+        for l in 0..LANES {
+            dense_c[offsets[l] as usize] = e_c[l];
         }
     }
 }
@@ -378,20 +431,54 @@ fn clamp_prev_action<F: Real>(net: &Network<F>, x: &mut [F]) {
 }
 
 /// `y_j = tanh(W_τ(j) x_j)` for every node: all pre-activations first, then one tanh pass over
-/// the whole array, which vectorises.
+/// the whole array, which vectorises. Common widths get a version with `d` known at compile
+/// time (same sums, same order), which the compiler unrolls.
 #[inline(always)]
 fn neurons<F: Real>(net: &Network<F>, params: &Params<F>, x: &[F], y: &mut [F]) {
-    let d = net.d;
-    for j in 0..net.nodes {
-        let w = &params.neuron_w_t[net.node_types[j] as usize * d * d..][..d * d];
-        let (xj, yj) = (&x[j * d..(j + 1) * d], &mut y[j * d..(j + 1) * d]);
-        yj.fill(F::zero());
-        for c in 0..d {
-            add_scaled(yj, &w[c * d..(c + 1) * d], xj[c]);
+    match net.d {
+        1 => neuron_sums::<F, 1>(net, params, x, y),
+        2 => neuron_sums::<F, 2>(net, params, x, y),
+        4 => neuron_sums::<F, 4>(net, params, x, y),
+        8 => neuron_sums::<F, 8>(net, params, x, y),
+        16 => neuron_sums::<F, 16>(net, params, x, y),
+        d => {
+            for j in 0..net.nodes {
+                let w = &params.neuron_w_t[net.node_types[j] as usize * d * d..][..d * d];
+                let (xj, yj) = (&x[j * d..(j + 1) * d], &mut y[j * d..(j + 1) * d]);
+                yj.fill(F::zero());
+                for c in 0..d {
+                    add_scaled(yj, &w[c * d..(c + 1) * d], xj[c]);
+                }
+            }
         }
     }
     for v in y.iter_mut() {
         *v = v.tanh_model();
+    }
+}
+
+/// `y_j = W_τ(j) x_j` for `d = D`: each output summed over the inputs in order, from +0.
+#[inline(always)]
+fn neuron_sums<F: Real, const D: usize>(
+    net: &Network<F>,
+    params: &Params<F>,
+    x: &[F],
+    y: &mut [F],
+) {
+    for ((xj, yj), &ty) in x
+        .chunks_exact(D)
+        .zip(y.chunks_exact_mut(D))
+        .zip(&net.node_types)
+    {
+        let w = &params.neuron_w_t[ty as usize * D * D..][..D * D];
+        let mut acc = [F::zero(); D];
+        for (c, w_c) in w.chunks_exact(D).enumerate() {
+            let xc = xj[c];
+            for k in 0..D {
+                acc[k] += w_c[k] * xc;
+            }
+        }
+        yj.copy_from_slice(&acc);
     }
 }
 
@@ -440,6 +527,8 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
         u,
         gi,
         gh,
+        type_w,
+        pre_part,
         ..
     } = &mut net.scratch;
     for j in 0..n {
@@ -451,6 +540,18 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
 
     let plasticity = params.plasticity;
     let reward = net.reward;
+    let plane = dense_plane(n, net.dense_row);
+    let permute = net.permute_gather;
+    if permute {
+        input_gate_prefixes(
+            type_w,
+            pre_part,
+            prev_by_channel,
+            &net.node_types_padded,
+            params,
+            d,
+        );
+    }
     for group in &net.groups {
         let ty = group.ty;
         let w_ih = &params.w_ih[ty * g3 * width..][..g3 * width];
@@ -461,16 +562,146 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
             let slots = chunk * LANES..(chunk + 1) * LANES;
             let pre: &[u8; LANES] = net.pre[slots.clone()].try_into().expect("whole chunk");
             let post: &[u8; LANES] = net.post[slots].try_into().expect("whole chunk");
-            for c in 0..d {
-                let (from, to) = (&prev_by_channel[c], &now_by_channel[c]);
-                for l in 0..LANES {
-                    u[c][l] = from[pre[l] as usize];
-                    u[d + c][l] = to[post[l] as usize];
+            if permute {
+                for c in 0..d {
+                    u[d + c] = gather(&now_by_channel[c], post, true);
                 }
+                input_gates_from_prefix(gi, pre_part, pre, &u[d..], w_ih, bias, reward);
+            } else {
+                for c in 0..d {
+                    u[c] = gather(&prev_by_channel[c], pre, false);
+                    u[d + c] = gather(&now_by_channel[c], post, false);
+                }
+                input_gates(gi, u, w_ih, bias, reward);
             }
-            input_gates(gi, u, w_ih, bias, reward);
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
             gru_chunk(gi, gh, e, w_hh, bias_n, plasticity);
+            let offsets = net.dense_offset[chunk * LANES..(chunk + 1) * LANES]
+                .try_into()
+                .expect("whole chunk");
+            scatter_chunk(e, offsets, plane, &mut net.dense);
+        }
+    }
+}
+
+/// `table[index[l]]` for every lane.
+#[inline(always)]
+fn gather<F: Real>(table: &[F; MAX_NODES], index: &[u8; LANES], permute: bool) -> [F; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if permute {
+        debug_assert_eq!(std::mem::size_of::<F>(), 4);
+        // SAFETY: `permute` is only set for a 4-byte `F` (f32, the only one) on a processor with
+        // AVX-512F, and for networks of at most 32 nodes, so the 32 table entries the permute
+        // reads are in bounds and every index is below 32.
+        unsafe {
+            let out = permute_gather_f32(table.as_ptr().cast::<f32>(), index);
+            return std::mem::transmute_copy::<[f32; LANES], [F; LANES]>(&out);
+        }
+    }
+    let mut out = [F::zero(); LANES];
+    for l in 0..LANES {
+        out[l] = table[index[l] as usize];
+    }
+    out
+}
+
+/// `table[index[l]]` for 16 lanes and indices below 32, with one two-register permute
+/// (`vpermt2ps`) instead of 16 loads; it inlines into the AVX-512 version of the step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn permute_gather_f32(table: *const f32, index: &[u8; LANES]) -> [f32; LANES] {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees 32 readable floats at `table`; `index` is 16 bytes.
+    unsafe {
+        let low = _mm512_loadu_ps(table);
+        let high = _mm512_loadu_ps(table.add(16));
+        let lanes = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().cast::<__m128i>()));
+        std::mem::transmute::<__m512, [f32; LANES]>(_mm512_permutex2var_ps(low, lanes, high))
+    }
+}
+
+fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The pre-synaptic prefix of every input gate, per node: `pre_part[g][i] = Σ_{k<d}
+/// W_ih[τ(i)][g][k]·y_prev,i,k`, from +0 in order of k, exactly the first `d` steps of the sum
+/// [`input_gates`] forms per synapse (a synapse's GRU is its pre node's type). Vectorised over
+/// nodes; each node's weight is gathered from a per-type table by its type.
+#[inline(always)]
+fn input_gate_prefixes<F: Real>(
+    type_w: &mut [[F; MAX_NODES]],
+    pre_part: &mut [[F; MAX_NODES]],
+    prev_by_channel: &[[F; MAX_NODES]],
+    node_types: &[u8],
+    params: &Params<F>,
+    d: usize,
+) {
+    let (g3, width) = (3 * d, 2 * d + 1);
+    let types = params.w_ih.len() / (g3 * width);
+    for (gk, table) in type_w.iter_mut().enumerate() {
+        let (g, k) = (gk / d, gk % d);
+        for (ty, w) in table.iter_mut().take(types).enumerate() {
+            *w = params.w_ih[(ty * g3 + g) * width + k];
+        }
+    }
+    for (block, types_of) in node_types.chunks_exact(LANES).enumerate() {
+        let types_of: &[u8; LANES] = types_of.try_into().expect("whole chunk");
+        let nodes = block * LANES..(block + 1) * LANES;
+        for (g, out) in pre_part.iter_mut().enumerate() {
+            let mut acc = [F::zero(); LANES];
+            for k in 0..d {
+                let w = gather(&type_w[g * d + k], types_of, true);
+                let y: &[F; LANES] = prev_by_channel[k][nodes.clone()]
+                    .try_into()
+                    .expect("whole chunk");
+                for l in 0..LANES {
+                    acc[l] += w[l] * y[l];
+                }
+            }
+            out[nodes.clone()].copy_from_slice(&acc);
+        }
+    }
+}
+
+/// [`input_gates`] continued from the per-node prefixes: each gate starts from its pre node's
+/// prefix and adds the post-synaptic terms, then `w_r·r`, then `b` — the same operations in the
+/// same order, so the same bits.
+#[inline(always)]
+fn input_gates_from_prefix<F: Real>(
+    gi: &mut [[F; LANES]],
+    pre_part: &[[F; MAX_NODES]],
+    pre: &[u8; LANES],
+    u_post: &[[F; LANES]],
+    w_ih: &[F],
+    bias: &[F],
+    r: F,
+) {
+    let d = u_post.len();
+    let width = 2 * d + 1;
+    for (g, ((gi_g, w_row), &b)) in gi
+        .iter_mut()
+        .zip(w_ih.chunks_exact(width))
+        .zip(bias)
+        .enumerate()
+    {
+        let mut acc = gather(&pre_part[g], pre, true);
+        for (&w, uk) in w_row[d..2 * d].iter().zip(u_post) {
+            for l in 0..LANES {
+                acc[l] += w * uk[l];
+            }
+        }
+        let wr = w_row[width - 1] * r;
+        for l in 0..LANES {
+            gi_g[l] = acc[l] + wr + b;
         }
     }
 }

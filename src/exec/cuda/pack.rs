@@ -176,15 +176,19 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
 
 /// Dynamic shared memory of one block, mirroring the carve-up at the top of the kernel: the
 /// genome (padded to 4 floats), three activation buffers and the message buffer (`nodes × d`
-/// each), 8 observation slots, the node types (padded to 4), then, when they live there, the
-/// synapse states (`edges × d`).
+/// each), 8 observation slots, the node types (padded to 4), the per-node input-gate prefixes
+/// (`nodes × 3d`, padded to 4), then, when they live there, the synapse states (`edges × d`).
 pub fn shared_bytes(
     params: usize,
     nodes: usize,
     d: usize,
     states_in_shared: Option<usize>,
 ) -> usize {
-    let floats = params.next_multiple_of(4) + 4 * nodes * d + 8 + nodes.next_multiple_of(4);
+    let floats = params.next_multiple_of(4)
+        + 4 * nodes * d
+        + 8
+        + nodes.next_multiple_of(4)
+        + (nodes * 3 * d).next_multiple_of(4);
     4 * (floats + states_in_shared.map_or(0, |edges| edges * d))
 }
 
