@@ -13,6 +13,7 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody, ErrorDetail, Result};
 use super::jobs::load_job;
+use super::responses::NoSuchJob;
 use crate::events::Event as HubEvent;
 use crate::evolution::GenerationRecord;
 use crate::limits::events::{REPLAY_PAGE, RETRY_AFTER_SECONDS};
@@ -171,7 +172,7 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
         (status = 200, description = "An endless event stream: events `job` (Job), \
             `generation` (GenerationRecord, id = generation) and `resync` ({\"missed\": n})",
             content_type = "text/event-stream"),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
         (status = 422, description = "A parameter is invalid or unknown; `field` names it",
             body = ErrorBody),
         (status = 503, description = "The server serves its limit of live streams; retry \

@@ -5,6 +5,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
+use super::responses::{Admission, NoSuchJob, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
@@ -36,7 +37,7 @@ pub fn routes() -> axum::Router<AppState> {
     params(("id" = String, Path, description = "The job's id (a UUID)")),
     responses(
         (status = 200, description = "Their metadata", body = Vec<GenomeMeta>),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
     ),
 )]
 async fn job_genomes(
@@ -187,7 +188,7 @@ async fn download(
         (status = 415, description = "Neither JSON nor octet-stream", body = ErrorBody),
         (status = 422, description = "Not a valid genome, or a model the server cannot run",
             body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        Unauthorized,
     ),
     security((), ("bearer" = [])),
 )]
@@ -302,10 +303,8 @@ pub(super) struct EvaluateRequest {
         (status = 413, description = "The body is larger than the limit", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
-        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
-            submissions per second (`rate_limited`)", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unauthorized,
+        Admission,
     ),
     security((), ("bearer" = [])),
 )]

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result};
 use super::jobs::load_job;
+use super::responses::NoSuchJob;
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
 use crate::store::Chart;
@@ -65,7 +66,7 @@ fn only_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()>
                 ("text/csv"),
                 ("application/x-ndjson"),
             )),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
         (status = 422, description = "A parameter is invalid or unknown; `field` names it",
             body = ErrorBody),
     ),
@@ -146,7 +147,7 @@ async fn export(
     ),
     responses(
         (status = 200, description = "The downsampled history", body = Chart),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
         (status = 422, description = "A parameter is invalid or unknown; `field` names it",
             body = ErrorBody),
     ),

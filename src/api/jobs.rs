@@ -3,6 +3,7 @@
 use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
+use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
 use crate::events::Event;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
@@ -101,14 +102,9 @@ pub(super) async fn created(state: &AppState, job: Job) -> Response {
     responses(
         (status = 201, description = "Queued", body = Job,
             headers(("Location" = String, description = "The new job's URL"))),
-        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
-        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
-        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
-            submissions per second (`rate_limited`)", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        JsonBody,
+        Unauthorized,
+        Admission,
     ),
     security((), ("bearer" = [])),
 )]
@@ -224,7 +220,7 @@ async fn list(
     params(("id" = String, Path, description = "The job's id (a UUID)")),
     responses(
         (status = 200, description = "The job", body = Job),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
     ),
 )]
 async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
@@ -251,8 +247,8 @@ async fn publish(state: &AppState, job: Job) -> Json<Job> {
         (status = 200, body = Job,
             description = "The job: cancelled if it was queued, `cancel_requested` if running, \
                            unchanged if finished"),
-        (status = 404, description = "No such job", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        NoSuchJob,
+        Unauthorized,
     ),
     security((), ("bearer" = [])),
 )]
@@ -270,10 +266,10 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result
     params(("id" = String, Path, description = "The job's id (a UUID)")),
     responses(
         (status = 200, description = "The job, queued again", body = Job),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
         (status = 409, description = "Not an evolution job, or not resumable in its state",
             body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        Unauthorized,
     ),
     security((), ("bearer" = [])),
 )]
@@ -296,9 +292,9 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
     params(("id" = String, Path, description = "The job's id (a UUID)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such job", body = ErrorBody),
+        NoSuchJob,
         (status = 409, description = "The job cannot be deleted in its state", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        Unauthorized,
     ),
     security((), ("bearer" = [])),
 )]
@@ -326,16 +322,11 @@ async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
     responses(
         (status = 201, description = "The clone, queued", body = Job,
             headers(("Location" = String, description = "The new job's URL"))),
-        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
-        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
-        (status = 404, description = "No such job", body = ErrorBody),
+        JsonBody,
+        NoSuchJob,
         (status = 409, description = "Not an evolution job", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
-        (status = 429, description = "Over a limit on queued jobs (`queue_full`) or on \
-            submissions per second (`rate_limited`)", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unauthorized,
+        Admission,
     ),
     security((), ("bearer" = [])),
 )]
@@ -405,11 +396,8 @@ pub(super) struct Cancelled {
     request_body(content = BulkCancel, content_type = "application/json"),
     responses(
         (status = 200, description = "How many were cancelled", body = Cancelled),
-        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
-        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
-        (status = 401, description = "A token is configured and the request lacks it", body = ErrorBody),
+        JsonBody,
+        Unauthorized,
     ),
     security((), ("bearer" = [])),
 )]
