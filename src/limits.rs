@@ -59,6 +59,21 @@ pub mod spec {
     /// A tag's length, counted in characters (Unicode scalar values) wherever tags are checked.
     pub const MAX_TAG_CHARS: usize = 64;
 
+    /// The length of a list of environments (a job's or an evaluation's).
+    pub fn check_env_count(count: usize) -> Result<(), super::FieldError> {
+        if (1..=MAX_ENVS).contains(&count) {
+            Ok(())
+        } else {
+            Err(super::FieldError::new(
+                "envs",
+                format!(
+                    "give 1 to {MAX_ENVS} environments, from: {}",
+                    crate::envs::names().join(", ")
+                ),
+            ))
+        }
+    }
+
     /// The one tag rule, for specs and for the list filter alike: 1 to [`MAX_TAG_CHARS`]
     /// characters.
     pub fn check_tag(tag: &str) -> Result<(), String> {

@@ -347,23 +347,13 @@ fn evolved_genomes_in_every_environment_both_modes() {
     };
     for fixture in &fixtures {
         assert_eq!(fixture.model.msg_dims, fixtures[0].model.msg_dims);
-        for mode in [EpisodeMode::FixedHorizon, EpisodeMode::StopOnDone] {
-            let (genomes, lifetimes) = fixture.inputs(mode);
-            let envs = [fixture.env];
-            let request = EvalRequest {
-                model: fixture.model,
-                envs: &envs,
-                protocol: fixture.protocol(mode),
-                genomes: &genomes,
-                repeats: 1,
-                lifetimes: &lifetimes,
-            };
+        fixture.for_each_request(|mode, request| {
             check(
                 &exe,
                 &format!("evolved {} {mode:?}", fixture.env.name),
-                &request,
+                request,
                 128,
-            );
-        }
+            )
+        });
     }
 }

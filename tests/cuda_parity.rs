@@ -326,22 +326,12 @@ fn invalid_requests_are_errors_not_crashes() {
 fn evolved_genomes_in_every_environment_both_modes() {
     let Some(gpu) = gpu() else { return };
     for fixture in evolved::all() {
-        for mode in [EpisodeMode::FixedHorizon, EpisodeMode::StopOnDone] {
-            let (genomes, lifetimes) = fixture.inputs(mode);
-            let envs = [fixture.env];
-            let request = EvalRequest {
-                model: fixture.model,
-                envs: &envs,
-                protocol: fixture.protocol(mode),
-                genomes: &genomes,
-                repeats: 1,
-                lifetimes: &lifetimes,
-            };
+        fixture.for_each_request(|mode, request| {
             assert_request_parity(
                 gpu,
                 &format!("evolved {} {mode:?}", fixture.env.name),
-                &request,
-            );
-        }
+                request,
+            )
+        });
     }
 }

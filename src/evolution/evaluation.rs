@@ -7,7 +7,7 @@ use super::{LifetimeConfig, ReturnBounds};
 use crate::envs;
 use crate::exec::{EpisodeMode, EvalRequest, ExecError, Executor, Protocol, Sampler};
 use crate::limits::FieldError;
-use crate::limits::spec::{MAX_ENVS, MAX_EPISODES, MAX_EVAL_SEEDS};
+use crate::limits::spec::{MAX_EPISODES, MAX_EVAL_SEEDS, check_env_count};
 use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -51,15 +51,7 @@ impl EvaluationSpec {
         if self.genome_id.is_empty() || self.genome_id.len() > 128 {
             return Err(err("genome_id", "must be a genome id".into()));
         }
-        if self.envs.is_empty() || self.envs.len() > MAX_ENVS {
-            return Err(err(
-                "envs",
-                format!(
-                    "give 1 to {MAX_ENVS} environments, from: {}",
-                    envs::names().join(", ")
-                ),
-            ));
-        }
+        check_env_count(self.envs.len())?;
         for (i, name) in self.envs.iter().enumerate() {
             if envs::info(name).is_none() {
                 return Err(err(

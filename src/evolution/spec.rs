@@ -178,15 +178,7 @@ impl JobSpec {
         for (i, tag) in self.tags.iter().enumerate() {
             check_tag(tag).map_err(|message| err(format!("tags[{i}]"), message))?;
         }
-        if self.envs.is_empty() || self.envs.len() > MAX_ENVS {
-            return Err(err(
-                "envs",
-                format!(
-                    "give 1 to {MAX_ENVS} environments, from: {}",
-                    envs::names().join(", ")
-                ),
-            ));
-        }
+        check_env_count(self.envs.len())?;
         for (i, entry) in self.envs.iter().enumerate() {
             let field = format!("envs[{i}]");
             let Some(info) = envs::info(entry.name()) else {

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 use sfnn::envs::{self, EnvInfo};
-use sfnn::exec::{EpisodeMode, LifetimeInput, Protocol, Sampler};
+use sfnn::exec::{EpisodeMode, EvalRequest, LifetimeInput, Protocol, Sampler};
 use sfnn::model::{GenomeFile, ModelConfig, Topology};
 
 const MANIFEST: &str = include_str!("../fixtures/evolved/fixtures.json");
@@ -104,6 +104,23 @@ impl Fixture {
 
     /// The request's parts: one member per chosen lifetime (each a copy of the genome, one
     /// repeat, one environment), so lifetime `k` of the output is `self.lifetimes[k]`.
+    /// Calls `check` with this fixture's evaluation request in each episode mode.
+    pub fn for_each_request(&self, mut check: impl FnMut(EpisodeMode, &EvalRequest)) {
+        for mode in [EpisodeMode::FixedHorizon, EpisodeMode::StopOnDone] {
+            let (genomes, lifetimes) = self.inputs(mode);
+            let envs = [self.env];
+            let request = EvalRequest {
+                model: self.model,
+                envs: &envs,
+                protocol: self.protocol(mode),
+                genomes: &genomes,
+                repeats: 1,
+                lifetimes: &lifetimes,
+            };
+            check(mode, &request);
+        }
+    }
+
     pub fn inputs(&self, mode: EpisodeMode) -> (Vec<f32>, Vec<LifetimeInput>) {
         let envs = [self.env];
         let last = self.lifetimes.iter().copied().max().unwrap_or(0);
