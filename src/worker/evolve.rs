@@ -1,5 +1,7 @@
-//! Running an evolution job: resume from the last checkpoint, then ask → evaluate → tell →
-//! record, one generation at a time.
+//! Running an evolution job: resume from the last checkpoint, then let the generation driver
+//! ([`crate::evolution::driver`]) run it with the store as its host ([`StoreRun`]): the lease
+//! and cancel checks, the step on the blocking pool (interruptible), and each generation's
+//! record, genomes and checkpoint in one transaction.
 
 use super::{AbortOnDrop, Outcome, Worker, WorkerError, blocking};
 use crate::events::Event;

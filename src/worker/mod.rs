@@ -1,5 +1,5 @@
-//! Workers: claim a queued job, run it generation by generation, record everything, and hold
-//! the job's lease with a heartbeat while doing so.
+//! Workers: claim a queued job that their executor may run, run it generation by generation,
+//! record everything, and hold the job's lease with a heartbeat while doing so.
 //!
 //! A worker may die at any instruction. Everything it recorded is consistent (a generation, its
 //! progress and its checkpoint are one transaction), its lease expires, the job is re-queued and
