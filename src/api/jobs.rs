@@ -69,9 +69,10 @@ pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Respo
         }
     }
     let _admitted = admit(state).await?;
+    let priority = spec.priority;
     let job = state
         .store
-        .create_job(NewJob::new(payload.clone(), spec.priority))
+        .create_job(NewJob::new(payload, priority))
         .await?;
     Ok(created(state, job).await)
 }

@@ -38,10 +38,11 @@ pub struct EvalArgs {
 pub fn eval(args: EvalArgs) -> Result<()> {
     let genome = GenomeFile::load(&args.genome)?;
     let mode: EpisodeMode = serde_json::from_value(args.mode.clone().into())?;
-    let lifetimes = u64::try_from(args.lifetimes).unwrap_or(u64::MAX);
-    let last_seed = args
-        .seed
-        .checked_add(lifetimes.saturating_sub(1))
+    // At most one seed past the limit is drawn, so validation names `--lifetimes` without
+    // allocating what it asked for; `--lifetimes 0` gives no seeds and fails validation.
+    let seeds = (0..args.lifetimes.min(MAX_EVAL_SEEDS + 1) as u64)
+        .map(|k| args.seed.checked_add(k))
+        .collect::<Option<Vec<u64>>>()
         .ok_or_else(|| anyhow!("--seed + --lifetimes overflows a 64-bit seed"))?;
     // The same spec, limits and seeds as an evaluation job on the server: lifetime k uses seed
     // `--seed + k`, so `--seed 0 --lifetimes 4` reproduces `"seeds": [0, 1, 2, 3]`.
@@ -55,7 +56,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             .collect(),
         envs: vec![args.env.clone()],
         episodes: args.episodes,
-        seeds: (args.seed..=last_seed).take(MAX_EVAL_SEEDS + 1).collect(),
+        seeds,
         episode_mode: mode,
         topology: Topology::default(),
     };
