@@ -88,6 +88,21 @@ pub mod spec {
     }
 }
 
+/// Sweeps: one request that queues a job per combination of its axes.
+pub mod sweep {
+    /// Jobs one sweep may create: enough for 4 variants × 8 seeds twice over; more is a
+    /// scripted campaign, which can submit several sweeps.
+    pub const MAX_JOBS: usize = 64;
+    /// Spec fields one sweep varies.
+    pub const MAX_AXES: usize = 6;
+    /// Values one axis lists.
+    pub const MAX_AXIS_VALUES: usize = 64;
+    /// Names in an axis path (`strategy.sigma0` has 2); specs nest no deeper.
+    pub const MAX_AXIS_DEPTH: usize = 4;
+    /// Characters of an axis path.
+    pub const MAX_AXIS_PATH_CHARS: usize = 64;
+}
+
 /// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).
 pub mod cost {
     /// Multiply-adds of one generation of the paper configuration (CMA-ES, popsize 128,

@@ -7,6 +7,7 @@ use common::{TestServer, start, tiny_spec};
 use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
+use sfnn::api::admission::SubmissionLimits;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(120);
@@ -464,5 +465,119 @@ async fn the_dashboard_is_served_with_strict_headers_and_unknown_api_paths_are_j
         0,
         "an API-only server runs no executor"
     );
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_queues_one_job_per_combination_grouped_by_variant() {
+    // Room for 4 queued jobs: a 4-job sweep fits once, then a second one is refused whole.
+    let s = common::start_with(0, None, |o| {
+        o.limits = SubmissionLimits {
+            max_queued_jobs: 4,
+            ..SubmissionLimits::default()
+        }
+    })
+    .await;
+    let request = json!({
+        "name": "episodes",
+        "spec": common::tiny_spec(2),
+        "axes": {"seed": [1, 2], "lifetime.episodes": [1, 3]},
+    });
+    let response = s
+        .client
+        .post(s.api("/sweeps"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let sweep: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/sweeps/{}", sweep["id"].as_str().unwrap())
+    );
+    let jobs = sweep["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 4);
+    // In expansion order (axes by name, the last fastest), each with its own values written in.
+    let got: Vec<(u64, u64)> = jobs
+        .iter()
+        .map(|j| {
+            let spec = &j["spec"];
+            (
+                spec["lifetime"]["episodes"].as_u64().unwrap(),
+                spec["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(1, 1), (1, 2), (3, 1), (3, 2)]);
+    assert_eq!(jobs[1]["name"], "episodes [lifetime.episodes=1, seed=2]");
+    assert_eq!(
+        jobs[1]["spec"]["strategy"]["popsize"], 6,
+        "the base spec's own fields stay"
+    );
+    let variants = sweep["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert_eq!(variants[0]["label"], "lifetime.episodes=1");
+    assert_eq!(
+        variants[0]["job_ids"],
+        json!([jobs[0]["id"], jobs[1]["id"]]),
+        "a variant holds the jobs that differ only in their seed"
+    );
+
+    // Each job knows its sweep; the sweep reads back the same; the list counts its jobs.
+    let job = s
+        .get_json(&format!("/jobs/{}", jobs[3]["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(job["sweep"]["id"], sweep["id"]);
+    assert_eq!(job["sweep"]["variant"], json!({"lifetime.episodes": 3}));
+    assert_eq!(
+        job["sweep"]["values"],
+        json!({"lifetime.episodes": 3, "seed": 2})
+    );
+    let again = s.get_json(&location.replace("/api/v1", "")).await;
+    assert_eq!(again, sweep);
+    let list = s.get_json("/sweeps").await;
+    assert_eq!(list[0]["id"], sweep["id"]);
+    assert_eq!(list[0]["jobs"], 4);
+
+    // The queue holds 4 jobs now: another sweep is refused whole, and queues nothing.
+    let response = s
+        .client
+        .post(s.api("/sweeps"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let page = s.get_json("/jobs?limit=100").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 4);
+    assert_eq!(s.get_json("/sweeps").await.as_array().unwrap().len(), 1);
+
+    // A bad combination names the spec field and the combination; unknown sweeps are 404.
+    let response = s
+        .client
+        .post(s.api("/sweeps"))
+        .json(&json!({"spec": common::tiny_spec(2), "axes": {"strategy.popsize": [6, 1]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "spec.strategy.popsize");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("strategy.popsize=1"),
+        "{error}"
+    );
+    let missing = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/sweeps/{}", uuid::Uuid::new_v4()),
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
     s.server.stop().await.unwrap();
 }

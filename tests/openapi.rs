@@ -18,6 +18,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs/{id}/resume"),
     ("post", "/api/v1/jobs/{id}/clone"),
     ("get", "/api/v1/jobs/{id}/evaluation"),
+    ("post", "/api/v1/sweeps"),
+    ("get", "/api/v1/sweeps"),
+    ("get", "/api/v1/sweeps/{id}"),
     ("get", "/api/v1/jobs/{id}/history"),
     ("get", "/api/v1/jobs/{id}/history/chart"),
     ("get", "/api/v1/jobs/{id}/genomes"),
@@ -465,6 +468,7 @@ async fn the_document_says_what_the_server_accepts() {
         ("/api/v1/jobs", "post"),
         ("/api/v1/jobs/{id}/clone", "post"),
         ("/api/v1/genomes/{id}/evaluate", "post"),
+        ("/api/v1/sweeps", "post"),
     ] {
         let limited = &doc["paths"][path][method]["responses"]["429"];
         assert!(

@@ -69,12 +69,12 @@ impl Default for Admission {
     }
 }
 
-/// Holds a place in the queue count until the job is written (or the request fails).
-pub struct Reservation<'a>(&'a AtomicU64);
+/// Holds places in the queue count until the jobs are written (or the request fails).
+pub struct Reservation<'a>(&'a AtomicU64, u64);
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(self.1, Ordering::SeqCst);
     }
 }
 
@@ -95,32 +95,46 @@ impl Admission {
     }
 
     /// Takes one submission from the bucket, or says how long until one is there.
+    #[cfg(test)]
     fn take_token(&self) -> std::result::Result<(), Duration> {
+        self.take_tokens(1)
+    }
+
+    /// Takes `n` submissions from the bucket, or says how long until they are there. More than
+    /// the bucket holds takes a full bucket: a sweep larger than the burst waits for it, once.
+    fn take_tokens(&self, n: u64) -> std::result::Result<(), Duration> {
         let rate = self.limits.submit_rate;
         if rate <= 0.0 {
             return Ok(());
         }
         let capacity = f64::from(self.limits.submit_burst.max(1));
+        let need = (n as f64).min(capacity);
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
         bucket.refilled = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= need {
+            bucket.tokens -= need;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+            Err(Duration::from_secs_f64((need - bucket.tokens) / rate))
         }
     }
 }
 
 /// Admits one new job, or answers 429. Keep the reservation until the job is written.
 pub async fn admit(state: &AppState) -> Result<Reservation<'_>> {
+    admit_many(state, 1).await
+}
+
+/// Admits `jobs` new jobs at once (a sweep: all or none), or answers 429. Keep the
+/// reservation until the jobs are written.
+pub async fn admit_many(state: &AppState, jobs: u64) -> Result<Reservation<'_>> {
     let admission = &state.config.admission;
     let limits = admission.limits;
-    admission.pending.fetch_add(1, Ordering::SeqCst);
-    let reservation = Reservation(&admission.pending);
+    admission.pending.fetch_add(jobs, Ordering::SeqCst);
+    let reservation = Reservation(&admission.pending, jobs);
     if limits.max_queued_jobs > 0 {
         let queued = state
             .store
@@ -129,21 +143,24 @@ pub async fn admit(state: &AppState) -> Result<Reservation<'_>> {
             .into_iter()
             .find(|(status, _)| *status == JobStatus::Queued)
             .map_or(0, |(_, n)| n);
-        // Our own reservation is one of the pending ones.
-        let others = admission.pending.load(Ordering::SeqCst).saturating_sub(1);
-        if queued.saturating_add(others) >= limits.max_queued_jobs {
+        // Our own reservation is among the pending ones.
+        let others = admission
+            .pending
+            .load(Ordering::SeqCst)
+            .saturating_sub(jobs);
+        if queued.saturating_add(others).saturating_add(jobs) > limits.max_queued_jobs {
             return Err(ApiError::TooManyRequests {
                 code: "queue_full",
                 message: format!(
-                    "{queued} jobs are queued, the limit is {} (--max-queued-jobs); \
-                     retry when workers have taken some",
+                    "{queued} jobs are queued and {jobs} more were asked for, the limit is {} \
+                     (--max-queued-jobs); retry when workers have taken some",
                     limits.max_queued_jobs
                 ),
                 retry_after: defaults::QUEUE_FULL_RETRY_AFTER,
             });
         }
     }
-    admission.take_token().map_err(|wait| ApiError::TooManyRequests {
+    admission.take_tokens(jobs).map_err(|wait| ApiError::TooManyRequests {
         code: "rate_limited",
         message: format!(
             "more than {} job submissions per second (burst {}) (--submit-rate, --submit-burst)",

@@ -53,21 +53,7 @@ pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Respo
     let JobPayload::Evolve(spec) = &payload else {
         unreachable!("queue takes evolution jobs")
     };
-    if let Some(genome_id) = &spec.init_genome {
-        let meta = match uuid::Uuid::parse_str(genome_id) {
-            Ok(_) => state.store.genome_meta(genome_id).await?,
-            Err(_) => None,
-        };
-        let meta = meta.ok_or_else(|| {
-            ApiError::invalid("init_genome", format!("no genome with id {genome_id:?}"))
-        })?;
-        if meta.model != spec.model.config() {
-            return Err(ApiError::invalid(
-                "init_genome",
-                "the genome's model (nodes, msg_dims, node_types) differs from the spec's",
-            ));
-        }
-    }
+    check_warm_start(state, spec, "init_genome").await?;
     let _admitted = admit(state).await?;
     let priority = spec.priority;
     let job = state
@@ -75,6 +61,25 @@ pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Respo
         .create_job(NewJob::new(payload, priority))
         .await?;
     Ok(created(state, job).await)
+}
+
+/// A warm start's genome must exist and fit the spec's model (`field` names it in errors).
+pub(super) async fn check_warm_start(state: &AppState, spec: &JobSpec, field: &str) -> Result<()> {
+    if let Some(genome_id) = &spec.init_genome {
+        let meta = match uuid::Uuid::parse_str(genome_id) {
+            Ok(_) => state.store.genome_meta(genome_id).await?,
+            Err(_) => None,
+        };
+        let meta = meta
+            .ok_or_else(|| ApiError::invalid(field, format!("no genome with id {genome_id:?}")))?;
+        if meta.model != spec.model.config() {
+            return Err(ApiError::invalid(
+                field,
+                "the genome's model (nodes, msg_dims, node_types) differs from the spec's",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn created(state: &AppState, job: Job) -> Response {

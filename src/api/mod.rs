@@ -14,6 +14,7 @@ mod jobs;
 pub mod meta;
 pub mod openapi;
 mod responses;
+mod sweeps;
 
 pub use error::{ApiError, ApiJson};
 pub use events::StreamSlots;
@@ -66,6 +67,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let rest = Router::new()
         .merge(jobs::routes())
+        .merge(sweeps::routes())
         .merge(history::routes())
         .merge(genomes::routes())
         .merge(meta::routes())
@@ -89,6 +91,24 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", axum::routing::get(meta::healthz))
         .route("/metrics", axum::routing::get(meta::metrics));
     if let Some(dir) = &state.config.static_dir {
+        // The API page's vendored UI (RapiDoc) styles its elements inline; only that page may.
+        app = app.nest_service(
+            "/api/docs",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                         img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+                         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+                         form-action 'self'",
+                    ),
+                ))
+                .service(
+                    ServeDir::new(dir.join("api").join("docs"))
+                        .append_index_html_on_directories(true),
+                ),
+        );
         app = app.fallback_service(
             tower::ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(

@@ -4,7 +4,7 @@
 
 mod exact;
 
-use super::{error, events, genomes, history, jobs, meta};
+use super::{error, events, genomes, history, jobs, meta, sweeps};
 use axum::Json;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -30,6 +30,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         jobs::resume,
         jobs::clone_job,
         jobs::evaluation,
+        sweeps::submit_sweep,
+        sweeps::list_sweeps,
+        sweeps::get_sweep,
         history::export,
         history::chart,
         genomes::job_genomes,
@@ -55,6 +58,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     modifiers(&Extras),
     tags(
         (name = "jobs", description = "Submit, list, cancel, resume, clone, delete"),
+        (name = "sweeps", description = "One job per combination of a spec's axes, grouped by variant"),
         (name = "history", description = "Generation records: exports and charts"),
         (name = "genomes", description = "Kept and uploaded genomes"),
         (name = "events", description = "Live Server-Sent Events"),

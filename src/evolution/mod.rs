@@ -10,6 +10,7 @@ pub mod payload;
 pub mod run;
 pub mod spec;
 pub mod strategies;
+pub mod sweep;
 
 pub use checkpoint::CheckpointError;
 pub use cost::JobCost;

@@ -13,6 +13,12 @@ const MATCHES_FILTER: &str = "(cast($1 as text) is null or status = $1) \
     and (cast($2 as text) is null or kind = $2) \
     and (cast($3 as text) is null or exists (select 1 from {tags} where value = $3))";
 
+/// Queues a job: binds `$1` id, `$2` kind, `$3` name, `$4` tags, `$5` payload, `$6` priority,
+/// `$7` generations, `$8` requested executor, `$9` sweep, `$10` its axis values.
+pub(super) const INSERT_JOB: &str = "insert into job (job_id, kind, name, tags, spec, status, \
+    priority, generations, requested_executor, sweep_id, sweep_values, created_at, updated_at) \
+    values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, {now}, {now}) returning *";
+
 /// Cancels the queued jobs of the rows it updates at once and asks the running ones to stop.
 const CANCEL: &str = "update job set \
     status = case when status = 'queued' then 'cancelled' else status end, \
@@ -71,11 +77,7 @@ impl Store {
         // `returning *` answers with the row as inserted: a worker may claim it at once, and
         // the submitter must still see it as queued.
         let row: JobRow = on_pool!(self, |sql, pool| sql
-            .query_as(
-                "insert into job (job_id, kind, name, tags, spec, status, priority, \
-                 generations, requested_executor, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, {now}, {now}) returning *",
-            )
+            .query_as(INSERT_JOB)
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(new.payload.kind().as_str())
             .bind(&new.name)
@@ -84,6 +86,8 @@ impl Store {
             .bind(new.priority)
             .bind(new.payload.generations() as i64)
             .bind(new.payload.executor().as_str())
+            .bind(None::<&str>)
+            .bind(None::<&str>)
             .fetch_one(pool)
             .await)?;
         row.decode()

@@ -24,6 +24,7 @@ mod postgres;
 mod rows;
 mod runs;
 mod sqlite;
+mod sweeps;
 
 pub use backend::Store;
 pub use chart::Chart;

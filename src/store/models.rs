@@ -94,6 +94,72 @@ pub struct Job {
     pub started_at: Option<i64>,
     #[schema(required = true)]
     pub finished_at: Option<i64>,
+    /// The sweep that queued the job, if one did.
+    #[schema(required = true)]
+    pub sweep: Option<SweepMembership>,
+}
+
+/// A job's place in its sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SweepMembership {
+    pub id: String,
+    /// The values the sweep's axes gave this job.
+    #[schema(value_type = Object)]
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// The same less the seed: the jobs of one variant differ only in their seed.
+    #[schema(value_type = Object)]
+    pub variant: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SweepMembership {
+    pub fn new(id: String, values: serde_json::Map<String, serde_json::Value>) -> Self {
+        let mut variant = values.clone();
+        variant.remove(crate::evolution::sweep::SEED_AXIS);
+        SweepMembership {
+            id,
+            values,
+            variant,
+        }
+    }
+}
+
+/// A sweep: the spec and axes as submitted, and its jobs grouped by variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Sweep {
+    pub id: String,
+    pub name: String,
+    /// The spec every combination started from.
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Value,
+    /// Spec fields by dotted path, each with the values tried.
+    #[schema(value_type = Object)]
+    pub axes: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    pub created_at: i64,
+    /// The jobs, in the order the combinations were expanded.
+    pub jobs: Vec<Job>,
+    /// The jobs grouped by variant, in order of first appearance.
+    pub variants: Vec<SweepVariant>,
+}
+
+/// The jobs of one variant of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SweepVariant {
+    /// `strategy.sigma0=0.1, ...`, or `all` where the sweep varies only the seed.
+    pub label: String,
+    #[schema(value_type = Object)]
+    pub variant: serde_json::Map<String, serde_json::Value>,
+    pub job_ids: Vec<String>,
+}
+
+/// A sweep in a list: what it is, without its jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SweepSummary {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub axes: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    pub jobs: u64,
+    pub created_at: i64,
 }
 
 /// A job to queue: a validated payload (which gives the kind and the generations asked for),

@@ -35,6 +35,8 @@ pub(super) struct JobRow {
     updated_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
+    sweep_id: Option<String>,
+    sweep_values: Option<String>,
 }
 
 impl JobRow {
@@ -67,6 +69,15 @@ impl JobRow {
             updated_at: self.updated_at,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            sweep: match self.sweep_id {
+                Some(id) => {
+                    let text = self.sweep_values.unwrap_or_else(|| "{}".into());
+                    let values =
+                        serde_json::from_str(&text).map_err(|_| corrupt("sweep_values", &text))?;
+                    Some(SweepMembership::new(id, values))
+                }
+                None => None,
+            },
         })
     }
 }
@@ -164,6 +175,6 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }

@@ -5,6 +5,7 @@ import { jobsView } from './views/jobs.js';
 import { submitView } from './views/submit.js';
 import { jobView } from './views/job.js';
 import { compareView } from './views/compare.js';
+import { sweepsView, sweepView } from './views/sweep.js';
 import { h, replace } from './util.js';
 
 const main = document.getElementById('main');
@@ -36,6 +37,13 @@ function route() {
     const id = match[1];
     view = (root, ctx) => jobView(root, id, ctx);
     nav = 'jobs';
+  } else if (path === '/sweeps') {
+    view = sweepsView;
+    nav = 'sweeps';
+  } else if ((match = path.match(/^\/sweeps\/([0-9a-fA-F-]{36})$/))) {
+    const id = match[1];
+    view = (root, ctx) => sweepView(root, id, ctx);
+    nav = 'sweeps';
   } else if (path === '/compare') {
     view = compareView;
     nav = 'compare';

@@ -213,6 +213,53 @@ try {
   await page.locator('[data-chart="compare-best"] canvas').waitFor();
   await page.locator(`#pick-${jobId}:checked`).waitFor();
   await page.screenshot({ path: join(artifacts, 'compare.png'), fullPage: true });
+
+  // ---- a sweep: two variants × two seeds, drawn as bands -----------------------------------------
+  step('a sweep and its variants');
+  const sweepResponse = await page.request.post(`${url}/api/v1/sweeps`, {
+    data: {
+      name: 'e2e-sweep',
+      spec: { envs: ['CartPole-v1'], lifetime: { episodes: 1, episode_mode: 'stop_on_done' }, strategy: { popsize: 4 }, generations: 2, tags: ['sweep'] },
+      axes: { seed: [1, 2], 'strategy.sigma0': [0.05, 0.5] },
+    },
+  });
+  check(sweepResponse.status() === 201, `the sweep is queued (${sweepResponse.status()})`);
+  const sweepId = (await sweepResponse.json()).id;
+  await page.getByRole('link', { name: 'Sweeps', exact: true }).click();
+  await page.locator(`tr[data-sweep-id="${sweepId}"] a`).click();
+  await page.waitForURL(new RegExp(`#/sweeps/${sweepId}$`));
+  await page.locator('#variant-table tr[data-variant="strategy.sigma0=0.05"]').waitFor();
+  check(await page.locator('#variant-table tbody tr').count() === 2, 'one row per variant');
+  check(await page.locator('#variant-table tr[data-variant="strategy.sigma0=0.5"] a.sweep-member').count() === 2, 'a variant lists its two seeds');
+  await page.locator('[data-chart="sweep-best"] canvas').waitFor();
+  // The bands fill in as the four runs finish (the worker runs them after the job above).
+  await page.waitForFunction(() => Number(document.querySelector('[data-chart="sweep-best"]')?.dataset.points) > 0, null, { timeout: 60000 });
+  await page.locator('#sweep-spread').selectOption('range');
+  await page.screenshot({ path: join(artifacts, 'sweep.png'), fullPage: true });
+  // Two of its jobs side by side: the compare page lists exactly the fields that differ.
+  const sweepJobs = (await (await page.request.get(`${url}/api/v1/sweeps/${sweepId}`)).json()).jobs;
+  await page.goto(`${url}#/compare?ids=${sweepJobs[0].id},${sweepJobs[3].id}`);
+  await page.locator('#spec-diff tr[data-field]').first().waitFor();
+  const differing = await page.locator('#spec-diff tr[data-field]').evaluateAll((rows) => rows.map((r) => r.dataset.field));
+  check(differing.join(',') === 'seed,strategy.sigma0', `the spec diff lists seed and strategy.sigma0 (got ${differing})`);
+
+  // ---- the browsable API page, from the live OpenAPI document ----------------------------------
+  step('API docs page');
+  await page.goto(url);
+  await page.getByRole('link', { name: 'API', exact: true }).click();
+  await page.waitForURL(/\/api\/docs\/$/);
+  const openapi = await (await page.request.get(`${url}/api/v1/openapi.json`)).json();
+  // RapiDoc renders each operation into its shadow DOM; the submit operation's path must be there,
+  // and as many operations as the document has.
+  const operations = Object.values(openapi.paths).reduce((n, p) => n + Object.keys(p).length, 0);
+  await page.waitForFunction(() => {
+    const root = document.querySelector('rapi-doc')?.shadowRoot;
+    return root && root.textContent.includes('/api/v1/jobs/{id}/genomes');
+  });
+  const rendered = await page.evaluate(() =>
+    document.querySelector('rapi-doc').shadowRoot.querySelectorAll('[id^="get-"],[id^="post-"],[id^="put-"],[id^="patch-"],[id^="delete-"]').length);
+  check(rendered >= operations, `the API page shows all ${operations} operations (saw ${rendered})`);
+  await page.screenshot({ path: join(artifacts, 'api-docs.png') });
   await page.waitForTimeout(300);
 } catch (e) {
   failed = e;

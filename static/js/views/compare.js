@@ -23,6 +23,7 @@ export function compareView(root, { setConnection }) {
   const bsfHolder = h('div', { class: 'chart', dataset: { chart: 'compare-best' } });
   const meanHolder = h('div', { class: 'chart', dataset: { chart: 'compare-mean' } });
   const empty = h('p', { class: 'muted chart-empty', text: 'Pick up to 8 evolution jobs to overlay their curves.' });
+  const diffBody = h('div', { id: 'spec-diff' });
 
   replace(root,
     h('div', { class: 'page-head' }, h('h1', { text: 'Compare jobs' })),
@@ -34,7 +35,9 @@ export function compareView(root, { setConnection }) {
           h('div', { class: 'card-head' }, h('h2', { id: 'cmp-best-title', text: 'Best fitness so far' })), empty, legend, bsfHolder),
         h('section', { class: 'card chart-card', 'aria-labelledby': 'cmp-mean-title' },
           h('div', { class: 'card-head' }, h('h2', { id: 'cmp-mean-title', text: 'Population mean fitness' }),
-            h('span', { class: 'muted small', text: 'long runs: the highest mean in each bucket of generations' })), meanHolder))));
+            h('span', { class: 'muted small', text: 'long runs: the highest mean in each bucket of generations' })), meanHolder),
+        h('section', { class: 'card', 'aria-labelledby': 'cmp-diff-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'cmp-diff-title', text: 'How the specs differ' })), diffBody))));
 
   function setIds(next) {
     ids = next.slice(0, MAX_JOBS);
@@ -111,6 +114,25 @@ export function compareView(root, { setConnection }) {
     });
     bsfChart.setData(join(bsf));
     meanChart.setData(join(mean));
+    drawDiff();
+  }
+
+  /** The spec fields whose values differ between the compared jobs, one row each. */
+  function drawDiff() {
+    const specs = ids.map((id) => flatten(data.get(id)?.job?.spec || {}));
+    const paths = [...new Set(specs.flatMap((s) => Object.keys(s)))].sort()
+      .filter((p) => p !== 'name' && new Set(specs.map((s) => JSON.stringify(s[p]))).size > 1);
+    if (ids.length < 2) {
+      replace(diffBody, h('p', { class: 'muted', text: 'Pick two or more jobs to see how their specs differ.' }));
+    } else if (!paths.length) {
+      replace(diffBody, h('p', { class: 'muted', text: 'The specs are identical (names aside).' }));
+    } else {
+      replace(diffBody, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Field' }),
+          ids.map((id, i) => h('th', { scope: 'col' }, h('span', { class: `swatch swatch-${i}`, 'aria-hidden': 'true' }), ' ', label(id))))),
+        h('tbody', {}, paths.map((p) => h('tr', { dataset: { field: p } }, h('th', { scope: 'row' }, h('code', { text: p })),
+          specs.map((s) => h('td', { text: s[p] === undefined ? '—' : JSON.stringify(s[p]) }))))))));
+    }
   }
 
   let loadToken = 0;
@@ -171,6 +193,16 @@ export function compareView(root, { setConnection }) {
     }
   };
   return dispose;
+}
+
+/** `{a: {b: 1}}` as `{"a.b": 1}`; arrays stay whole (an env list is one value). */
+function flatten(value, prefix = '', out = {}) {
+  for (const [k, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v, path, out);
+    else out[path] = v;
+  }
+  return out;
 }
 
 function readIds() {

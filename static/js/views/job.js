@@ -85,6 +85,10 @@ export function jobView(root, id, { setConnection }) {
     );
     if (job.stop_reason) items.push(['Stopped by', job.stop_reason.replace(/_/g, ' ')]);
     if (job.attempts > 1) items.push(['Attempts', String(job.attempts)]);
+    if (job.sweep) {
+      const variant = Object.entries(job.sweep.variant).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+      items.push(['Sweep', h('a', { href: `#/sweeps/${job.sweep.id}`, id: 'job-sweep', text: variant || 'all seeds' })]);
+    }
     replace(facts, items.map(([k, v]) => h('div', { class: 'fact' }, h('dt', { text: k }), h('dd', {}, v))));
   }
 

@@ -1,0 +1,130 @@
+//! Sweeps: queue one job per combination of a spec's axes in one request, and read them back
+//! grouped by variant (the jobs that differ only in their seed).
+
+use super::AppState;
+use super::admission::admit_many;
+use super::error::{ApiError, ErrorBody, Result, require_json};
+use super::jobs::check_warm_start;
+use super::responses::{Admission, JsonBody, Unauthorized};
+use crate::events::Event;
+use crate::evolution::JobPayload;
+use crate::evolution::sweep::SweepPlan;
+#[allow(unused_imports)] // named in the OpenAPI annotations only
+use crate::evolution::sweep::SweepRequest;
+use crate::limits::http::MAX_PAGE;
+use crate::store::{Sweep, SweepSummary};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::collections::HashMap;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/sweeps", post(submit_sweep).get(list_sweeps))
+        .route("/sweeps/{id}", get(get_sweep))
+}
+
+/// Queue a sweep: one evolution job per combination of the axes' values.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sweeps",
+    tag = "sweeps",
+    request_body(content = SweepRequest, content_type = "application/json",
+        description = "A job spec and its axes: spec fields by dotted path (`seed`, \
+                       `strategy.sigma0`), each with the values to try"),
+    responses(
+        (status = 201, description = "Queued: the sweep with its jobs", body = Sweep,
+            headers(("Location" = String, description = "The new sweep's URL"))),
+        JsonBody,
+        Unauthorized,
+        Admission,
+    ),
+    security((), ("bearer" = [])),
+)]
+async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result<Response> {
+    require_json(&request)?;
+    let bytes = Bytes::from_request(request, &state).await?;
+    let plan = SweepPlan::parse(&bytes)?;
+    for job in &plan.jobs {
+        if let JobPayload::Evolve(spec) = &job.payload {
+            check_warm_start(&state, spec, "spec.init_genome").await?;
+        }
+    }
+    let _admitted = admit_many(&state, plan.jobs.len() as u64).await?;
+    let sweep = state.store.create_sweep(&plan).await?;
+    for job in &sweep.jobs {
+        state
+            .events
+            .publish(Event::Job {
+                job: Box::new(job.clone()),
+            })
+            .await;
+    }
+    let location = format!("/api/v1/sweeps/{}", sweep.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(sweep),
+    )
+        .into_response())
+}
+
+/// Sweeps, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sweeps",
+    tag = "sweeps",
+    params(
+        ("limit" = Option<u32>, Query, description = "How many (default 50)",
+            minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, description = "The newest sweeps", body = Vec<SweepSummary>),
+        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
+            body = ErrorBody),
+    ),
+)]
+async fn list_sweeps(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<SweepSummary>>> {
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "limit") {
+        return Err(ApiError::invalid(
+            unknown.as_str(),
+            "unknown parameter; allowed: limit",
+        ));
+    }
+    let limit = match params.get("limit") {
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
+            })?,
+        None => 50,
+    };
+    Ok(Json(state.store.list_sweeps(limit).await?))
+}
+
+/// One sweep: its spec and axes, its jobs, and the jobs grouped by variant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sweeps/{id}",
+    tag = "sweeps",
+    params(("id" = String, Path, description = "The sweep's id (a UUID)")),
+    responses(
+        (status = 200, description = "The sweep", body = Sweep),
+        (status = 404, description = "No such sweep", body = ErrorBody),
+    ),
+)]
+async fn get_sweep(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Sweep>> {
+    super::jobs::check_id(&id, "sweep")?;
+    let sweep = state.store.sweep(&id).await?;
+    Ok(Json(
+        sweep.ok_or_else(|| ApiError::NotFound("sweep".into()))?,
+    ))
+}
