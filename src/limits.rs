@@ -88,6 +88,13 @@ pub mod spec {
     }
 }
 
+/// Traces (`sfnn eval --trace`): one lifetime, step by step.
+pub mod trace {
+    /// Environment steps in one trace (episodes × horizon): about 100 bytes of JSON each, so a
+    /// trace stays under about 5 MB. The reference lifetime (8 × 500 CartPole steps) has 4000.
+    pub const MAX_STEPS: usize = 50_000;
+}
+
 /// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).
 pub mod cost {
     /// Multiply-adds of one generation of the paper configuration (CMA-ES, popsize 128,

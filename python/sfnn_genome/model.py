@@ -99,12 +99,15 @@ class Network:
     """A network for one lifetime: wiring, synapse states ``e``, last activations ``y_prev``,
     last reward ``r`` and previous action.
 
+    ``dtype`` float64 gives the same network in double precision, to tell rounding from error.
+
     ``readout`` is ``("discrete", n_actions)`` — argmax over channel 0 of the output nodes, ties
     and NaN to the lowest index — or ``("continuous", low, high)``: channel 0 of the single
     output node, in [−1, 1], scaled to [low, high] (SFNN Lab's extension).
     """
 
-    def __init__(self, genome: Genome, wiring: Wiring, synapses: np.ndarray, readout=None):
+    def __init__(self, genome: Genome, wiring: Wiring, synapses: np.ndarray, readout=None, dtype=np.float32):
+        F32 = self.dtype = np.dtype(dtype).type
         d = genome.model.msg_dims
         self.d = d
         self.wiring = wiring
@@ -133,10 +136,10 @@ class Network:
         if np.isnan(y).any():  # the reference's dense sum spreads one NaN everywhere
             x = np.full_like(y, np.nan)
             return x
-        return np.einsum("ijk,ik->jk", self.e, y, dtype=F32)
+        return np.einsum("ijk,ik->jk", self.e, y, dtype=self.dtype)
 
     def _neurons(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(np.einsum("jok,jk->jo", self.w_neuron, x, dtype=F32))
+        return np.tanh(np.einsum("jok,jk->jo", self.w_neuron, x, dtype=self.dtype))
 
     def _clamp(self, x: np.ndarray, obs: np.ndarray, with_action: bool) -> np.ndarray:
         x[: self.wiring.inputs] = obs[:, None]
@@ -150,7 +153,7 @@ class Network:
 
     def step(self, obs: Sequence[float]):
         """One environment step: three propagations, the readout, the synapse update."""
-        obs = np.asarray(obs, dtype=F32).ravel()
+        obs = np.asarray(obs, dtype=self.dtype).ravel()
         y = self._neurons(self._clamp(self._aggregate(self.y_prev), obs, False))
         for _ in range(2):
             y = self._neurons(self._clamp(self._aggregate(y), obs, True))
@@ -162,31 +165,31 @@ class Network:
             self.prev_action = action
         else:
             out = self.last_outputs[0]
-            self.prev_action = F32(0) if np.isnan(out) else out
+            self.prev_action = self.dtype(0) if np.isnan(out) else out
         return action
 
     def _read(self, outputs: np.ndarray):
         if self.readout[0] == "discrete":
             return int(np.argmax(outputs))  # first maximum, first NaN: as jnp.argmax
         _, low, high = self.readout
-        unit = F32(0) if np.isnan(outputs[0]) else outputs[0]
-        low, high = F32(low), F32(high)
-        return low + (unit + F32(1)) * F32(0.5) * (high - low)
+        unit = self.dtype(0) if np.isnan(outputs[0]) else outputs[0]
+        low, high = self.dtype(low), self.dtype(high)
+        return low + (unit + self.dtype(1)) * self.dtype(0.5) * (high - low)
 
     def set_reward(self, reward: float) -> None:
         """The reward of the transition that followed the last step (seen by the next step)."""
-        self.r = F32(reward)
+        self.r = self.dtype(reward)
 
     def _update_synapses(self, y: np.ndarray) -> None:
         """``e ← e + 0.01·λ·GRU([y_prev,i ; y_j ; r], e)`` on every wired pair, gates [r; z; n]."""
         d = self.d
-        pre = np.einsum("igk,ik->ig", self.w_pre, self.y_prev, dtype=F32)  # (N, 3d)
-        post = np.einsum("igk,jk->ijg", self.w_post, y, dtype=F32)  # (N, N, 3d)
+        pre = np.einsum("igk,ik->ig", self.w_pre, self.y_prev, dtype=self.dtype)  # (N, 3d)
+        post = np.einsum("igk,jk->ijg", self.w_post, y, dtype=self.dtype)  # (N, N, 3d)
         gi = pre[:, None, :] + post + (self.w_r * self.r)[:, None, :] + self.bias[:, None, :]
-        gh = np.einsum("igk,ijk->ijg", self.w_hh, self.e, dtype=F32)
+        gh = np.einsum("igk,ijk->ijg", self.w_hh, self.e, dtype=self.dtype)
         with np.errstate(over="ignore"):
             r = 1 / (1 + np.exp(-(gi[..., :d] + gh[..., :d])))
             z = 1 / (1 + np.exp(-(gi[..., d : 2 * d] + gh[..., d : 2 * d])))
         n = np.tanh(gi[..., 2 * d :] + r * (gh[..., 2 * d :] + self.bias_n[:, None, :]))
         h = n + z * (self.e - n)
-        self.e = np.where(self.mask, self.e + self.plasticity * h, self.e).astype(F32)
+        self.e = np.where(self.mask, self.e + self.plasticity * h, self.e).astype(self.dtype)
