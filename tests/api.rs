@@ -114,6 +114,13 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
         .unwrap();
     let st_file = sfnn::model::GenomeFile::from_safetensors(&st).unwrap();
     assert_eq!(json_file.values, st_file.values);
+    // Both files say how the job wired its networks and what it ran.
+    assert_eq!(json_file.topology, Some(Default::default()));
+    assert_eq!(json_file.spec.as_ref().unwrap()["strategy"]["popsize"], 6);
+    assert_eq!(
+        (&st_file.topology, &st_file.spec),
+        (&json_file.topology, &json_file.spec)
+    );
     let raw = download("raw").await.unwrap().bytes().await.unwrap();
     let raw_values: Vec<f32> = raw
         .chunks_exact(4)
