@@ -136,11 +136,11 @@ async fn download(
     if let Some(job) = &meta.job_id {
         file = file.with_metadata("job_id", job);
         // The job's wiring and spec, so the file says how its networks were built.
-        if let Some(job) = state.store.get_job(job).await? {
-            if let JobPayload::Evolve(spec) = &job.spec {
-                let value = serde_json::to_value(spec).expect("a spec serialises");
-                file = file.with_job(spec.model.topology, value);
-            }
+        if let Some(job) = state.store.get_job(job).await?
+            && let JobPayload::Evolve(spec) = &job.spec
+        {
+            let value = serde_json::to_value(spec).expect("a spec serialises");
+            file = file.with_job(spec.model.topology, value);
         }
     }
     if let Some(g) = meta.generation {
