@@ -88,6 +88,12 @@ pub mod spec {
     }
 }
 
+/// Genome files (uploads and `sfnn eval`).
+pub mod genome {
+    /// The job spec a genome file carries (informative only): a spec is a few kilobytes.
+    pub const MAX_SPEC_BYTES: usize = 64 << 10;
+}
+
 /// Traces (`sfnn eval --trace`): one lifetime, step by step.
 pub mod trace {
     /// Environment steps in one trace (episodes × horizon): about 100 bytes of JSON each, so a

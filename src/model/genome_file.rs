@@ -66,9 +66,6 @@ fn format_version() -> u32 {
     VERSION
 }
 
-/// The largest header entry of a genome file we keep (a job spec is a few kilobytes).
-const MAX_SPEC_BYTES: usize = 64 << 10;
-
 impl GenomeFile {
     pub fn new(model: ModelConfig, values: Vec<f32>, fitness: Option<f64>) -> Self {
         GenomeFile {
@@ -139,6 +136,7 @@ impl GenomeFile {
         if let Some(t) = &self.topology {
             t.validate("topology")?;
         }
+        use crate::limits::genome::MAX_SPEC_BYTES;
         if self
             .spec
             .as_ref()
@@ -427,6 +425,11 @@ mod tests {
             GenomeFile::from_safetensors(&g.to_safetensors()).unwrap(),
             g
         );
+        let huge = sample().with_job(topology, serde_json::json!("x".repeat(70_000)));
+        let err = GenomeFile::from_json(&huge.to_json())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spec: at most 65536 bytes"), "{err}");
     }
 
     #[test]
