@@ -139,7 +139,7 @@ def network_from_trace(genome: Genome, trace: dict, dtype=np.float32) -> Network
     return Network(genome, wiring, e, readout, dtype)
 
 
-def replay_trace(genome: Genome, trace: dict, margin: float = 1e-4, determined: float = 1e-5) -> ReplayReport:
+def replay_trace(genome: Genome, trace: dict, margin: float = 1e-4, determined: float = 1e-6) -> ReplayReport:
     """Feeds a trace's observations and rewards to the network and compares the actions.
 
     The previous action is taken from the trace (teacher forcing), so a different choice on a
