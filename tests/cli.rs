@@ -441,3 +441,36 @@ fn eval_refuses_a_trace_longer_than_the_limit() {
     );
     assert!(!trace.exists());
 }
+
+#[test]
+fn eval_wires_networks_with_the_topology_the_genome_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let evolved = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evolved");
+    let layered = sfnn::model::Topology {
+        preset: sfnn::model::TopologyPreset::Layered,
+        ..Default::default()
+    };
+    let genome = GenomeFile::load(&evolved.join("Pendulum-v1.json"))
+        .unwrap()
+        .with_job(layered, serde_json::json!({}));
+    let path = dir.path().join("layered.safetensors");
+    std::fs::write(&path, genome.to_safetensors()).unwrap();
+    let trace_path = dir.path().join("trace.json");
+    let status = sfnn()
+        .args(["eval", path.to_str().unwrap(), "--env", "Pendulum-v1"])
+        .args(["--episodes", "1", "--trace", trace_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let trace: sfnn::exec::trace::Trace =
+        serde_json::from_str(&std::fs::read_to_string(&trace_path).unwrap()).unwrap();
+    let w = &trace.wiring;
+    assert!(!w.edges.is_empty());
+    for &[i, j] in &w.edges {
+        let (i, j) = (i as usize, j as usize);
+        let input_to_hidden = i < w.inputs && w.hidden().contains(&j);
+        let hidden_to_output = w.hidden().contains(&i) && j >= w.nodes - w.outputs;
+        assert!(input_to_hidden || hidden_to_output, "edge {i} → {j}");
+    }
+}
