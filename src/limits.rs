@@ -103,6 +103,19 @@ pub mod sweep {
     pub const MAX_AXIS_PATH_CHARS: usize = 64;
 }
 
+/// Genome files (uploads and `sfnn eval`).
+pub mod genome {
+    /// The job spec a genome file carries (informative only): a spec is a few kilobytes.
+    pub const MAX_SPEC_BYTES: usize = 64 << 10;
+}
+
+/// Traces (`sfnn eval --trace`): one lifetime, step by step.
+pub mod trace {
+    /// Environment steps in one trace (episodes × horizon): about 100 bytes of JSON each, so a
+    /// trace stays under about 5 MB. The reference lifetime (8 × 500 CartPole steps) has 4000.
+    pub const MAX_STEPS: usize = 50_000;
+}
+
 /// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).
 pub mod cost {
     /// Multiply-adds of one generation of the paper configuration (CMA-ES, popsize 128,

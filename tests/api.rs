@@ -115,6 +115,13 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
         .unwrap();
     let st_file = sfnn::model::GenomeFile::from_safetensors(&st).unwrap();
     assert_eq!(json_file.values, st_file.values);
+    // Both files say how the job wired its networks and what it ran.
+    assert_eq!(json_file.topology, Some(Default::default()));
+    assert_eq!(json_file.spec.as_ref().unwrap()["strategy"]["popsize"], 6);
+    assert_eq!(
+        (&st_file.topology, &st_file.spec),
+        (&json_file.topology, &json_file.spec)
+    );
     let raw = download("raw").await.unwrap().bytes().await.unwrap();
     let raw_values: Vec<f32> = raw
         .chunks_exact(4)
@@ -151,8 +158,8 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
 }
 
 /// CI installs Python's safetensors and numpy and sets REQUIRE_PYTHON_SAFETENSORS=1, so there
-/// this check must run; elsewhere it runs when python3 can import safetensors.
-fn python_reads_safetensors(s: &TestServer, bytes: &[u8], values: &[f32]) {
+/// the Python checks must run; elsewhere they run when python3 can import safetensors.
+fn python_has_safetensors() -> bool {
     let required = std::env::var("REQUIRE_PYTHON_SAFETENSORS").is_ok_and(|v| v == "1");
     let available = std::process::Command::new("python3")
         .args(["-c", "import safetensors.numpy, numpy"])
@@ -164,6 +171,12 @@ fn python_reads_safetensors(s: &TestServer, bytes: &[u8], values: &[f32]) {
             "REQUIRE_PYTHON_SAFETENSORS=1 but python3 cannot import safetensors"
         );
         eprintln!("SKIP python safetensors check: not installed");
+    }
+    available
+}
+
+fn python_reads_safetensors(s: &TestServer, bytes: &[u8], values: &[f32]) {
+    if !python_has_safetensors() {
         return;
     }
     let path = s.dir.path().join("genome.safetensors");
@@ -193,6 +206,116 @@ sys.stdout.write(flat.tobytes().hex())
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+}
+
+/// The tensors of a downloaded genome re-saved by `safetensors.numpy.save_file` (no metadata,
+/// so no "model" entry) upload, evaluate on the server, and evaluate with `sfnn eval`; so does
+/// a flat array with a model config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genomes_resaved_from_python_upload_and_evaluate() {
+    if !python_has_safetensors() {
+        return;
+    }
+    let s = start(1, None).await;
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/evolved/CartPole-v1.json"
+    ))
+    .unwrap();
+    let upload = |content_type: &'static str, body: Vec<u8>| {
+        s.client
+            .post(s.api("/genomes"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let response = upload("application/json", original.clone().into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let meta: Value = response.json().await.unwrap();
+    let downloaded = s
+        .call(
+            Method::GET,
+            &format!(
+                "/genomes/{}/download?format=safetensors",
+                meta["id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let (from, to) = (
+        s.dir.path().join("in.safetensors"),
+        s.dir.path().join("out.safetensors"),
+    );
+    std::fs::write(&from, &downloaded).unwrap();
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from safetensors.numpy import load_file, save_file; \
+             save_file(load_file(sys.argv[1]), sys.argv[2])",
+            from.to_str().unwrap(),
+            to.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let resaved = std::fs::read(&to).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&resaved).unwrap();
+    assert!(header.metadata().is_none(), "save_file wrote no metadata");
+
+    let response = upload("application/octet-stream", resaved).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let bare: Value = response.json().await.unwrap();
+    assert_eq!(bare["sha256"], meta["sha256"]);
+    assert_eq!(
+        bare["model"],
+        json!({"nodes": 32, "msg_dims": 4, "node_types": 3})
+    );
+    let file: sfnn::model::GenomeFile = serde_json::from_str(&original).unwrap();
+    let flat = json!({"model": file.model, "values": file.values}).to_string();
+    let response = upload("application/json", flat.into_bytes()).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let flat_meta: Value = response.json().await.unwrap();
+    assert_eq!(flat_meta["sha256"], meta["sha256"]);
+
+    let response = s
+        .client
+        .post(s.api(&format!(
+            "/genomes/{}/evaluate",
+            bare["id"].as_str().unwrap()
+        )))
+        .json(&json!({"envs": ["CartPole-v1"], "episodes": 2, "seeds": [5]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let job: Value = response.json().await.unwrap();
+    let job = job["id"].as_str().unwrap();
+    s.wait_for(job, "succeeded", LONG).await;
+    let result = s.get_json(&format!("/jobs/{job}/evaluation")).await;
+    let returns: Vec<String> = result["envs"][0]["lifetimes"][0]["episode_returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}", r.as_f64().unwrap()))
+        .collect();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sfnn"))
+        .args(["eval", to.to_str().unwrap(), "--env", "CartPole-v1"])
+        .args(["--episodes", "2", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let row: Vec<&str> = stdout.lines().nth(1).unwrap().split('\t').collect();
+    assert_eq!(row[1], returns.join(" "), "the server and sfnn eval agree");
+    s.server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

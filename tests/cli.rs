@@ -300,3 +300,177 @@ fn a_worker_node_logs_json_lines_and_stops_on_sigterm() {
         assert!(messages.contains(&expected), "{expected:?} in {messages:?}");
     }
 }
+
+/// `python3` set up to import the package in `python/`, if numpy is there. CI installs numpy
+/// and safetensors and sets REQUIRE_PYTHON_SAFETENSORS=1, so there the Python checks must run.
+fn python_package() -> Option<Command> {
+    let required = std::env::var("REQUIRE_PYTHON_SAFETENSORS").is_ok_and(|v| v == "1");
+    let available = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            !required,
+            "REQUIRE_PYTHON_SAFETENSORS=1 but python3 cannot import numpy"
+        );
+        eprintln!("SKIP python package checks: python3 with numpy is not installed");
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+    let mut python = Command::new("python3");
+    python.current_dir(&root).env("PYTHONPATH", &root);
+    Some(python)
+}
+
+/// The Python package's own tests (reference fixtures, files, wirings, lifetimes), and its
+/// replay of lifetimes the Rust CPU step traced with `sfnn eval --trace`: an evolved genome per
+/// environment (discrete and continuous readouts), and the same genomes without plasticity
+/// (`static-*`, λ = 0). Same actions wherever the margin exceeds 1e-4: over the whole lifetime
+/// for the static genomes, over the prefix that float32 determines for the plastic ones
+/// (plasticity can amplify rounding; `replay_trace` in python/sfnn_genome/lifetime.py).
+#[test]
+fn python_package_matches_the_fixtures_and_replays_rust_traces() {
+    let Some(mut python) = python_package() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let evolved = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evolved");
+    let envs = [
+        "CartPole-v1",
+        "Acrobot-v1",
+        "MountainCar-v0",
+        "MountainCarContinuous-v0",
+        "Pendulum-v1",
+    ];
+    for env in envs {
+        let mut genome = GenomeFile::load(&evolved.join(format!("{env}.json"))).unwrap();
+        // One episode each (two for CartPole without plasticity, to cross an episode boundary):
+        // enough to compare, and the replay stays within seconds.
+        for (name, episodes) in [(env.to_string(), 1), (format!("static-{env}"), 1)] {
+            let episodes = if name == "static-CartPole-v1" {
+                2
+            } else {
+                episodes
+            };
+            if name.starts_with("static-") {
+                let lr = genome.layout().tensor("learning_rate").unwrap().offset;
+                genome.values[lr] = 0.0;
+            }
+            let path = dir.path().join(format!("{name}.genome.json"));
+            std::fs::write(&path, genome.to_json()).unwrap();
+            check_trace(
+                &path,
+                env,
+                episodes,
+                &dir.path().join(format!("{name}.trace.json")),
+            );
+        }
+    }
+    let output = python
+        .args(["-m", "unittest", "discover", "-v", "-s", "tests", "-t", "."])
+        .env("SFNN_TRACE_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("test_replays_match_the_rust_actions (tests.test_trace.RustTraces")
+            && !stderr.contains("skipped 'SFNN_TRACE_DIR"),
+        "{stderr}"
+    );
+}
+
+/// Runs `sfnn eval --trace` and checks the trace is the evaluation's first lifetime.
+fn check_trace(genome: &Path, env: &str, episodes: usize, trace_path: &Path) {
+    let output = sfnn()
+        .args(["eval", genome.to_str().unwrap(), "--env", env])
+        .args(["--episodes", &episodes.to_string(), "--seed", "3"])
+        .args(["--lifetimes", "2", "--trace", trace_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace: sfnn::exec::trace::Trace =
+        serde_json::from_str(&std::fs::read_to_string(trace_path).unwrap()).unwrap();
+    assert_eq!((trace.env.as_str(), trace.seed), (env, 3));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let row: Vec<&str> = stdout.lines().nth(1).unwrap().split('\t').collect();
+    let returns: Vec<String> = trace
+        .episodes
+        .iter()
+        .map(|e| format!("{}", e.episode_return))
+        .collect();
+    assert_eq!((row[0], row[1]), ("3", returns.join(" ").as_str()));
+    assert_eq!(trace.synapse_init.len(), trace.wiring.edges.len() * 4);
+    let horizon = sfnn::envs::info(env).unwrap().horizon;
+    assert_eq!(trace.episodes.len(), episodes);
+    for episode in &trace.episodes {
+        assert_eq!(episode.obs.len(), horizon);
+        assert_eq!(episode.outputs.len(), horizon);
+        assert_eq!(episode.actions.len(), horizon);
+    }
+}
+
+#[test]
+fn eval_refuses_a_trace_longer_than_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let genome =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evolved/Pendulum-v1.json");
+    let trace = dir.path().join("t.json");
+    // 60 episodes of 999 steps.
+    let output = sfnn()
+        .args([
+            "eval",
+            genome.to_str().unwrap(),
+            "--env",
+            "MountainCarContinuous-v0",
+        ])
+        .args(["--episodes", "60", "--trace", trace.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--trace: a trace holds at most 50000 steps"),
+        "{stderr}"
+    );
+    assert!(!trace.exists());
+}
+
+#[test]
+fn eval_wires_networks_with_the_topology_the_genome_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let evolved = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evolved");
+    let layered = sfnn::model::Topology {
+        preset: sfnn::model::TopologyPreset::Layered,
+        ..Default::default()
+    };
+    let genome = GenomeFile::load(&evolved.join("Pendulum-v1.json"))
+        .unwrap()
+        .with_job(layered, serde_json::json!({}));
+    let path = dir.path().join("layered.safetensors");
+    std::fs::write(&path, genome.to_safetensors()).unwrap();
+    let trace_path = dir.path().join("trace.json");
+    let status = sfnn()
+        .args(["eval", path.to_str().unwrap(), "--env", "Pendulum-v1"])
+        .args(["--episodes", "1", "--trace", trace_path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let trace: sfnn::exec::trace::Trace =
+        serde_json::from_str(&std::fs::read_to_string(&trace_path).unwrap()).unwrap();
+    let w = &trace.wiring;
+    assert!(!w.edges.is_empty());
+    for &[i, j] in &w.edges {
+        let (i, j) = (i as usize, j as usize);
+        let input_to_hidden = i < w.inputs && w.hidden().contains(&j);
+        let hidden_to_output = w.hidden().contains(&i) && j >= w.nodes - w.outputs;
+        assert!(input_to_hidden || hidden_to_output, "edge {i} → {j}");
+    }
+}

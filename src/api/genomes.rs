@@ -135,6 +135,13 @@ async fn download(
         .with_metadata("sha256", &meta.sha256);
     if let Some(job) = &meta.job_id {
         file = file.with_metadata("job_id", job);
+        // The job's wiring and spec, so the file says how its networks were built.
+        if let Some(job) = state.store.get_job(job).await?
+            && let JobPayload::Evolve(spec) = &job.spec
+        {
+            let value = serde_json::to_value(spec).expect("a spec serialises");
+            file = file.with_job(spec.model.topology, value);
+        }
     }
     if let Some(g) = meta.generation {
         file = file.with_metadata("generation", g);
@@ -221,9 +228,8 @@ async fn upload(
     let file = match content_type.as_str() {
         "application/json" => {
             let file: GenomeFile = parse_json(&bytes)?;
-            file.validate()
-                .map_err(|e| rejected_genome(e, "values", ""))?;
-            file
+            file.complete()
+                .map_err(|e| rejected_genome(e, "values", ""))?
         }
         "application/octet-stream" => GenomeFile::from_safetensors(&bytes)
             .map_err(|e| rejected_genome(e, "", "not a valid safetensors genome: "))?,

@@ -2,12 +2,13 @@
 //! episode, over fresh random wirings: an evaluation job's spec, limits and code path
 //! ([`crate::evolution::evaluation`]), run locally.
 
+use crate::envs;
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
-use crate::exec::{self, EpisodeMode, ExecutorChoice};
+use crate::exec::{self, EpisodeMode, ExecutorChoice, Protocol, Sampler, trace};
 use crate::limits::FieldError;
 use crate::limits::spec::MAX_EVAL_SEEDS;
-use crate::model::{GenomeFile, Topology};
+use crate::model::GenomeFile;
 use anyhow::{Context, Result, anyhow};
 use std::path::PathBuf;
 
@@ -33,6 +34,11 @@ pub struct EvalArgs {
     /// CPU threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Also write the first lifetime (seed `--seed`) step by step to this JSON file: wiring,
+    /// synapse initial states, observations, actions, action-node outputs and rewards (see
+    /// README, "Traces"). At most `limits::trace::MAX_STEPS` steps.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
@@ -58,7 +64,8 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         episodes: args.episodes,
         seeds,
         episode_mode: mode,
-        topology: Topology::default(),
+        // The wiring of the job that evolved the genome, where its file says.
+        topology: genome.topology.unwrap_or_default(),
     };
     let invalid = |e: FieldError| {
         let flag = match e.field.as_str() {
@@ -73,6 +80,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     else {
         unreachable!("an evaluation payload")
     };
+    if let Some(path) = &args.trace {
+        write_trace(path, &spec, &genome)?;
+    }
     let executor = exec::select(ExecutorChoice::Cpu, args.threads)?;
     let result = evaluate_genome(&spec, genome.model, &genome.values, executor.as_ref())
         .context("evaluating")?;
@@ -108,5 +118,37 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         weighted.len(),
         env.mean_score
     );
+    Ok(())
+}
+
+/// Traces the spec's first lifetime: the same draws as the evaluation's first seed.
+fn write_trace(path: &std::path::Path, spec: &EvaluationSpec, genome: &GenomeFile) -> Result<()> {
+    let info = envs::info(&spec.envs[0]).expect("a validated environment");
+    trace::check_size(info, spec.episodes).map_err(|e| anyhow!("--trace: {}", e.message))?;
+    let protocol = Protocol {
+        episodes: spec.episodes,
+        mode: spec.episode_mode,
+    };
+    let sampler = Sampler {
+        model: &genome.model,
+        topology: &spec.topology,
+        envs: &[info],
+        protocol,
+        repeats: 1,
+        seed: spec.seeds[0],
+    };
+    let input = &sampler.generation(0, 1)[0];
+    let traced = trace::trace_lifetime(
+        &genome.values,
+        &genome.model,
+        info,
+        input,
+        protocol,
+        spec.seeds[0],
+    );
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    serde_json::to_writer(std::io::BufWriter::new(file), &traced)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

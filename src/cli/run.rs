@@ -206,13 +206,17 @@ impl RunHost for FolderRun<'_> {
 fn save(out: &OutputDir, evolution: &Evolution) -> Result<()> {
     out.write_checkpoint(evolution.checkpoint())?;
     let model = evolution.spec().model.config();
+    let topology = evolution.spec().model.topology;
+    let spec = serde_json::to_value(evolution.spec()).expect("a spec serialises");
     if let Some(best) = evolution.best() {
         let genome = GenomeFile::new(model, best.values.clone(), Some(best.fitness))
+            .with_job(topology, spec.clone())
             .with_metadata("kind", "best_so_far")
             .with_metadata("generation", best.generation);
         out.write_genome("best_genome", &genome)?;
     }
     let mean = GenomeFile::new(model, evolution.mean_genome(), None)
+        .with_job(topology, spec)
         .with_metadata("kind", "strategy_mean")
         .with_metadata("generation", evolution.generation());
     out.write_genome("mean_genome", &mean)

@@ -24,6 +24,27 @@ pub struct LifetimeRun {
     pub digest: u64,
 }
 
+/// Sees every step of a lifetime, e.g. to record a trace ([`super::trace`]). The unit type
+/// observes nothing; being a type parameter, it costs the plain run nothing.
+pub trait StepObserver<F> {
+    /// Called once per environment step, after the environment stepped: the observation the
+    /// network was fed, the network after its step, its decision, and the transition's outcome.
+    fn step(
+        &mut self,
+        episode: usize,
+        obs: &[F],
+        net: &Network<F>,
+        decision: Decision<F>,
+        reward: F,
+        done: bool,
+    );
+}
+
+impl<F> StepObserver<F> for () {
+    #[inline(always)]
+    fn step(&mut self, _: usize, _: &[F], _: &Network<F>, _: Decision<F>, _: F, _: bool) {}
+}
+
 /// Runs one lifetime and writes each episode's return into `returns` (length `episodes`).
 pub fn run_lifetime<F: Real>(
     params: &Params<F>,
@@ -32,6 +53,19 @@ pub fn run_lifetime<F: Real>(
     input: &LifetimeInput,
     protocol: Protocol,
     returns: &mut [f64],
+) -> LifetimeRun {
+    run_lifetime_observed(params, model, info, input, protocol, returns, &mut ())
+}
+
+/// [`run_lifetime`], showing every step to `observer`.
+pub fn run_lifetime_observed<F: Real, O: StepObserver<F>>(
+    params: &Params<F>,
+    model: &ModelConfig,
+    info: &'static EnvInfo,
+    input: &LifetimeInput,
+    protocol: Protocol,
+    returns: &mut [f64],
+    observer: &mut O,
 ) -> LifetimeRun {
     debug_assert_eq!(returns.len(), protocol.episodes);
     let _flush = FlushDenormals::new();
@@ -71,7 +105,8 @@ pub fn run_lifetime<F: Real>(
         let mut total = 0.0f64;
         let mut ended = false;
         for _ in 0..info.horizon {
-            let action = match net.step(params, obs.as_slice()) {
+            let decision = net.step(params, obs.as_slice());
+            let action = match decision {
                 Decision::Discrete(a) => {
                     digest.discrete(a);
                     Action::Discrete(a)
@@ -82,6 +117,14 @@ pub fn run_lifetime<F: Real>(
                 }
             };
             let step = env.step(action);
+            observer.step(
+                episode,
+                obs.as_slice(),
+                &net,
+                decision,
+                step.reward,
+                step.terminated || step.truncated,
+            );
             steps += 1;
             if !ended {
                 total += step.reward.to_f64_exact();

@@ -12,11 +12,12 @@ pub mod digest;
 pub mod inputs;
 pub mod kernel_model;
 pub mod lifetime;
+pub mod trace;
 
 pub use cpu::CpuExecutor;
 pub use digest::Digest;
 pub use inputs::{LifetimeInput, Sampler};
-pub use lifetime::{LifetimeRun, run_lifetime};
+pub use lifetime::{LifetimeRun, StepObserver, run_lifetime, run_lifetime_observed};
 
 use crate::envs::EnvInfo;
 use crate::model::ModelConfig;
