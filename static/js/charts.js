@@ -109,12 +109,17 @@ export function lineChart(container, { series, bands = [], xLabel = 'generation'
   return {
     setData(next) {
       data = next;
-      plot.setData(data, !zoomed);
+      // A log axis turns asinh when a value that is not positive arrives (and back).
+      if (log && yScale(log, data).distr !== plot.scales.y.distr) {
+        zoomed = false;
+        build();
+      } else plot.setData(data, !zoomed);
     },
     /** Switches the y axis between linear and log (rebuilt: uPlot fixes a scale's kind). */
     setLog(on) {
       if (on === log) return;
       log = on;
+      zoomed = false;
       build();
       container.dataset.log = String(on);
     },
