@@ -55,6 +55,9 @@ pub mod spec {
     /// Lifetimes simulated per generation (popsize × repeats × envs).
     pub const MAX_LIFETIMES_PER_GENERATION: usize = 1 << 18;
     pub const MAX_NAME_CHARS: usize = 200;
+    /// A job's free-text notes (`PATCH /api/v1/jobs/{id}`), in characters: a page of text. Job
+    /// events carry them, so they stay small next to a spec.
+    pub const MAX_NOTES_CHARS: usize = 10_000;
     pub const MAX_TAGS: usize = 32;
     /// A tag's length, counted in characters (Unicode scalar values) wherever tags are checked.
     pub const MAX_TAG_CHARS: usize = 64;
@@ -155,6 +158,9 @@ pub mod http {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// Largest page of a list.
     pub const MAX_PAGE: u32 = 500;
+    /// The job list's name search (`q`), in characters: a name is at most
+    /// [`super::spec::MAX_NAME_CHARS`].
+    pub const MAX_SEARCH_CHARS: usize = super::spec::MAX_NAME_CHARS;
 }
 
 /// Storage: how the server behaves while the store cannot write (a full disk, an I/O error).

@@ -550,6 +550,23 @@ async fn a_token_guards_every_mutation_but_not_reads() {
         .await
         .unwrap();
     assert_eq!(allowed.status(), 201);
+    let id = allowed.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch = |token: Option<&str>| {
+        let request = s
+            .client
+            .patch(s.api(&format!("/jobs/{id}")))
+            .json(&json!({"notes": "mine"}));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(patch(None).await.unwrap().status(), 401);
+    assert_eq!(patch(Some("s3cret")).await.unwrap().status(), 200);
     let read = s.call(Method::GET, "/jobs").await;
     assert_eq!(read.status(), 200);
     s.server.stop().await.unwrap();
@@ -702,5 +719,207 @@ async fn a_sweep_queues_one_job_per_combination_grouped_by_variant() {
         )
         .await;
     assert_eq!(missing.status(), 404);
+    s.server.stop().await.unwrap();
+}
+
+/// `PATCH /jobs/{id}`: `body` sent as JSON; the status and the body back.
+async fn patch_job(s: &TestServer, id: &str, body: Value) -> (u16, Value) {
+    let response = s
+        .client
+        .patch(s.api(&format!("/jobs/{id}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_renamed_retagged_and_annotated_and_bad_changes_name_the_field() {
+    let s = start(0, None).await;
+    let id = s.submit(&tiny_spec(3)).await;
+
+    let notes = "σ0 = 0.5 helps.\nSecond line; 'quotes' and \"more\".";
+    let (status, job) = patch_job(
+        &s,
+        &id,
+        json!({"name": "wide σ", "tags": ["paper", "σ"], "notes": notes}),
+    )
+    .await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["name"], "wide σ");
+    assert_eq!(job["tags"], json!(["paper", "σ"]));
+    assert_eq!(job["notes"], notes);
+    // Read back, and found by its new tag but no longer by its old one.
+    let read = s.get_json(&format!("/jobs/{id}")).await;
+    assert_eq!(
+        (&read["name"], &read["notes"]),
+        (&job["name"], &job["notes"])
+    );
+    let tagged = s.get_json("/jobs?tag=paper").await;
+    assert_eq!(tagged["jobs"][0]["id"], id.as_str());
+    assert_eq!(s.get_json("/jobs?tag=test").await["jobs"], json!([]));
+
+    // Only the fields given change; `{}` changes nothing.
+    let (status, job) = patch_job(&s, &id, json!({"notes": ""})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (job["notes"].as_str(), job["name"].as_str()),
+        (Some(""), Some("wide σ"))
+    );
+    let (status, same) = patch_job(&s, &id, json!({})).await;
+    assert_eq!((status, &same["tags"]), (200, &json!(["paper", "σ"])));
+
+    let max_notes = sfnn::limits::spec::MAX_NOTES_CHARS;
+    for (body, field) in [
+        (json!({"name": "  "}), "name"),
+        (json!({"name": "x".repeat(201)}), "name"),
+        (
+            json!({"tags": vec!["t"; sfnn::limits::spec::MAX_TAGS + 1]}),
+            "tags",
+        ),
+        (json!({"tags": ["ok", ""]}), "tags[1]"),
+        (json!({"notes": "é".repeat(max_notes + 1)}), "notes"),
+        (json!({"notes": 5}), "notes"),
+        (json!({"owner": "me"}), "owner"),
+    ] {
+        let (status, error) = patch_job(&s, &id, body.clone()).await;
+        assert_eq!(status, 422, "{body}: {error}");
+        assert_eq!(error["error"]["field"], field, "{body}: {error}");
+    }
+    // Notes at the limit, counted in characters, are fine.
+    let (status, _) = patch_job(&s, &id, json!({"notes": "é".repeat(max_notes)})).await;
+    assert_eq!(status, 200);
+
+    let unknown = uuid::Uuid::new_v4();
+    assert_eq!(
+        patch_job(&s, &unknown.to_string(), json!({"notes": "x"}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        patch_job(&s, "not-a-job", json!({"notes": "x"})).await.0,
+        404
+    );
+    s.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_list_searches_names_and_sorts_with_cursors_on_every_key() {
+    let s = start(0, None).await;
+    // Names with ties (two "beta"s differing only in case), LIKE wildcards, and an empty one.
+    let names = [
+        "Beta", "alpha", "beta", "50% off", "a_b", "axb", "", "gamma",
+    ];
+    let mut ids = Vec::new();
+    for name in names {
+        let mut spec = tiny_spec(1 + ids.len() as u64 % 3);
+        spec["name"] = json!(name);
+        ids.push(s.submit(&spec).await);
+    }
+    // Search: a substring, ignoring case; `%` and `_` match only themselves.
+    let found = |page: &Value| -> Vec<String> {
+        let mut names: Vec<String> = page["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(found(&s.get_json("/jobs?q=BET").await), ["Beta", "beta"]);
+    assert_eq!(found(&s.get_json("/jobs?q=%25").await), ["50% off"]);
+    assert_eq!(found(&s.get_json("/jobs?q=a_").await), ["a_b"]);
+    assert_eq!(
+        s.get_json("/jobs?q=").await["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        names.len()
+    );
+
+    for key in ["created", "name", "best", "generation", "status"] {
+        for sort in [key.to_string(), format!("-{key}")] {
+            let whole = s.get_json(&format!("/jobs?sort={sort}&limit=500")).await;
+            let whole: Vec<Value> = whole["jobs"].as_array().unwrap().clone();
+            assert_eq!(whole.len(), names.len());
+            // In order of the key (the name lower-cased), ties broken by id.
+            let sort_key = |j: &Value| -> (Value, String) {
+                let value = match key {
+                    "created" => j["created_at"].clone(),
+                    "name" => json!(j["name"].as_str().unwrap().to_lowercase()),
+                    "best" => json!(j["best_fitness"].as_f64().unwrap_or(f64::MIN)),
+                    "generation" => j["generation"].clone(),
+                    _ => j["status"].clone(),
+                };
+                (value, j["id"].as_str().unwrap().to_string())
+            };
+            let in_order = whole.windows(2).all(|pair| {
+                let ((a, a_id), (b, b_id)) = (sort_key(&pair[0]), sort_key(&pair[1]));
+                let order = match (a.as_f64(), b.as_f64()) {
+                    (Some(a), Some(b)) => a.partial_cmp(&b).unwrap(),
+                    _ => a.as_str().unwrap().cmp(b.as_str().unwrap()),
+                }
+                .then(a_id.cmp(&b_id));
+                if sort.starts_with('-') {
+                    order.is_gt()
+                } else {
+                    order.is_lt()
+                }
+            });
+            assert!(
+                in_order,
+                "{sort}: {:?}",
+                whole.iter().map(sort_key).collect::<Vec<_>>()
+            );
+            // Paging two at a time gives the same jobs in the same order.
+            let mut paged = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut path = format!("/jobs?sort={sort}&limit=2");
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let page = s.get_json(&path).await;
+                paged.extend(page["jobs"].as_array().unwrap().iter().cloned());
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => break,
+                }
+                assert!(paged.len() <= names.len(), "{sort}: the pages never end");
+            }
+            let id_list = |jobs: &[Value]| -> Vec<String> {
+                jobs.iter()
+                    .map(|j| j["id"].as_str().unwrap().to_string())
+                    .collect()
+            };
+            assert_eq!(id_list(&paged), id_list(&whole), "{sort}");
+        }
+    }
+    // A cursor belongs to its sort.
+    let page = s.get_json("/jobs?sort=name&limit=2").await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let other = s
+        .call(
+            Method::GET,
+            &format!("/jobs?sort=-name&limit=2&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(other.status(), 422);
+    let bad = s.call(Method::GET, "/jobs?sort=fitness").await;
+    assert_eq!(bad.status(), 422);
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "sort");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("-generation") && message.contains("name"),
+        "{message}"
+    );
+    let long = s
+        .call(Method::GET, &format!("/jobs?q={}", "q".repeat(201)))
+        .await;
+    assert_eq!(long.status(), 422);
     s.server.stop().await.unwrap();
 }

@@ -474,3 +474,43 @@ fn eval_wires_networks_with_the_topology_the_genome_file_names() {
         assert!(input_to_hidden || hidden_to_output, "edge {i} → {j}");
     }
 }
+
+#[test]
+fn run_refuses_a_folder_with_an_earlier_run_unless_told_to_resume_or_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), SPEC);
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        sfnn()
+            .args(["run", spec.to_str().unwrap(), "--quiet", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["--generations", "2"]).status.success());
+    let earlier = std::fs::read(out.join("history.jsonl")).unwrap();
+
+    // A second run into the same folder is refused, says what to do, and changes nothing.
+    let refused = run(&["--generations", "1"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("already holds a run")
+            && stderr.contains("--resume")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(out.join("history.jsonl")).unwrap(), earlier);
+    assert_eq!(history(&out).len(), 2);
+
+    // Both at once is a usage error.
+    assert!(!run(&["--force", "--resume"]).status.success());
+    assert_eq!(std::fs::read(out.join("history.jsonl")).unwrap(), earlier);
+
+    // --force starts over: the new run's history only.
+    assert!(run(&["--generations", "1", "--force"]).status.success());
+    assert_eq!(history(&out).len(), 1);
+    let jsonl = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 1);
+}

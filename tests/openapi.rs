@@ -14,6 +14,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs/cancel"),
     ("get", "/api/v1/jobs/{id}"),
     ("delete", "/api/v1/jobs/{id}"),
+    ("patch", "/api/v1/jobs/{id}"),
     ("post", "/api/v1/jobs/{id}/cancel"),
     ("post", "/api/v1/jobs/{id}/resume"),
     ("post", "/api/v1/jobs/{id}/clone"),
@@ -365,6 +366,28 @@ async fn the_document_says_what_the_server_accepts() {
         query("/api/v1/jobs", "tag")["maxLength"],
         sfnn::limits::spec::MAX_TAG_CHARS
     );
+
+    // The job list's order and search, and a job's patch, as the server checks them.
+    let sort = query("/api/v1/jobs", "sort");
+    assert_eq!(
+        sort["enum"],
+        json!(sfnn::store::JobSort::allowed()),
+        "{sort}"
+    );
+    assert_eq!(
+        query("/api/v1/jobs", "q")["maxLength"],
+        sfnn::limits::http::MAX_SEARCH_CHARS
+    );
+    let patch = &schemas["JobPatch"]["properties"];
+    assert_eq!(
+        patch["notes"]["maxLength"],
+        sfnn::limits::spec::MAX_NOTES_CHARS
+    );
+    assert_eq!(
+        patch["name"]["maxLength"],
+        sfnn::limits::spec::MAX_NAME_CHARS
+    );
+    assert_eq!(patch["tags"]["maxItems"], sfnn::limits::spec::MAX_TAGS);
 
     // Single-field ranges of the spec, from the same constants the server checks.
     let lifetime = &schemas["LifetimeConfig"]["properties"];

@@ -7,7 +7,8 @@ use sfnn::evolution::run::{FitnessStats, Timing};
 use sfnn::evolution::{GenerationRecord, JobPayload};
 use sfnn::model::ModelConfig;
 use sfnn::store::{
-    self, Cursor, GenomeKind, JobFilter, JobStatus, NewGenome, NewJob, Store, StoreError, chart,
+    self, Cursor, GenomeKind, JobFilter, JobSort, JobStatus, JobUpdate, NewGenome, NewJob, Store,
+    StoreError, chart,
 };
 use std::time::Duration;
 
@@ -57,7 +58,150 @@ on_both_backends!(
     a_caught_panic_requeues_then_fails_the_job,
     crashes_with_progress_between_them_never_fail_a_job,
     a_worker_claims_only_jobs_its_executor_may_run,
+    jobs_are_updated_searched_and_paged_in_every_sort,
 );
+
+async fn jobs_are_updated_searched_and_paged_in_every_sort(store: &Store) {
+    // Ties on every key: equal best fitness, equal progress, names equal but for case, no
+    // fitness at all; and names with LIKE's wildcards.
+    // The jobs that run come first: a queued job would be claimed before a later one.
+    let runs: [(&str, Option<(u64, f64)>); 8] = [
+        ("Beta", Some((2, 1.5))),
+        ("beta", Some((2, 1.5))),
+        ("alpha", Some((0, -3.0))),
+        ("a_b", Some((4, 7.25))),
+        ("Gamma", Some((0, 1.5))),
+        ("100%", None),
+        ("axb", None),
+        ("delta", None),
+    ];
+    let lease = Duration::from_secs(60);
+    let mut ids = Vec::new();
+    for (name, run) in runs {
+        let job = store.create_job(new_job(name, 0)).await.unwrap();
+        if let Some((generation, best)) = run {
+            let claim = store.claim_job("w", lease).await.unwrap().unwrap();
+            assert_eq!(claim.job.id, job.id);
+            store
+                .record_generation(
+                    &job.id,
+                    &claim.lease_token,
+                    &record(generation, best, best),
+                    &[],
+                    None,
+                )
+                .await
+                .unwrap();
+            let status = if generation == 4 {
+                JobStatus::Failed
+            } else {
+                JobStatus::Succeeded
+            };
+            store
+                .finish_job(&job.id, &claim.lease_token, status, None, None)
+                .await
+                .unwrap();
+        }
+        ids.push(job.id);
+    }
+
+    // Notes, names and tags change; what is not given stays.
+    let update = JobUpdate {
+        notes: Some("a note\nwith two lines".into()),
+        ..JobUpdate::default()
+    };
+    let job = store.update_job(&ids[7], &update).await.unwrap();
+    assert_eq!(
+        (job.notes.as_str(), job.name.as_str()),
+        ("a note\nwith two lines", "delta")
+    );
+    let update = JobUpdate {
+        name: Some("Delta".into()),
+        tags: Some(vec!["renamed".into()]),
+        notes: None,
+    };
+    let job = store.update_job(&ids[7], &update).await.unwrap();
+    assert_eq!(store.get_job(&ids[7]).await.unwrap().unwrap(), job);
+    assert_eq!(
+        (job.name.as_str(), job.notes.as_str()),
+        ("Delta", "a note\nwith two lines")
+    );
+    assert_eq!(job.tags, ["renamed"]);
+    let missing = store
+        .update_job(&uuid::Uuid::new_v4().to_string(), &update)
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound("job"))),
+        "{missing:?}"
+    );
+
+    // Search: a substring ignoring case, wildcards taken literally.
+    let named = |text: &str| {
+        let filter = JobFilter {
+            name_contains: Some(text.into()),
+            ..JobFilter::default()
+        };
+        async move {
+            let page = store.list_jobs(&filter, 100, None).await.unwrap();
+            let mut names: Vec<String> = page.jobs.into_iter().map(|j| j.name).collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(named("BET").await, ["Beta", "beta"]);
+    assert_eq!(named("%").await, ["100%"]);
+    assert_eq!(named("a_").await, ["a_b"]);
+    assert_eq!(named("x").await, ["axb"]);
+
+    for sort in JobSort::allowed() {
+        let sort = JobSort::parse(&sort).unwrap();
+        let all = store
+            .list_jobs_sorted(&JobFilter::default(), sort, 100, None)
+            .await
+            .unwrap();
+        assert_eq!(all.jobs.len(), runs.len());
+        assert_eq!(all.next_cursor, None);
+        let key = |j: &store::Job| -> (f64, String, String) {
+            use store::SortKey::*;
+            match sort.key {
+                Created => (j.created_at as f64, String::new(), j.id.clone()),
+                Generation => (j.generation as f64, String::new(), j.id.clone()),
+                Best => (
+                    j.best_fitness.unwrap_or(f64::MIN),
+                    String::new(),
+                    j.id.clone(),
+                ),
+                Name => (0.0, j.name.to_lowercase(), j.id.clone()),
+                Status => (0.0, j.status.as_str().into(), j.id.clone()),
+            }
+        };
+        for pair in all.jobs.windows(2) {
+            let order = key(&pair[0]).partial_cmp(&key(&pair[1])).unwrap();
+            assert_eq!(
+                order.is_gt(),
+                sort.descending,
+                "{sort:?}: {:?}",
+                all.jobs.iter().map(key).collect::<Vec<_>>()
+            );
+        }
+        // Pages of 3 give the same jobs in the same order, each once.
+        let mut paged = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = store
+                .list_jobs_sorted(&JobFilter::default(), sort, 3, cursor.as_ref())
+                .await
+                .unwrap();
+            paged.extend(page.jobs.into_iter().map(|j| j.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(Cursor::decode(&c).unwrap()),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = all.jobs.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(paged, expected, "{sort:?}");
+    }
+}
 
 async fn a_worker_claims_only_jobs_its_executor_may_run(store: &Store) {
     let lease = Duration::from_secs(60);

@@ -8,7 +8,9 @@ use crate::events::Event;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
 use crate::evolution::{JobPayload, JobSpec};
-use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, NewJob};
+use crate::store::{
+    Cursor, Job, JobFilter, JobKind, JobPage, JobSort, JobStatus, JobUpdate, NewJob,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -22,7 +24,10 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/jobs", post(submit).get(list))
         .route("/jobs/cancel", post(cancel_matching))
-        .route("/jobs/{id}", get(get_job).delete(delete_job))
+        .route(
+            "/jobs/{id}",
+            get(get_job).delete(delete_job).patch(update_job),
+        )
         .route("/jobs/{id}/cancel", post(cancel))
         .route("/jobs/{id}/resume", post(resume))
         .route("/jobs/{id}/clone", post(clone_job))
@@ -123,11 +128,15 @@ async fn submit(State(state): State<AppState>, request: Request) -> Result<Respo
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
 struct ListQuery {
     filter: JobFilter,
+    sort: JobSort,
     limit: u32,
     cursor: Option<Cursor>,
 }
 
-use crate::limits::{self, http::MAX_PAGE};
+use crate::limits::{
+    self,
+    http::{MAX_PAGE, MAX_SEARCH_CHARS},
+};
 
 fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<JobFilter> {
     if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -156,11 +165,39 @@ fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<Jo
     if let Some(tag) = &tag {
         limits::spec::check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
     }
-    Ok(JobFilter { status, tag, kind })
+    Ok(JobFilter {
+        status,
+        tag,
+        kind,
+        name_contains: None,
+    })
 }
 
 fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
-    let filter = parse_filter(params, &["status", "tag", "kind", "limit", "cursor"])?;
+    let mut filter = parse_filter(
+        params,
+        &["status", "tag", "kind", "q", "sort", "limit", "cursor"],
+    )?;
+    if let Some(q) = params.get("q") {
+        let chars = q.chars().count();
+        if chars > MAX_SEARCH_CHARS {
+            return Err(ApiError::invalid(
+                "q",
+                format!("at most {MAX_SEARCH_CHARS} characters, got {chars}"),
+            ));
+        }
+        // An empty search matches every name.
+        filter.name_contains = Some(q.clone()).filter(|q| !q.is_empty());
+    }
+    let sort = match params.get("sort") {
+        Some(s) => JobSort::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "sort",
+                format!("must be one of {}", JobSort::allowed().join(", ")),
+            )
+        })?,
+        None => JobSort::default(),
+    };
     let limit = match params.get("limit") {
         Some(l) => l
             .parse::<u32>()
@@ -172,19 +209,27 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
         None => 50,
     };
     let cursor = match params.get("cursor") {
-        Some(c) => Some(Cursor::decode(c).ok_or_else(|| {
-            ApiError::invalid("cursor", "not a cursor returned by this endpoint")
-        })?),
+        Some(c) => Some(
+            Cursor::decode(c)
+                .filter(|c| c.sort == sort)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "cursor",
+                        "not a cursor this endpoint returned for this sort",
+                    )
+                })?,
+        ),
         None => None,
     };
     Ok(ListQuery {
         filter,
+        sort,
         limit,
         cursor,
     })
 }
 
-/// Jobs, newest first, one page at a time.
+/// Jobs, newest first unless `sort` says otherwise, one page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs",
@@ -194,6 +239,13 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
         ("kind" = Option<JobKind>, Query, description = "Only jobs of this kind"),
         ("tag" = Option<String>, Query, description = "Only jobs with this tag",
             min_length = 1, max_length = 64),
+        ("q" = Option<String>, Query, max_length = 200,
+            description = "Only jobs whose name contains this text, ignoring case (`%` and `_` \
+                           match only themselves)"),
+        ("sort" = Option<String>, Query,
+            description = "The order: `created`, `name` (lower-cased), `best` (jobs without a \
+                           fitness last), `generation` or `status`, ascending; with a leading \
+                           `-`, descending. Default `-created` (newest first); ties go by id"),
         ("limit" = Option<u32>, Query, description = "Page size (default 50)",
             minimum = 1, maximum = 500),
         ("cursor" = Option<String>, Query, min_length = 1,
@@ -213,7 +265,12 @@ async fn list(
     Ok(Json(
         state
             .store
-            .list_jobs(&query.filter, query.limit, query.cursor.as_ref())
+            .list_jobs_sorted(
+                &query.filter,
+                query.sort,
+                query.limit,
+                query.cursor.as_ref(),
+            )
             .await?,
     ))
 }
@@ -231,6 +288,92 @@ async fn list(
 )]
 async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     Ok(Json(load_job(&state, &id).await?))
+}
+
+/// What a job's owner may change after submitting it: each field given replaces the job's
+/// (`null` or absent leaves it). The spec keeps the name and tags it was submitted with.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobPatch {
+    /// 1 to 200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200)]
+    name: Option<String>,
+    /// At most 32 tags of 1 to 64 characters each; replaces every tag.
+    tags: Option<Vec<String>>,
+    /// Free text, at most 10,000 characters; `""` clears it.
+    #[schema(max_length = 10000)]
+    notes: Option<String>,
+}
+
+impl JobPatch {
+    fn validate(self) -> Result<JobUpdate> {
+        use limits::spec::{MAX_NAME_CHARS, MAX_NOTES_CHARS, MAX_TAGS, check_tag};
+        if let Some(name) = &self.name {
+            let chars = name.chars().count();
+            if name.trim().is_empty() || chars > MAX_NAME_CHARS {
+                return Err(ApiError::invalid(
+                    "name",
+                    format!("must be 1 to {MAX_NAME_CHARS} characters, not all blank, got {chars}"),
+                ));
+            }
+        }
+        if let Some(tags) = &self.tags {
+            if tags.len() > MAX_TAGS {
+                return Err(ApiError::invalid(
+                    "tags",
+                    format!("at most {MAX_TAGS} tags, got {}", tags.len()),
+                ));
+            }
+            for (i, tag) in tags.iter().enumerate() {
+                check_tag(tag)
+                    .map_err(|message| ApiError::invalid(format!("tags[{i}]"), message))?;
+            }
+        }
+        if let Some(notes) = &self.notes {
+            let chars = notes.chars().count();
+            if chars > MAX_NOTES_CHARS {
+                return Err(ApiError::invalid(
+                    "notes",
+                    format!("at most {MAX_NOTES_CHARS} characters, got {chars}"),
+                ));
+            }
+        }
+        Ok(JobUpdate {
+            name: self.name,
+            tags: self.tags,
+            notes: self.notes,
+        })
+    }
+}
+
+/// Rename a job, replace its tags or write its notes.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    request_body(content = JobPatch, content_type = "application/json",
+        example = json!({"name": "cartpole, wide σ", "tags": ["paper"], "notes": "σ0 = 0.5 helps"})),
+    responses(
+        (status = 200, description = "The job as changed", body = Job),
+        JsonBody,
+        NoSuchJob,
+        Unauthorized,
+    ),
+    security((), ("bearer" = [])),
+)]
+async fn update_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<JobPatch>,
+) -> Result<Json<Job>> {
+    check_id(&id, "job")?;
+    let update = patch.validate()?;
+    if update == JobUpdate::default() {
+        return Ok(Json(load_job(&state, &id).await?));
+    }
+    let job = state.store.update_job(&id, &update).await?;
+    Ok(publish(&state, job).await)
 }
 
 async fn publish(state: &AppState, job: Job) -> Json<Job> {
@@ -426,6 +569,7 @@ async fn cancel_matching(
         status: body.status,
         tag: body.tag,
         kind: body.kind,
+        name_contains: None,
     };
     let cancelled = state.store.cancel_matching(&filter).await?;
     Ok(Json(Cancelled { cancelled }))

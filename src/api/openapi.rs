@@ -26,6 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         jobs::cancel_matching,
         jobs::get_job,
         jobs::delete_job,
+        jobs::update_job,
         jobs::cancel,
         jobs::resume,
         jobs::clone_job,

@@ -16,7 +16,39 @@ pub struct OutputDir {
 const HISTORY_JSONL: &str = "history.jsonl";
 const CHECKPOINT: &str = "checkpoint.json";
 
+/// Every file a run writes: where one of them is, a run has been.
+const RUN_FILES: [&str; 9] = [
+    HISTORY_JSONL,
+    CHECKPOINT,
+    "spec.json",
+    "history.json",
+    "history.csv",
+    "best_genome.json",
+    "best_genome.safetensors",
+    "mean_genome.json",
+    "mean_genome.safetensors",
+];
+
 impl OutputDir {
+    /// The first file of an earlier run in folder `root`, if any.
+    pub fn earlier_run(root: &Path) -> Option<&'static str> {
+        RUN_FILES.into_iter().find(|name| root.join(name).exists())
+    }
+
+    /// Removes an earlier run's files, so that nothing of it is mistaken for the new run's.
+    pub fn remove_run(&self) -> Result<()> {
+        for name in RUN_FILES {
+            let path = self.path(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         Ok(OutputDir {

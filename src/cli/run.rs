@@ -18,12 +18,16 @@ use std::time::Instant;
 pub struct RunArgs {
     /// The job spec (JSON). Only `envs` is required; everything else defaults to the reference.
     spec: PathBuf,
-    /// Folder for the history, genomes and checkpoint.
+    /// Folder for the history, genomes and checkpoint. A folder that holds an earlier run is
+    /// refused unless `--resume` or `--force` says what to do with it.
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
     /// Continue from the checkpoint in `--out` instead of starting over.
     #[arg(long)]
     resume: bool,
+    /// Start over in an `--out` that holds an earlier run, deleting that run's files.
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
     /// Override the spec's generation count.
     #[arg(long)]
     generations: Option<u64>,
@@ -46,7 +50,20 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(g) = args.generations {
         spec.generations = g;
     }
+    if !args.resume
+        && !args.force
+        && let Some(file) = OutputDir::earlier_run(&args.out)
+    {
+        bail!(
+            "{} already holds a run ({file}); pass --resume to continue it, --force to start \
+             over and delete it, or --out for another folder",
+            args.out.display()
+        );
+    }
     let out = OutputDir::create(&args.out)?;
+    if args.force {
+        out.remove_run()?;
+    }
     let choice = match &args.executor {
         Some(name) => serde_json::from_value(name.clone().into())?,
         None => spec.executor,

@@ -8,6 +8,8 @@
 //!   process, whose clock is bound as a parameter: the store takes it once per transaction, so
 //!   every stamp of one transaction agrees there too.
 //! - `{tags}`: a job's tags (stored as a JSON array) as rows with a `value` column.
+//! - `{bytewise}`: after a text expression, orders it by its bytes (PostgreSQL's `collate "C"`;
+//!   SQLite compares text that way already), so both backends list names in one order.
 //! - `{for_update}`, `{skip_locked}`: row locks, which PostgreSQL needs for fencing and
 //!   claiming while SQLite's single writer already serialises every write transaction.
 
@@ -21,6 +23,7 @@ pub(super) trait Dialect: Database {
     /// `Some(sql)`: the database's clock; `None`: the time stamp is bound as a parameter.
     const NOW: Option<&'static str>;
     const TAGS: &'static str;
+    const BYTEWISE: &'static str;
     const FOR_UPDATE: &'static str;
     const SKIP_LOCKED: &'static str;
 }
@@ -28,6 +31,7 @@ pub(super) trait Dialect: Database {
 impl Dialect for Sqlite {
     const NOW: Option<&'static str> = None;
     const TAGS: &'static str = "json_each(job.tags)";
+    const BYTEWISE: &'static str = "";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
 }
@@ -35,6 +39,7 @@ impl Dialect for Sqlite {
 impl Dialect for Postgres {
     const NOW: Option<&'static str> = Some("sfnn_now_ms()");
     const TAGS: &'static str = "json_array_elements_text(job.tags::json)";
+    const BYTEWISE: &'static str = "collate \"C\"";
     const FOR_UPDATE: &'static str = "for update";
     const SKIP_LOCKED: &'static str = "for update skip locked";
 }
@@ -57,6 +62,7 @@ pub(super) fn render<D: Dialect>(text: &'static str) -> Cow<'static, str> {
     };
     Cow::Owned(
         text.replace("{tags}", D::TAGS)
+            .replace("{bytewise}", D::BYTEWISE)
             .replace("{for_update}", D::FOR_UPDATE)
             .replace("{skip_locked}", D::SKIP_LOCKED),
     )

@@ -19,6 +19,67 @@ pub(super) const INSERT_JOB: &str = "insert into job (job_id, kind, name, tags, 
     priority, generations, requested_executor, sweep_id, sweep_values, created_at, updated_at) \
     values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, {now}, {now}) returning *";
 
+/// The job list in each order of [`list_statement`]: the filter, then `$4` a `like` pattern on
+/// the lower-cased name, `$5` and `$6` the cursor's sort value and id, `$7` the row limit.
+static LIST: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let keys = [
+        (SortKey::Created, "created_at", "bigint"),
+        (SortKey::Name, "lower(name) {bytewise}", "text"),
+        (
+            SortKey::Best,
+            "coalesce(best_fitness, -1e308)",
+            "double precision",
+        ),
+        (SortKey::Generation, "generation", "bigint"),
+        (SortKey::Status, "status", "text"),
+    ];
+    let mut statements = vec![String::new(); keys.len() * 2];
+    for (key, expr, ty) in keys {
+        for descending in [false, true] {
+            let (op, dir) = if descending {
+                ("<", "desc")
+            } else {
+                (">", "asc")
+            };
+            statements[list_statement(JobSort { key, descending })] = format!(
+                "select *, lower(name) as sort_name from job where {MATCHES_FILTER} \
+                 and (cast($4 as text) is null or lower(name) like lower(cast($4 as text)) escape '\\') \
+                 and (cast($5 as {ty}) is null \
+                      or ({expr}, job_id) {op} (cast($5 as {ty}), cast($6 as text))) \
+                 order by {expr} {dir}, job_id {dir} limit $7"
+            );
+        }
+    }
+    statements
+});
+
+/// Where [`LIST`] keeps the statement of `sort`.
+fn list_statement(sort: JobSort) -> usize {
+    let key = match sort.key {
+        SortKey::Created => 0,
+        SortKey::Name => 1,
+        SortKey::Best => 2,
+        SortKey::Generation => 3,
+        SortKey::Status => 4,
+    };
+    key * 2 + usize::from(sort.descending)
+}
+
+/// A `like` pattern (escape character `\`) that matches names containing `text` as it is: its own
+/// wildcards match only themselves.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Cancels the queued jobs of the rows it updates at once and asks the running ones to stop.
 const CANCEL: &str = "update job set \
     status = case when status = 'queued' then 'cancelled' else status end, \
@@ -109,28 +170,82 @@ impl Store {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<JobPage> {
-        static LIST: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "select * from job where {MATCHES_FILTER} \
-                 and (cast($4 as bigint) is null or (created_at, job_id) < ($4, cast($5 as text))) \
-                 order by created_at desc, job_id desc limit $6"
-            )
-        });
-        let rows: Vec<JobRow> = on_pool!(self, |sql, pool| sql
-            .query_as(LIST.as_str())
-            .bind(filter.status.map(JobStatus::as_str))
-            .bind(filter.kind.map(JobKind::as_str))
-            .bind(filter.tag.as_deref())
-            .bind(cursor.map(|c| c.created_at))
-            .bind(cursor.map(|c| c.id.as_str()))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await)?;
+        self.list_jobs_sorted(filter, JobSort::default(), limit, cursor)
+            .await
+    }
+
+    /// Jobs in `sort` order (ties by id), `limit` per page, after `cursor` (which was made
+    /// for the same sort: the caller checks).
+    pub async fn list_jobs_sorted(
+        &self,
+        filter: &JobFilter,
+        sort: JobSort,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<JobPage> {
+        let pattern = filter.name_contains.as_deref().map(like_pattern);
+        let after = cursor.map(|c| (&c.value, c.id.as_str()));
+        let text = LIST[list_statement(sort)].as_str();
+        let mut rows: Vec<JobRow> = on_pool!(self, |sql, pool| {
+            let query = sql
+                .query_as(text)
+                .bind(filter.status.map(JobStatus::as_str))
+                .bind(filter.kind.map(JobKind::as_str))
+                .bind(filter.tag.as_deref())
+                .bind(pattern.as_deref());
+            // The cursor's value, typed as the sort key's column (NULL: the first page).
+            let query = match (sort.key, after.map(|(v, _)| v)) {
+                (SortKey::Created | SortKey::Generation, value) => query.bind(match value {
+                    Some(SortValue::Int(v)) => Some(*v),
+                    _ => None,
+                }),
+                (SortKey::Best, value) => query.bind(match value {
+                    Some(SortValue::Real(v)) => Some(*v),
+                    Some(SortValue::Int(v)) => Some(*v as f64),
+                    _ => None,
+                }),
+                (SortKey::Name | SortKey::Status, value) => query.bind(match value {
+                    Some(SortValue::Text(v)) => Some(v.clone()),
+                    _ => None,
+                }),
+            };
+            query
+                .bind(after.map(|(_, id)| id))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let jobs = rows
+            .iter_mut()
+            .map(|row| row.sort_value(sort.key))
+            .collect::<Vec<_>>();
         let jobs = rows
             .into_iter()
-            .map(JobRow::decode)
+            .zip(jobs)
+            .map(|(row, value)| Ok((row.decode()?, value)))
             .collect::<Result<_>>()?;
-        Ok(JobPage::of(jobs, limit))
+        Ok(JobPage::of(jobs, sort, limit))
+    }
+
+    /// Changes a job's name, tags or notes (those given); the job as it is now.
+    pub async fn update_job(&self, id: &str, update: &JobUpdate) -> Result<Job> {
+        let tags = update
+            .tags
+            .as_ref()
+            .map(|tags| serde_json::to_string(tags).expect("tags serialise"));
+        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "update job set name = coalesce($1, name), tags = coalesce($2, tags), \
+                   notes = coalesce($3, notes), updated_at = {now} \
+                 where job_id = $4 returning *",
+            )
+            .bind(update.name.as_deref())
+            .bind(tags.as_deref())
+            .bind(update.notes.as_deref())
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.ok_or(StoreError::NotFound("job"))?.decode()
     }
 
     /// Number of jobs per status.

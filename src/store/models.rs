@@ -55,6 +55,9 @@ pub struct Job {
     pub kind: JobKind,
     pub name: String,
     pub tags: Vec<String>,
+    /// Free text kept with the job (`PATCH /api/v1/jobs/{id}`); empty until written.
+    #[serde(default)]
+    pub notes: String,
     /// The job's spec: a `JobSpec` for `evolve` jobs, an `EvaluationSpec` for `evaluate` jobs.
     #[schema(value_type = Object)]
     pub spec: JobPayload,
@@ -198,38 +201,139 @@ pub struct Claim {
     pub lease_token: String,
 }
 
+/// What `PATCH /api/v1/jobs/{id}` changes: each field given replaces the job's, the others
+/// stay. The job's spec keeps the name and tags it was submitted with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobUpdate {
+    pub name: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub notes: Option<String>,
+}
+
 /// Which jobs to list or act on.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
     pub tag: Option<String>,
     pub kind: Option<JobKind>,
+    /// Only jobs whose name contains this, ignoring case (listing only).
+    pub name_contains: Option<String>,
 }
 
-/// A position in the job list (newest first): the last job of the previous page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a job list is ordered by; ties go by job id in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Created,
+    /// The name, lower-cased.
+    Name,
+    /// The best fitness; jobs without one count as lowest.
+    Best,
+    Generation,
+    Status,
+}
+
+/// A job list's order: a key and a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for JobSort {
+    /// Newest first.
+    fn default() -> Self {
+        JobSort {
+            key: SortKey::Created,
+            descending: true,
+        }
+    }
+}
+
+impl JobSort {
+    const KEYS: [(SortKey, &'static str); 5] = [
+        (SortKey::Created, "created"),
+        (SortKey::Name, "name"),
+        (SortKey::Best, "best"),
+        (SortKey::Generation, "generation"),
+        (SortKey::Status, "status"),
+    ];
+
+    /// Every value `parse` accepts: each key ascending, then descending (`-key`).
+    pub fn allowed() -> Vec<String> {
+        let keys = Self::KEYS.iter().map(|(_, name)| name.to_string());
+        keys.clone().chain(keys.map(|k| format!("-{k}"))).collect()
+    }
+
+    /// `key` ascending or `-key` descending.
+    pub fn parse(text: &str) -> Option<JobSort> {
+        let (descending, name) = match text.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, text),
+        };
+        let key = Self::KEYS.iter().find(|(_, n)| *n == name)?.0;
+        Some(JobSort { key, descending })
+    }
+
+    pub fn as_string(self) -> String {
+        let name = Self::KEYS
+            .iter()
+            .find(|(k, _)| *k == self.key)
+            .expect("every key")
+            .1;
+        if self.descending {
+            format!("-{name}")
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// A sort key's value as the store compares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// A position in a sorted job list: the sort, and the sort value and id of the last job of the
+/// previous page. Opaque to clients (hex of a small JSON array), so any name can travel in a
+/// query string.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
-    pub created_at: i64,
+    pub sort: JobSort,
+    pub value: SortValue,
     pub id: String,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        format!("{}_{}", self.created_at, self.id)
+        let json = serde_json::json!([self.sort.as_string(), self.value, self.id]).to_string();
+        json.bytes().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn decode(text: &str) -> Option<Cursor> {
-        let (at, id) = text.split_once('_')?;
+        if !text.len().is_multiple_of(2) || !text.is_ascii() {
+            return None;
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        let (sort, value, id): (String, SortValue, String) = serde_json::from_slice(&bytes).ok()?;
+        let sort = JobSort::parse(&sort)?;
         let valid_id = !id.is_empty()
             && id.len() <= 64
             && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !valid_id {
-            return None;
-        }
-        Some(Cursor {
-            created_at: at.parse().ok()?,
-            id: id.to_string(),
-        })
+        let valid_value = matches!(
+            (sort.key, &value),
+            (SortKey::Created | SortKey::Generation, SortValue::Int(_))
+                | (SortKey::Name | SortKey::Status, SortValue::Text(_))
+                | (SortKey::Best, SortValue::Real(_) | SortValue::Int(_))
+        );
+        (valid_id && valid_value).then_some(Cursor { sort, value, id })
     }
 }
 
@@ -242,22 +346,26 @@ pub struct JobPage {
 }
 
 impl JobPage {
-    /// The page of `jobs`, read `limit + 1` at a time: the extra one, when there, says that
-    /// another page follows, which starts after the page's last job.
-    pub(super) fn of(mut jobs: Vec<Job>, limit: u32) -> JobPage {
+    /// The page of `jobs` (with each one's sort value), read `limit + 1` at a time: the extra
+    /// one, when there, says that another page follows, which starts after the page's last job.
+    pub(super) fn of(mut jobs: Vec<(Job, SortValue)>, sort: JobSort, limit: u32) -> JobPage {
         let next_cursor = if jobs.len() > limit as usize {
             jobs.truncate(limit as usize);
-            jobs.last().map(|j| {
+            jobs.last().map(|(job, value)| {
                 Cursor {
-                    created_at: j.created_at,
-                    id: j.id.clone(),
+                    sort,
+                    value: value.clone(),
+                    id: job.id.clone(),
                 }
                 .encode()
             })
         } else {
             None
         };
-        JobPage { jobs, next_cursor }
+        JobPage {
+            jobs: jobs.into_iter().map(|(job, _)| job).collect(),
+            next_cursor,
+        }
     }
 }
 
@@ -355,4 +463,49 @@ pub fn genome_sha256(values: &[f32]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_any_name_and_refuse_what_no_page_returned() {
+        let cursor = Cursor {
+            sort: JobSort::parse("-name").unwrap(),
+            value: SortValue::Text("50% \"σ\" & co_".into()),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        let text = cursor.encode();
+        assert!(text.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+        assert_eq!(Cursor::decode(&text), Some(cursor));
+        let best = Cursor {
+            sort: JobSort::parse("best").unwrap(),
+            value: SortValue::Real(-1e308),
+            id: "a-1".into(),
+        };
+        assert_eq!(Cursor::decode(&best.encode()), Some(best));
+        let hex = |json: &str| json.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        // A sort value of the wrong type, an unknown sort, a bad id, not hex.
+        for bad in [
+            hex(r#"["created", "x", "a"]"#),
+            hex(r#"["fitness", 1, "a"]"#),
+            hex(r#"["created", 1, "a b"]"#),
+            "zz".into(),
+            "abc".into(),
+        ] {
+            assert_eq!(Cursor::decode(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_allowed_sort_parses_and_prints_back() {
+        let allowed = JobSort::allowed();
+        assert_eq!(allowed.len(), 10);
+        for text in &allowed {
+            assert_eq!(&JobSort::parse(text).unwrap().as_string(), text);
+        }
+        assert_eq!(JobSort::parse("-created"), Some(JobSort::default()));
+        assert_eq!(JobSort::parse("--name"), None);
+    }
 }

@@ -15,6 +15,7 @@ pub(super) struct JobRow {
     kind: String,
     name: String,
     tags: String,
+    notes: String,
     spec: String,
     status: String,
     priority: i32,
@@ -37,9 +38,23 @@ pub(super) struct JobRow {
     finished_at: Option<i64>,
     sweep_id: Option<String>,
     sweep_values: Option<String>,
+    /// The lower-cased name as the database spells it, where a job list sorts by name.
+    #[sqlx(default)]
+    sort_name: Option<String>,
 }
 
 impl JobRow {
+    /// The value of `key` by which a job list sorted on it ordered this row.
+    pub(super) fn sort_value(&mut self, key: SortKey) -> SortValue {
+        match key {
+            SortKey::Created => SortValue::Int(self.created_at),
+            SortKey::Generation => SortValue::Int(self.generation),
+            SortKey::Best => SortValue::Real(self.best_fitness.unwrap_or(NO_FITNESS)),
+            SortKey::Status => SortValue::Text(self.status.clone()),
+            SortKey::Name => SortValue::Text(self.sort_name.take().unwrap_or_default()),
+        }
+    }
+
     /// The job this row holds; a value the program could not have written is
     /// [`StoreError::Corrupt`].
     pub(super) fn decode(self) -> Result<Job> {
@@ -49,6 +64,7 @@ impl JobRow {
             kind,
             name: self.name,
             tags: serde_json::from_str(&self.tags).map_err(|_| corrupt("tags", &self.tags))?,
+            notes: self.notes,
             spec: JobPayload::decode(kind, &self.spec).map_err(|_| corrupt("spec", &self.spec))?,
             status: parse_status(&self.status)?,
             priority: self.priority,
@@ -81,6 +97,10 @@ impl JobRow {
         })
     }
 }
+
+/// Where a job list sorts by best fitness, a job without one sorts as this (below any fitness
+/// an environment gives); the SQL of that sort spells the same number.
+pub(super) const NO_FITNESS: f64 = -1e308;
 
 /// The columns of a genome's metadata (its values stay behind: `param_count` is their length).
 pub(super) const GENOME_COLUMNS: &str = "genome_id, job_id, generation, kind, fitness, model, \

@@ -18,14 +18,34 @@ function fmtTick(v) {
   return String(Number(v.toPrecision(4)));
 }
 
+// Generations are whole numbers: ticks only at integer steps.
+const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
+
+/** The y scale: linear, or logarithmic when asked and every value is positive, else asinh
+ * (a logarithm on both sides of zero, linear near it), so negative fitness stays drawable. */
+function yScale(log, data) {
+  if (!log) return { auto: true };
+  const positive = data.slice(1).every((ys) => ys.every((v) => v === null || v === undefined || v > 0));
+  return positive ? { distr: 3 } : { distr: 4, asinh: 1 };
+}
+
 /**
  * A chart in `container` (an empty element). `series` are uPlot series options for the y
  * columns; `data` is [x, ...ys]. Options: `xLabel`, `yLabel`, `log` (log y), `bands`,
- * `stepped` indexes. Returns { setData(data), destroy() }.
+ * `stepped` indexes. Returns { setData(data), setLog(on), destroy() }. When the cursor is off
+ * the chart, the legend shows each series' last value.
  */
 export function lineChart(container, { series, bands = [], xLabel = 'generation', yLabel = '', log = false, height = 240 }) {
   let plot = null;
   let data = [[], ...series.map(() => [])];
+  const integerX = xLabel === 'generation';
+  // The legend at the last point when the cursor is not on a point.
+  const showLast = (u) => {
+    if (u.cursor.idx === null || u.cursor.idx === undefined) {
+      const last = u.data[0].length - 1;
+      if (last >= 0) u.setLegend({ idx: last }, false);
+    }
+  };
   // Whether the user has zoomed in (drag to zoom, double-click to reset): live updates then
   // keep the zoomed range instead of following the data.
   let zoomed = false;
@@ -42,9 +62,22 @@ export function lineChart(container, { series, bands = [], xLabel = 'generation'
     height,
     cursor: { drag: { x: true, y: false }, points: { size: 6 } },
     legend: { live: true },
-    scales: { x: { time: false }, y: log ? { distr: 3 } : { auto: true } },
+    scales: { x: { time: false }, y: yScale(log, data) },
     axes: [
-      { ...AXIS, label: xLabel, labelSize: 20, labelFont: '12px system-ui, sans-serif' },
+      {
+        ...AXIS,
+        label: xLabel,
+        labelSize: 20,
+        labelFont: '12px system-ui, sans-serif',
+        ...(integerX ? {
+          incrs: INTEGER_INCRS,
+          values: (u, splits) => {
+            // The ticks on screen, for tests and anyone inspecting the page.
+            container.dataset.xTicks = splits.join(',');
+            return splits.map((v) => String(v));
+          },
+        } : {}),
+      },
       {
         ...AXIS,
         label: yLabel,
@@ -56,7 +89,7 @@ export function lineChart(container, { series, bands = [], xLabel = 'generation'
     ],
     series: [{ label: xLabel, value: (u, v) => (v === null ? '—' : String(v)) }, ...series],
     bands,
-    hooks: { setScale: [onScale] },
+    hooks: { setScale: [onScale], setLegend: [showLast] },
   });
   const width = () => Math.max(280, Math.floor(container.clientWidth || 600));
   const build = () => {
@@ -76,7 +109,19 @@ export function lineChart(container, { series, bands = [], xLabel = 'generation'
   return {
     setData(next) {
       data = next;
-      plot.setData(data, !zoomed);
+      // A log axis turns asinh when a value that is not positive arrives (and back).
+      if (log && yScale(log, data).distr !== plot.scales.y.distr) {
+        zoomed = false;
+        build();
+      } else plot.setData(data, !zoomed);
+    },
+    /** Switches the y axis between linear and log (rebuilt: uPlot fixes a scale's kind). */
+    setLog(on) {
+      if (on === log) return;
+      log = on;
+      zoomed = false;
+      build();
+      container.dataset.log = String(on);
     },
     destroy() {
       observer.disconnect();

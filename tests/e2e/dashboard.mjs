@@ -27,6 +27,14 @@ const step = (what) => console.log(`[${((Date.now() - started) / 1000).toFixed(1
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
 }
+// Polls `probe` (async) until it returns true, for at most 3 s.
+async function eventually(probe, message) {
+  const until = Date.now() + 3000;
+  while (!(await probe())) {
+    if (Date.now() > until) throw new Error(`check failed: ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 const userData = mkdtempSync(join(tmpdir(), 'sfnn-e2e-chromium-'));
 const context = await chromium.launchPersistentContext(userData, {
@@ -176,8 +184,54 @@ try {
   check(safetensors.includes('format=safetensors'), 'a safetensors download is offered');
   summary.genome_file = download.suggestedFilename();
 
+  // Each genome is listed once, with every kind it was kept as; the best one has its own
+  // downloads.
+  const shas = await page.$$eval('#genome-table tbody tr', (rows) => rows.map((r) => r.dataset.sha256));
+  check(shas.length > 0 && new Set(shas).size === shas.length, `each genome is listed once: ${shas}`);
+  check((await finalBest.getAttribute('data-kinds')).split(' ').includes('generation_best'),
+    `the final best is also listed as the last new best (${await finalBest.getAttribute('data-kinds')})`);
+  check((await page.locator('#best-genome-json').getAttribute('data-genome-id')) === (await finalBest.getAttribute('data-genome-id')),
+    'the best-genome download is the final best');
+  check((await page.locator('#best-genome-safetensors').getAttribute('href')).includes('format=safetensors'), 'the best genome comes as safetensors too');
+
+  // ---- chart options: integer generation ticks, last values in the legend, EMA, log scale ----
+  step('chart options');
+  const ticks = (await chart.getAttribute('data-x-ticks')).split(',').map(Number);
+  check(ticks.length > 1 && ticks.every(Number.isInteger), `generation ticks are integers: ${ticks}`);
+  const fmt = (v) => (Math.abs(v) !== 0 && (Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
+  const legend = (label) => chart.locator('.u-legend tr.u-series').filter({ has: page.locator('th', { hasText: new RegExp(`^${label}$`) }) }).locator('td.u-value');
+  const history = await (await page.request.get(`${url}/api/v1/jobs/${jobId}/history`)).json();
+  const means = history.map((r) => r.fitness.mean);
+  const legendIs = (label, value, message) =>
+    eventually(async () => (await legend(label).textContent()) === value, `${message} (${value})`);
+  await legendIs('best so far', fmt(history.at(-1).best_so_far), 'the legend shows the last best so far');
+  await legendIs('mean', fmt(means.at(-1)), 'the legend shows the last mean');
+  await page.locator('#fitness-smoothing').evaluate((el) => { el.value = '0.9'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  const smoothed = means.reduce((avg, v) => (avg === null ? v : 0.9 * avg + 0.1 * v), null);
+  await page.waitForFunction(() => document.querySelector('[data-chart="fitness"]').dataset.smoothing === '0.9');
+  await legendIs('mean', fmt(smoothed), 'the legend shows the smoothed mean');
+  await page.locator('#fitness-log').check();
+  await page.waitForFunction(() => document.querySelector('[data-chart="fitness"]').dataset.log === 'true');
+  check(await chart.locator('canvas').count() === 1, 'the log-scale chart is drawn once');
+  await legendIs('mean', fmt(smoothed), 'the log-scale chart keeps the smoothing');
+
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(artifacts, 'job-page.png'), fullPage: true });
+
+  // ---- name, tags and notes: edited in a dialog, kept by the server ---------------------------
+  step('edit name, tags and notes');
+  const notes = 'σ0 = 0.5 looked better.\nSecond line.';
+  await page.locator('#edit-job').click();
+  const editor = page.getByRole('dialog', { name: 'Edit job' });
+  await editor.getByLabel('Name').fill('e2e-cartpole renamed');
+  await editor.getByLabel('Tags (comma-separated)').fill('e2e, dashboard, edited');
+  await editor.getByLabel('Notes').fill(notes);
+  await editor.getByRole('button', { name: 'Save' }).click();
+  await editor.waitFor({ state: 'detached' });
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'e2e-cartpole renamed' }).waitFor();
+  check((await page.locator('#job-notes').textContent()) === notes, 'the notes survive a reload');
+  check((await page.locator('.title-block .tag').allTextContents()).join() === 'e2e,dashboard,edited', 'the tags survive a reload');
 
   // ---- evaluate the genome ------------------------------------------------------------------
   step('evaluate the genome');
@@ -209,6 +263,27 @@ try {
       rows.every((r) => [...r.querySelectorAll('.tag')].some((t) => t.textContent === 'e2e'));
   }, jobId);
   await page.screenshot({ path: join(artifacts, 'job-list.png'), fullPage: true });
+
+  // Sortable headers and the name search, kept in the address.
+  await page.getByLabel('Tag', { exact: true }).fill('');
+  await page.waitForURL(/#\/$/);
+  const firstRow = () => page.locator('#job-table tbody tr[data-job-id]').first().getAttribute('data-job-id');
+  const rowCount = () => page.locator('#job-table tbody tr[data-job-id]').count();
+  await page.locator('button[data-sort="best"]').click();
+  await page.waitForURL(/sort=-best/);
+  await page.waitForFunction((id) => document.querySelector('#job-table tbody tr[data-job-id]')?.dataset.jobId === id, jobId);
+  check((await page.locator('th[aria-sort="descending"] button[data-sort="best"]').count()) === 1, 'the best-fitness header says it sorts descending');
+  await page.locator('button[data-sort="best"]').click();
+  await page.waitForURL(/sort=best/);
+  // Ascending, the evaluation (which has no fitness) comes first.
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll('#job-table tbody tr[data-job-id]')];
+    return rows.length === 2 && rows[1].dataset.jobId === id;
+  }, jobId);
+  await page.getByLabel('Search').fill('RENAMED');
+  await page.waitForURL(/q=RENAMED/);
+  await page.waitForFunction(() => document.querySelectorAll('#job-table tbody tr[data-job-id]').length === 1);
+  check((await firstRow()) === jobId && (await rowCount()) === 1, 'the search finds the renamed job only');
   await page.goto(`${url}#/compare?ids=${jobId}`);
   await page.locator('[data-chart="compare-best"] canvas').waitFor();
   await page.locator(`#pick-${jobId}:checked`).waitFor();

@@ -5,12 +5,13 @@
 //! Each step names the schema it changes and panics when that schema is missing, so a renamed
 //! type fails the OpenAPI tests instead of silently loosening the document.
 
-use crate::limits::spec::{MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS};
+use crate::limits::spec::{MAX_NAME_CHARS, MAX_NOTES_CHARS, MAX_TAG_CHARS, MAX_TAGS};
 use serde_json::{Value, json};
 
 pub fn apply(doc: &mut Value) {
     environment_names(doc);
     tags_and_name(doc);
+    job_patch(doc);
     spec_ranges(doc);
     clone_patch(doc);
     genome_file_tag(doc);
@@ -65,6 +66,36 @@ fn tags_and_name(doc: &mut Value) {
     tags["maxItems"] = json!(MAX_TAGS);
     tags["items"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS});
     at(doc, "/components/schemas/JobSpec/properties/name")["maxLength"] = json!(MAX_NAME_CHARS);
+}
+
+/// `JobPatch` as `JobPatch::validate` checks it: the spec's rules for tags, a name that is not
+/// all blank, notes up to their limit; and the job list's sort values and search length.
+fn job_patch(doc: &mut Value) {
+    let tags = json!({
+        "type": ["array", "null"],
+        "maxItems": MAX_TAGS,
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS},
+        "description": "Replaces every tag",
+    });
+    let patch = at(doc, "/components/schemas/JobPatch/properties");
+    patch["tags"] = tags;
+    patch["name"]["maxLength"] = json!(MAX_NAME_CHARS);
+    patch["name"]["pattern"] = json!("\\S");
+    patch["notes"]["maxLength"] = json!(MAX_NOTES_CHARS);
+    let list = at(doc, "/paths/~1api~1v1~1jobs/get/parameters")
+        .as_array_mut()
+        .expect("the job list's parameters are a list");
+    for parameter in list.iter_mut() {
+        match parameter["name"].as_str() {
+            Some("sort") => {
+                parameter["schema"]["enum"] = json!(crate::store::JobSort::allowed());
+            }
+            Some("q") => {
+                parameter["schema"]["maxLength"] = json!(crate::limits::http::MAX_SEARCH_CHARS);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The ranges `JobSpec::validate` checks one field at a time (those that depend on other fields,

@@ -11,6 +11,24 @@ const ENV_METRICS = {
   mean_return: { label: 'mean weighted return', y: 'return' },
   best_return: { label: 'best weighted return', y: 'return' },
 };
+/** Exponential moving average with weight `w` on the past (0: the values as they are); gaps
+ * stay gaps and do not reset the average. */
+export function ema(values, w) {
+  if (!(w > 0)) return values;
+  const out = new Array(values.length);
+  let avg = null;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out[i] = null;
+      continue;
+    }
+    avg = avg === null ? v : w * avg + (1 - w) * v;
+    out[i] = avg;
+  }
+  return out;
+}
+
 const GENOME_LABELS = {
   final_best: 'final best', final_mean: 'final mean', generation_best: 'new best',
   strategy_mean: 'strategy mean', uploaded: 'uploaded',
@@ -33,6 +51,7 @@ export function jobView(root, id, { setConnection }) {
   const tags = h('div', { class: 'tags' });
   const actions = h('div', { class: 'actions' });
   const facts = h('dl', { class: 'facts' });
+  const notesText = h('p', { class: 'notes-text', id: 'job-notes' });
   const alertBox = h('div', { class: 'alert', role: 'alert', hidden: true });
   const body = h('div', { class: 'job-body' });
 
@@ -41,6 +60,10 @@ export function jobView(root, id, { setConnection }) {
     h('div', { class: 'page-head' }, h('div', { class: 'title-block' }, h('div', { class: 'title-line' }, title, badge), tags), actions),
     alertBox,
     h('section', { class: 'card facts-card', 'aria-label': 'Summary' }, facts),
+    h('section', { class: 'card notes-card', 'aria-labelledby': 'notes-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'notes-title', text: 'Notes' }),
+        h('button', { type: 'button', class: 'btn btn-small', id: 'edit-job', on: { click: () => editDialog() } }, 'Edit name, tags, notes…')),
+      notesText),
     body);
 
   // ---- header, facts, actions ----------------------------------------------------------
@@ -59,6 +82,8 @@ export function jobView(root, id, { setConnection }) {
     }
     if (!ACTIVE.has(job.status)) buttons.push(button('Delete', 'btn-danger-outline', remove));
     replace(actions, buttons);
+    notesText.textContent = job.notes || 'No notes yet.';
+    notesText.classList.toggle('muted', !job.notes);
 
     if (job.error) {
       alertBox.hidden = false;
@@ -92,6 +117,53 @@ export function jobView(root, id, { setConnection }) {
     replace(facts, items.map(([k, v]) => h('div', { class: 'fact' }, h('dt', { text: k }), h('dd', {}, v))));
   }
 
+  // Name, tags and notes are the owner's to change at any time (PATCH /jobs/{id}).
+  function editDialog() {
+    const slots = {};
+    const slot = (name) => (slots[name] = h('p', { class: 'field-error', id: `edit-${name}-error`, hidden: true }));
+    const name = h('input', { type: 'text', id: 'edit-name', maxlength: 200, value: job.name, 'aria-describedby': 'edit-name-error' });
+    const tagsInput = h('input', { type: 'text', id: 'edit-tags', value: job.tags.join(', '), 'aria-describedby': 'edit-tags-error' });
+    const notes = h('textarea', { id: 'edit-notes', rows: 8, maxlength: 10000, 'aria-describedby': 'edit-notes-error' });
+    notes.value = job.notes || '';
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Save' });
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'edit-title' });
+    const form = h('form', { method: 'dialog' },
+      h('h2', { id: 'edit-title', text: 'Edit job' }),
+      h('div', { class: 'field' }, h('label', { for: 'edit-name', text: 'Name' }), name, slot('name')),
+      h('div', { class: 'field' }, h('label', { for: 'edit-tags', text: 'Tags (comma-separated)' }), tagsInput, slot('tags')),
+      h('div', { class: 'field' }, h('label', { for: 'edit-notes', text: 'Notes' }), notes, slot('notes')),
+      slot('other'),
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn', text: 'Close', on: { click: () => dialog.close() } }), save));
+    dialog.append(form);
+    dialog.addEventListener('close', () => dialog.remove());
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      for (const s of Object.values(slots)) s.hidden = true;
+      const patch = {
+        name: name.value,
+        tags: tagsInput.value.split(',').map((t) => t.trim()).filter(Boolean),
+        notes: notes.value,
+      };
+      save.disabled = true;
+      try {
+        const next = await api(`/jobs/${id}`, { method: 'PATCH', body: patch });
+        job = { ...next, generation: Math.max(next.generation, job.generation) };
+        renderHead();
+        dialog.close();
+        toast('Saved.');
+      } catch (e) {
+        const key = e instanceof ApiError && e.field ? e.field.replace(/\[\d+\]/g, '') : 'other';
+        const target = slots[key] || slots.other;
+        target.textContent = e.message;
+        target.hidden = false;
+      } finally {
+        save.disabled = false;
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
   function button(text, cls, onClick) {
     return h('button', { type: 'button', class: `btn ${cls}`, on: { click: onClick } }, text);
   }
@@ -122,6 +194,10 @@ export function jobView(root, id, { setConnection }) {
   // ---- evolution: charts ----------------------------------------------------------------
 
   let fitnessCard;
+  let smoothingWeight = 0;
+  const smoothingLabel = () => (smoothingWeight > 0 ? smoothingWeight.toFixed(2) : 'off');
+  // The best genome's downloads, filled once the job has kept one.
+  const bestDownloads = h('div', { class: 'downloads', id: 'best-genome', hidden: true });
   let envChart = null;
   let envMetric = 'mean_score';
   let envHolder;
@@ -143,12 +219,28 @@ export function jobView(root, id, { setConnection }) {
     });
     genomeBox = h('div', { class: 'genomes' }, h('p', { class: 'muted', text: 'No genomes yet.' }));
     const specPre = h('pre', { class: 'spec', tabindex: 0, 'aria-label': 'Job spec' }, JSON.stringify(job.spec, null, 2));
+    const smoothing = h('input', { type: 'range', id: 'fitness-smoothing', min: 0, max: 0.99, step: 0.01, value: String(smoothingWeight) });
+    const smoothingText = h('output', { for: 'fitness-smoothing', class: 'small mono', text: smoothingLabel() });
+    smoothing.addEventListener('input', () => {
+      smoothingWeight = Number(smoothing.value);
+      smoothingText.textContent = smoothingLabel();
+      draw();
+    });
+    const logToggle = h('input', { type: 'checkbox', id: 'fitness-log' });
+    logToggle.addEventListener('change', () => {
+      charts[0].setLog(logToggle.checked);
+      draw();
+    });
+    const controls = h('div', { class: 'chart-controls' },
+      h('label', { for: 'fitness-smoothing', class: 'small', text: 'Smoothing (EMA) ' }), smoothing, smoothingText,
+      h('label', { class: 'small check' }, logToggle, ' log scale'));
     const empty = h('p', { class: 'chart-empty muted', id: 'chart-empty', text: job.status === 'queued' ? 'Waiting for a worker to start this job…' : 'No generations recorded yet.' });
 
     replace(body,
       h('section', { class: 'card chart-card wide', 'aria-labelledby': 'fitness-title' },
         h('div', { class: 'card-head' }, h('h2', { id: 'fitness-title', text: 'Fitness' }),
-          h('p', { class: 'muted small', text: 'Population min–max (light band) and interquartile range (dark band), mean, and best so far. Drag to zoom, double-click to reset.' })),
+          h('p', { class: 'muted small', text: 'Population min–max (light band) and interquartile range (dark band), mean, and best so far. Smoothing applies to the mean and the generation best. Drag to zoom, double-click to reset.' }),
+          controls),
         empty, fitnessCard),
       h('div', { class: 'chart-grid' },
         h('section', { class: 'card chart-card', 'aria-labelledby': 'envs-title' },
@@ -159,6 +251,7 @@ export function jobView(root, id, { setConnection }) {
           h('div', { class: 'card-head' }, h('h2', { id: 'thr-title', text: 'Throughput' }), h('span', { class: 'muted small', text: 'environment steps per second of evaluation' })), thrHolder)),
       h('section', { class: 'card', 'aria-labelledby': 'genomes-title' },
         h('div', { class: 'card-head' }, h('h2', { id: 'genomes-title', text: 'Genomes' }),
+          bestDownloads,
           h('div', { class: 'downloads' }, h('span', { class: 'muted small', text: 'History: ' }),
             h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=csv`, download: '', text: 'CSV' }),
             h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=json`, download: '', text: 'JSON' }))),
@@ -205,7 +298,8 @@ export function jobView(root, id, { setConnection }) {
   function draw() {
     if (disposed || !fitnessCard) return;
     const [fit, sig, thr] = charts;
-    fit.setData([cols.gen, cols.worst, cols.q25, cols.q75, cols.best, cols.mean, cols.bsf]);
+    fit.setData([cols.gen, cols.worst, cols.q25, cols.q75, ema(cols.best, smoothingWeight), ema(cols.mean, smoothingWeight), cols.bsf]);
+    fitnessCard.dataset.smoothing = String(smoothingWeight);
     sig.setData([cols.gen, cols.sigma]);
     thr.setData([cols.gen, cols.thr]);
     const names = envNames(job.spec);
@@ -269,9 +363,20 @@ export function jobView(root, id, { setConnection }) {
     }
   }
 
-  function renderGenomes(list) {
+  function renderGenomes(genomes) {
     const rank = { final_best: 0, final_mean: 1, generation_best: 2, strategy_mean: 3, uploaded: 4 };
-    list.sort((a, b) => (rank[a.kind] ?? 9) - (rank[b.kind] ?? 9) || (b.generation ?? 0) - (a.generation ?? 0));
+    genomes.sort((a, b) => (rank[a.kind] ?? 9) - (rank[b.kind] ?? 9) || (b.generation ?? 0) - (a.generation ?? 0));
+    // One row per distinct genome: the final best is usually the last "new best" again. The
+    // row keeps the first (highest-ranked) copy and lists every kind it was kept as.
+    const bySha = new Map();
+    for (const g of genomes) {
+      const seen = bySha.get(g.sha256);
+      if (seen) {
+        if (!seen.kinds.includes(g.kind)) seen.kinds.push(g.kind);
+      } else bySha.set(g.sha256, { ...g, kinds: [g.kind] });
+    }
+    const list = [...bySha.values()];
+    renderBest(genomes);
     if (!list.length) {
       replace(genomeBox, h('p', { class: 'muted', text: 'No genomes yet: the first one is kept after the first generation.' }));
       return;
@@ -282,8 +387,8 @@ export function jobView(root, id, { setConnection }) {
       h('thead', {}, h('tr', {},
         ['Kind', 'Generation', 'Fitness', 'Parameters', 'SHA-256'].map((t, i) => h('th', { scope: 'col', class: i >= 1 && i <= 3 ? 'num' : null, text: t })),
         h('th', { scope: 'col' }, h('span', { class: 'sr-only', text: 'Actions' })))),
-      h('tbody', {}, shown.map((g) => h('tr', { dataset: { genomeId: g.id, kind: g.kind } },
-        h('td', {}, h('span', { class: `kind kind-${g.kind}`, text: GENOME_LABELS[g.kind] || g.kind })),
+      h('tbody', {}, shown.map((g) => h('tr', { dataset: { genomeId: g.id, kind: g.kind, kinds: g.kinds.join(' '), sha256: g.sha256 } },
+        h('td', {}, g.kinds.map((k) => h('span', { class: `kind kind-${k}`, text: GENOME_LABELS[k] || k }))),
         h('td', { class: 'num', text: g.generation ?? '—' }),
         h('td', { class: 'num', text: fmtNum(g.fitness, 5) }),
         h('td', { class: 'num', text: fmtInt(g.param_count) }),
@@ -297,6 +402,18 @@ export function jobView(root, id, { setConnection }) {
         showAllGenomes ? 'Show fewer' : `Show all ${list.length}`)
       : null;
     replace(genomeBox, h('div', { class: 'table-wrap' }, table), more);
+  }
+
+  /** Downloads of the run's best genome: the final best, else the fittest kept so far. */
+  function renderBest(genomes) {
+    const candidates = genomes.filter((g) => g.kind === 'final_best' || g.kind === 'generation_best');
+    const best = candidates.find((g) => g.kind === 'final_best') ||
+      candidates.reduce((a, g) => (a === null || (g.fitness ?? -Infinity) > (a.fitness ?? -Infinity) ? g : a), null);
+    bestDownloads.hidden = !best;
+    if (!best) return;
+    replace(bestDownloads, h('span', { class: 'muted small', text: 'Best genome: ' }),
+      h('a', { class: 'btn btn-small', id: 'best-genome-json', href: downloadUrl(best.id, 'json'), download: '', dataset: { genomeId: best.id }, text: 'JSON' }),
+      h('a', { class: 'btn btn-small', id: 'best-genome-safetensors', href: downloadUrl(best.id, 'safetensors'), download: '', text: 'safetensors' }));
   }
 
   // ---- evaluate a genome --------------------------------------------------------------

@@ -5,6 +5,9 @@ import { h, replace, fmtNum, fmtAgo, fmtDate, statusBadge, envNames, hashQuery, 
 
 const PAGE = 50;
 const ACTIVE = new Set(['queued', 'running']);
+const DEFAULT_SORT = '-created';
+// Sortable columns: the API's sort key, and the direction a first click picks.
+const SORTS = { name: 'name', status: 'status', generation: '-generation', best: '-best', created: '-created' };
 
 export function jobsView(root, { setConnection }) {
   const rows = new Map(); // id -> { job, tr, parts }
@@ -21,19 +24,21 @@ export function jobsView(root, { setConnection }) {
     h('option', { value: 'evolve', text: 'evolution' }),
     h('option', { value: 'evaluate', text: 'evaluation' }));
   const tagInput = h('input', { id: 'filter-tag', name: 'tag', type: 'search', placeholder: 'e.g. paper', maxlength: 64, autocomplete: 'off' });
+  const searchInput = h('input', { id: 'filter-q', name: 'q', type: 'search', placeholder: 'part of a name', maxlength: 200, autocomplete: 'off' });
 
   const setFilterInputs = () => {
     statusSelect.value = filters.status;
     kindSelect.value = filters.kind;
     tagInput.value = filters.tag;
+    searchInput.value = filters.q;
   };
   setFilterInputs();
 
   const pushFilters = () => {
     const q = new URLSearchParams();
-    for (const key of ['status', 'tag', 'kind']) {
-      const value = { status: statusSelect.value, tag: tagInput.value.trim(), kind: kindSelect.value }[key];
-      if (value) q.set(key, value);
+    const values = { q: searchInput.value.trim(), status: statusSelect.value, tag: tagInput.value.trim(), kind: kindSelect.value, sort: filters.sort };
+    for (const key of ['q', 'status', 'tag', 'kind', 'sort']) {
+      if (values[key] && !(key === 'sort' && values[key] === DEFAULT_SORT)) q.set(key, values[key]);
     }
     const target = q.toString() ? `#/?${q}` : '#/';
     if (location.hash !== target) location.hash = target;
@@ -41,10 +46,35 @@ export function jobsView(root, { setConnection }) {
   statusSelect.addEventListener('change', pushFilters);
   kindSelect.addEventListener('change', pushFilters);
   let tagTimer = null;
-  tagInput.addEventListener('input', () => {
-    clearTimeout(tagTimer);
-    tagTimer = setTimeout(pushFilters, 400);
-  });
+  for (const input of [tagInput, searchInput]) {
+    input.addEventListener('input', () => {
+      clearTimeout(tagTimer);
+      tagTimer = setTimeout(pushFilters, 400);
+    });
+  }
+
+  // A column header sorts by its column; a second click turns the order round.
+  const sortHeads = new Map();
+  const sortHead = (key, label, cls) => {
+    const arrow = h('span', { class: 'sort-arrow', 'aria-hidden': 'true' });
+    const th = h('th', { scope: 'col', class: cls },
+      h('button', { type: 'button', class: 'sort-button', dataset: { sort: key }, on: { click: () => {
+        const current = filters.sort.replace(/^-/, '');
+        filters.sort = current === key ? (filters.sort.startsWith('-') ? key : `-${key}`) : SORTS[key];
+        pushFilters();
+      } } }, label, arrow));
+    sortHeads.set(key, { th, arrow });
+    return th;
+  };
+  const showSort = () => {
+    const key = filters.sort.replace(/^-/, '');
+    const descending = filters.sort.startsWith('-');
+    for (const [k, { th, arrow }] of sortHeads) {
+      if (k === key) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+      else th.removeAttribute('aria-sort');
+      arrow.textContent = k === key ? (descending ? ' ▼' : ' ▲') : '';
+    }
+  };
 
   const cancelMatching = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'cancel-matching' }, 'Cancel all matching…');
   const cancelSelected = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'cancel-selected', disabled: true }, 'Cancel selected');
@@ -71,6 +101,7 @@ export function jobsView(root, { setConnection }) {
       h('a', { class: 'btn btn-primary', href: '#/new', text: 'New job' })),
     h('section', { class: 'card' },
       h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter jobs', on: { submit: (e) => { e.preventDefault(); pushFilters(); } } },
+        h('div', { class: 'field' }, h('label', { for: 'filter-q', text: 'Search' }), searchInput),
         h('div', { class: 'field' }, h('label', { for: 'filter-status', text: 'Status' }), statusSelect),
         h('div', { class: 'field' }, h('label', { for: 'filter-tag', text: 'Tag' }), tagInput),
         h('div', { class: 'field' }, h('label', { for: 'filter-kind', text: 'Kind' }), kindSelect),
@@ -78,15 +109,15 @@ export function jobsView(root, { setConnection }) {
         h('div', { class: 'bulk' }, compareSelected, cancelSelected, cancelMatching)),
       h('div', { class: 'table-wrap' },
         h('table', { class: 'jobs', id: 'job-table' },
-          h('caption', { class: 'sr-only', text: 'Jobs, newest first' }),
+          h('caption', { class: 'sr-only', text: 'Jobs; the column headers sort them' }),
           h('thead', {}, h('tr', {},
             h('th', { scope: 'col', class: 'col-select' }, selectAll),
-            h('th', { scope: 'col', text: 'Job' }),
-            h('th', { scope: 'col', text: 'Status' }),
-            h('th', { scope: 'col', class: 'col-progress', text: 'Progress' }),
-            h('th', { scope: 'col', class: 'num', text: 'Best fitness' }),
+            sortHead('name', 'Job'),
+            sortHead('status', 'Status'),
+            sortHead('generation', 'Progress', 'col-progress'),
+            sortHead('best', 'Best fitness', 'num'),
             h('th', { scope: 'col', text: 'Set-up' }),
-            h('th', { scope: 'col', text: 'Created' }),
+            sortHead('created', 'Created'),
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only', text: 'Actions' })))),
           tbody)),
       h('div', { class: 'table-foot' }, summary, moreButton)),
@@ -102,6 +133,7 @@ export function jobsView(root, { setConnection }) {
   };
 
   const matches = (job) =>
+    (!filters.q || job.name.toLowerCase().includes(filters.q.toLowerCase())) &&
     (!filters.status || job.status === filters.status) &&
     (!filters.kind || job.kind === filters.kind) &&
     (!filters.tag || job.tags.includes(filters.tag));
@@ -166,6 +198,10 @@ export function jobsView(root, { setConnection }) {
       }
       existing.job = job;
       fillRow(existing);
+    } else if (prepend && filters.sort !== DEFAULT_SORT) {
+      // A new job's place in another order is the server's to say.
+      reload();
+      return;
     } else {
       const entry = renderRow(job);
       rows.set(job.id, entry);
@@ -184,13 +220,16 @@ export function jobsView(root, { setConnection }) {
     }
     const active = [...rows.values()].filter((r) => ACTIVE.has(r.job.status)).length;
     summary.textContent = `${rows.size} job${rows.size === 1 ? '' : 's'} shown${active ? `, ${active} queued or running` : ''}.`;
-    cancelMatching.disabled = Boolean(filters.status) && !ACTIVE.has(filters.status);
+    // Bulk cancel matches status, tag and kind only: never let it reach past a name search.
+    cancelMatching.disabled = (Boolean(filters.status) && !ACTIVE.has(filters.status)) || Boolean(filters.q);
   }
 
   async function load(append = false) {
     const token = ++loadToken;
     const q = new URLSearchParams({ limit: String(PAGE) });
-    for (const key of ['status', 'tag', 'kind']) if (filters[key]) q.set(key, filters[key]);
+    for (const key of ['q', 'status', 'tag', 'kind']) if (filters[key]) q.set(key, filters[key]);
+    if (filters.sort !== DEFAULT_SORT) q.set('sort', filters.sort);
+    showSort();
     if (append && nextCursor) q.set('cursor', nextCursor);
     try {
       const page = await api(`/jobs?${q}`);
@@ -315,5 +354,7 @@ export function jobsView(root, { setConnection }) {
 
 function readFilters() {
   const q = hashQuery();
-  return { status: q.get('status') || '', tag: q.get('tag') || '', kind: q.get('kind') || '' };
+  const sort = q.get('sort') || DEFAULT_SORT;
+  const known = Object.keys(SORTS).includes(sort.replace(/^-/, ''));
+  return { q: q.get('q') || '', status: q.get('status') || '', tag: q.get('tag') || '', kind: q.get('kind') || '', sort: known ? sort : DEFAULT_SORT };
 }
