@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("get", "/api/v1/envs"),
     ("get", "/api/v1/executors"),
+    ("get", "/api/v1/examples"),
     ("get", "/api/v1/healthz"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/healthz"),

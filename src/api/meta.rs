@@ -16,6 +16,7 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/envs", get(list_envs))
         .route("/executors", get(list_executors))
+        .route("/examples", get(list_examples))
         .route("/healthz", get(healthz))
 }
 
@@ -36,6 +37,48 @@ pub struct ExecutorInfo {
 )]
 async fn list_envs() -> Json<Vec<EnvInfo>> {
     Json(envs::all().into_iter().cloned().collect())
+}
+
+/// The job specs in `examples/`, built into the binary so the dashboard's presets are those
+/// files wherever the server runs. `examples_are_the_files_in_examples` keeps the list whole.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "cartpole-quick.json",
+        include_str!("../../examples/cartpole-quick.json"),
+    ),
+    (
+        "reference-3env.json",
+        include_str!("../../examples/reference-3env.json"),
+    ),
+];
+
+/// An example job spec.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Example {
+    /// Its file in `examples/`.
+    pub file: String,
+    /// The spec, as the file has it (a valid job spec).
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Value,
+}
+
+/// The example job specs of `examples/` (the dashboard's presets).
+#[utoipa::path(
+    get,
+    path = "/api/v1/examples",
+    tag = "meta",
+    responses((status = 200, description = "Every example spec", body = Vec<Example>)),
+)]
+async fn list_examples() -> Json<Vec<Example>> {
+    Json(
+        EXAMPLES
+            .iter()
+            .map(|(file, text)| Example {
+                file: file.to_string(),
+                spec: serde_json::from_str(text).expect("tests check every example parses"),
+            })
+            .collect(),
+    )
 }
 
 /// What this server's workers run on.
@@ -148,4 +191,29 @@ pub fn probe_router(state: ProbeState) -> axum::Router {
             get(|State(state): State<ProbeState>| async move { exposition(&state.metrics) }),
         )
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_are_the_files_in_examples_and_valid_specs() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".json"))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = EXAMPLES.iter().map(|(file, _)| *file).collect();
+        assert_eq!(
+            files, listed,
+            "list every examples/*.json in EXAMPLES, sorted"
+        );
+        for (file, text) in EXAMPLES {
+            crate::evolution::JobSpec::parse(text.as_bytes())
+                .unwrap_or_else(|e| panic!("examples/{file}: {e}"));
+        }
+    }
 }

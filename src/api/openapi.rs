@@ -45,6 +45,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         events::list_events,
         meta::list_envs,
         meta::list_executors,
+        meta::list_examples,
         meta::healthz,
         openapi_json,
     ),

@@ -318,6 +318,19 @@ try {
   const differing = await page.locator('#spec-diff tr[data-field]').evaluateAll((rows) => rows.map((r) => r.dataset.field));
   check(differing.join(',') === 'seed,strategy.sigma0', `the spec diff lists seed and strategy.sigma0 (got ${differing})`);
 
+  // ---- the form's presets are the files in examples/ ---------------------------------------------
+  step('presets from examples/');
+  const examples = await (await page.request.get(`${url}/api/v1/examples`)).json();
+  check(examples.some((e) => e.file === 'cartpole-quick.json'), 'the server lists examples/cartpole-quick.json');
+  await page.goto(`${url}#/new`);
+  await page.locator('#spec-preset option[value="cartpole-quick.json"]').waitFor({ state: 'attached' });
+  check(await page.locator('#spec-preset option[value$=".json"]').count() === examples.length, 'one preset per example file');
+  await page.locator('#spec-preset').selectOption('cartpole-quick.json');
+  const presetSpec = JSON.parse(await page.locator('#spec-json').inputValue());
+  const quick = examples.find((e) => e.file === 'cartpole-quick.json').spec;
+  check(presetSpec.name === quick.name && presetSpec.generations === quick.generations &&
+    presetSpec.strategy.popsize === quick.strategy.popsize, 'the preset fills the form with the example file');
+
   // ---- the browsable API page, from the live OpenAPI document ----------------------------------
   step('API docs page');
   await page.goto(url);

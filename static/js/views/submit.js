@@ -28,17 +28,8 @@ export const DEFAULT_SPEC = {
   priority: 0,
 };
 
-const PRESETS = {
-  reference: { label: 'Paper reference (3 environments, 10,000 generations)', patch: {} },
-  quick: {
-    label: 'Quick CartPole (about a minute)',
-    patch: {
-      name: 'cartpole-quick', tags: ['quick'], envs: ['CartPole-v1'],
-      lifetime: { episodes: 2, episode_mode: 'stop_on_done' },
-      strategy: { popsize: 16 }, generations: 50,
-    },
-  },
-};
+// The presets are the spec files in examples/, served by GET /api/v1/examples: file -> spec.
+const PRESETS = new Map();
 
 const STRATEGIES = ['cma_es', 'sep_cma_es', 'open_es', 'snes'];
 const MODES = ['fixed_horizon', 'stop_on_done'];
@@ -132,8 +123,7 @@ export function submitView(root) {
   errorSlots.set('', { slot: jsonSlot, input: jsonArea });
 
   const presetSelect = h('select', { id: 'spec-preset' },
-    h('option', { value: '', text: 'Choose a preset…' }),
-    Object.entries(PRESETS).map(([k, p]) => h('option', { value: k, text: p.label })));
+    h('option', { value: '', text: 'Choose a preset (examples/)…' }));
   const resetButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Reset to defaults');
   const submitButton = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-job' }, 'Submit job');
   const formStatus = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' });
@@ -227,9 +217,9 @@ export function submitView(root) {
   });
 
   presetSelect.addEventListener('change', () => {
-    const preset = PRESETS[presetSelect.value];
+    const preset = PRESETS.get(presetSelect.value);
     if (!preset) return;
-    spec = mergePatch(clone(DEFAULT_SPEC), preset.patch);
+    spec = mergePatch(clone(DEFAULT_SPEC), preset);
     clearAllErrors();
     writeJson();
     writeFields();
@@ -328,6 +318,15 @@ export function submitView(root) {
     });
   }
 
+  api('/examples', { signal: controller.signal }).then((examples) => {
+    for (const { file, spec: example } of examples) {
+      PRESETS.set(file, example);
+      const envs = (example.envs || []).map((e) => (typeof e === 'string' ? e : e.name)).join(' + ');
+      presetSelect.append(h('option', { value: file, text: `${file}: ${envs}, ${example.generations ?? DEFAULT_SPEC.generations} generations` }));
+    }
+  }).catch((e) => {
+    if (e.name !== 'AbortError') toast(`Could not load the example specs: ${e.message}`, 'error');
+  });
   api('/envs', { signal: controller.signal }).then((list) => {
     envList = list;
     renderEnvs();
