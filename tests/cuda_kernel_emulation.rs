@@ -99,7 +99,14 @@ fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64,
         v.to_le_bytes().to_vec()
     });
     array(&mut input, &packed.resets, |v| v.to_le_bytes().to_vec());
-    let shared = pack::shared_bytes(params, model.nodes, model.msg_dims, Some(packed.max_edges));
+    let sizes = pack::BlockSizes {
+        params,
+        nodes: model.nodes,
+        d: model.msg_dims,
+        types: model.node_types,
+        max_edges: packed.max_edges,
+    };
+    let shared = sizes.shared_bytes(pack::Placement::Shared);
     input.extend_from_slice(&(shared as u32).to_le_bytes());
 
     let dir = exe.parent().unwrap();
