@@ -10,7 +10,9 @@
 //   τ = τ(i)) is `pre + post`, both parts formed once per step as on the CPU: the pre part
 //   `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part `(Σ_k W_ih[τ][g][D+k]·y_j,k +
 //   w_r·r) + b` per type τ and node j, each sum from +0 in order of k;
-// - the same float32 functions (math.cuh), no FMA contraction (--fmad=false), IEEE division;
+// - the same float32 functions (math.cuh), no FMA contraction (--fmad=false): the messages,
+//   neurons and hidden gates use explicit fmaf where the CPU uses mul_add, nothing else is
+//   fused; IEEE division;
 // - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
 //
 // Per-lifetime data (wiring, synapse init, reset pool) come from the host, exactly as the CPU
@@ -69,7 +71,7 @@ __device__ __forceinline__ float input_gate_post(const float* w_row, const float
 __device__ __forceinline__ float hidden_gate(const float* w_row, const float* e) {
     float acc = 0.0f;
 #pragma unroll
-    for (int c = 0; c < D; ++c) acc += w_row[c] * e[c];
+    for (int c = 0; c < D; ++c) acc = fmaf(w_row[c], e[c], acc);
     return acc;
 }
 
@@ -132,7 +134,8 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     // The input gates' pre parts, [node][gate], and post parts, [type][node][gate] (once per
     // step); src/exec/cuda/pack.rs sizes the same areas.
     const int prefix_count = nodes * 3 * D;
-    const int post_count = types * nodes * 3 * D;
+    const int post_rows = types * nodes;
+    const int post_count = post_rows * 3 * D;
     float* prefix_sh = (float*)(types_sh + ((nodes + 3) & ~3));
     float* post_sh = prefix_sh + ((prefix_count + 3) & ~3);
     float* e_sh = post_sh + (states_in_global == 2 ? 0 : ((post_count + 3) & ~3));
@@ -218,7 +221,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                         float acc = 0.0f;
                         for (unsigned int k = in_off[j]; k < in_off[j + 1]; ++k) {
                             const int edge = in_g[k];
-                            acc += e[edge * D + c] * src[pre_g[edge] * D + c];
+                            acc = fmaf(e[edge * D + c], src[pre_g[edge] * D + c], acc);
                         }
                         v = acc;
                     }
@@ -248,7 +251,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     const float* w = params + L.w + (types_sh[j] * D + k) * D;
                     float acc = 0.0f;
 #pragma unroll
-                    for (int c = 0; c < D; ++c) acc += w[c] * x[j * D + c];
+                    for (int c = 0; c < D; ++c) acc = fmaf(w[c], x[j * D + c], acc);
                     const float y = tanh_f32(acc);
                     dst[i] = y;
                     any_nan |= is_nan(y);
@@ -258,15 +261,21 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
 
-            // The input gates' post parts, from this step's activations and the reward. Their
-            // barrier comes before thread 0's environment step, so that step still overlaps the
-            // other warps' synapse updates.
-            for (int i = tid; i < post_count; i += threads) {
-                const int row = i / (3 * D), g = i % (3 * D);
+            // The input gates' post parts, from this step's activations and the reward, a
+            // (type, node) row of 3D independent sums per thread. Their barrier comes before
+            // thread 0's environment step, so that step still overlaps the other warps'
+            // synapse updates.
+            for (int row = tid; row < post_rows; row += threads) {
                 const int ty = row / nodes, node = row - ty * nodes;
-                const int gate = ty * 3 * D + g;
-                post_part[i] = input_gate_post(params + L.w_ih + gate * (2 * D + 1), y + node * D,
-                                               reward, params[L.bias + gate]);
+                float y_post[D];
+#pragma unroll
+                for (int k = 0; k < D; ++k) y_post[k] = y[node * D + k];
+#pragma unroll
+                for (int g = 0; g < 3 * D; ++g) {
+                    const int gate = ty * 3 * D + g;
+                    post_part[row * 3 * D + g] = input_gate_post(
+                        params + L.w_ih + gate * (2 * D + 1), y_post, reward, params[L.bias + gate]);
+                }
             }
             __syncthreads();
 

@@ -309,7 +309,7 @@ def classify(header: str) -> str:
         (r"\bedges\b.*\bthreads\b", "synapse"),
         (r"\b3\s*\*\s*width\b", "setup_activations"),
         (r"\bprefix_count\b", "gate_pre"),
-        (r"\bpost_count\b", "gate_post"),
+        (r"\bpost_rows\b", "gate_post"),
         (r"\bwidth\b.*\bthreads\b", "node_channel"),
         (r"\bparam_count\b", "setup_params"),
         (r"\bnodes\b.*\bthreads\b", "setup_types"),
@@ -611,7 +611,7 @@ def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) 
         "setup_params": lambda: per_thread(ctx.outputs["__params__"]),
         "setup_types": lambda: per_thread(len(life.in_degree)),
         "gate_pre": lambda: per_thread(len(life.in_degree) * 3 * D),
-        "gate_post": lambda: per_thread(ctx.types * len(life.in_degree) * 3 * D),
+        "gate_post": lambda: per_thread(ctx.types * len(life.in_degree)),
         "digest": lambda: E * D if warp == 0 else 0,
     }
     if kind in table:

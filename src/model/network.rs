@@ -6,7 +6,8 @@
 //!
 //! Operation order (every executor repeats it, `kernels/sfnn.cu` included): each sum runs left to
 //! right from +0 — a message over senders in ascending order, a neuron over its inputs, a GRU
-//! hidden gate over `e` — with no fused multiply-add. A GRU input gate of synapse i→j (type
+//! hidden gate over `e` — each term added with one fused multiply-add (`mul_add` here, `fmaf` in
+//! the kernel); nothing else is fused. A GRU input gate of synapse i→j (type
 //! τ = τ(i)) is split in two parts formed once per step, not once per synapse: the pre part
 //! `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part `(Σ_k W_ih[τ][g][d+k]·y_j,k + w_r·r)
 //! + b` per type τ and node j, each sum from +0 in order of k; the gate is `pre + post`. (The
@@ -326,9 +327,10 @@ fn e_index(slot: usize, channel: usize, d: usize) -> usize {
     (slot / LANES * d + channel) * LANES + slot % LANES
 }
 
-/// The step, compiled once per instruction set and dispatched at run time. No instruction here
-/// fuses operations, so every version gives bit-identical results.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2", "x86_64+avx2", "x86_64+avx"))]
+/// The step, compiled once per instruction set and dispatched at run time. Every version gives
+/// bit-identical results: the compiler fuses nothing, and `mul_add` is exact everywhere (an FMA
+/// instruction where the target has one; without, a much slower library call).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 fn step_dispatch<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> Decision<F> {
     step_impl(net, params, obs)
 }
@@ -390,7 +392,7 @@ fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
                     .try_into()
                     .expect("whole block");
                 for l in 0..LANES {
-                    acc[l] += w_row[l] * yi;
+                    acc[l] = w_row[l].mul_add(yi, acc[l]);
                 }
             }
             for (l, &value) in acc.iter().enumerate().take(n - block) {
@@ -400,11 +402,11 @@ fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
     }
 }
 
-/// `acc += row · scale`, element-wise.
+/// `acc += row · scale`, element-wise, each with one fused multiply-add.
 #[inline(always)]
 fn add_scaled<F: Real>(acc: &mut [F], row: &[F], scale: F) {
     for (a, &w) in acc.iter_mut().zip(row) {
-        *a += w * scale;
+        *a = w.mul_add(scale, *a);
     }
 }
 
@@ -495,7 +497,7 @@ fn neuron_sums<F: Real, const D: usize>(
         for (c, w_c) in w.chunks_exact(D).enumerate() {
             let xc = xj[c];
             for k in 0..D {
-                acc[k] += w_c[k] * xc;
+                acc[k] = w_c[k].mul_add(xc, acc[k]);
             }
         }
         yj.copy_from_slice(&acc);
@@ -745,7 +747,7 @@ fn gru_chunk<F: Real>(
         let mut acc = [F::zero(); LANES];
         for (&w, ec) in w_row.iter().zip(e.iter()) {
             for l in 0..LANES {
-                acc[l] += w * ec[l];
+                acc[l] = w.mul_add(ec[l], acc[l]);
             }
         }
         *gh_g = acc;
