@@ -7,11 +7,12 @@
 //! Operation order (every executor repeats it, `kernels/sfnn.cu` included): each sum runs left to
 //! right from +0 — a message over senders in ascending order, a neuron over its inputs, a GRU
 //! hidden gate over `e` — each term added with one fused multiply-add (`mul_add` here, `fmaf` in
-//! the kernel); nothing else is fused. A GRU input gate of synapse i→j (type
-//! τ = τ(i)) is split in two parts formed once per step, not once per synapse: the pre part
-//! `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part `(Σ_k W_ih[τ][g][d+k]·y_j,k + w_r·r)
-//! + b` per type τ and node j, each sum from +0 in order of k; the gate is `pre + post`. (The
-//! reference sums `[y_prev,pre ; y_post ; r]` in one pass; the results differ by rounding only.)
+//! the kernel); nothing else is fused. A GRU input gate of synapse i→j (type τ = τ(i)) is split
+//! in two parts formed once per step, not once per synapse: the pre part
+//! `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part
+//! `(Σ_k W_ih[τ][g][d+k]·y_j,k + w_r·r) + b` per type τ and node j, each sum from +0 in order of
+//! k; the gate is `pre + post`. (The reference sums `[y_prev,pre ; y_post ; r]` in one pass; the
+//! results differ by rounding only.)
 //! The dense message sum also adds the ±0 terms of unwired pairs, which never change a sum that
 //! starts at +0, so a sparse sum over wired senders gives the same bits.
 //!
@@ -222,6 +223,7 @@ impl<F: Real> Network<F> {
                     .expect("whole chunk"),
                 dense_plane(n, dense_row),
                 &mut dense,
+                false,
             );
         }
         Network {
@@ -416,9 +418,35 @@ fn dense_plane(n: usize, row: usize) -> usize {
     (n + 1) * row
 }
 
-/// Copies one chunk's synapse states (`[channel][lane]`) into the dense per-channel matrices.
+/// Copies one chunk's synapse states (`[channel][lane]`) into the dense per-channel matrices;
+/// with `vector` (f32 and AVX-512F, as for the permute gathers) one scatter per channel.
 #[inline(always)]
-fn scatter_chunk<F: Real>(e: &[F], offsets: &[u32; LANES], plane: usize, dense: &mut [F]) {
+fn scatter_chunk<F: Real>(
+    e: &[F],
+    offsets: &[u32; LANES],
+    plane: usize,
+    dense: &mut [F],
+    vector: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if vector {
+        debug_assert_eq!(std::mem::size_of::<F>(), 4);
+        let channels = e.len() / LANES;
+        assert!(dense.len() >= channels * plane && offsets.iter().all(|&o| (o as usize) < plane));
+        // SAFETY: `vector` is only set for a 4-byte `F` (f32) on a processor with AVX-512F;
+        // `e` holds `channels` whole lanes, and every offset is inside a channel's plane of
+        // `dense` (asserted above), so every store is in bounds.
+        unsafe {
+            scatter_chunk_f32(
+                e.as_ptr().cast::<f32>(),
+                offsets,
+                plane,
+                dense.as_mut_ptr().cast::<f32>(),
+                channels,
+            );
+        }
+        return;
+    }
     for (c, e_c) in e.chunks_exact(LANES).enumerate() {
         let dense_c = &mut dense[c * plane..(c + 1) * plane];
         for l in 0..LANES {
@@ -601,7 +629,7 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
             let offsets = net.dense_offset[chunk * LANES..(chunk + 1) * LANES]
                 .try_into()
                 .expect("whole chunk");
-            scatter_chunk(e, offsets, plane, &mut net.dense);
+            scatter_chunk(e, offsets, plane, &mut net.dense, permute);
         }
     }
 }
@@ -640,6 +668,30 @@ unsafe fn permute_gather_f32(table: *const f32, index: &[u8; LANES]) -> [f32; LA
         let high = _mm512_loadu_ps(table.add(16));
         let lanes = _mm512_cvtepu8_epi32(_mm_loadu_si128(index.as_ptr().cast::<__m128i>()));
         std::mem::transmute::<__m512, [f32; LANES]>(_mm512_permutex2var_ps(low, lanes, high))
+    }
+}
+
+/// [`scatter_chunk`] with one `vpscatterdd`-style store per channel; it inlines into the AVX-512
+/// version of the step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn scatter_chunk_f32(
+    e: *const f32,
+    offsets: &[u32; LANES],
+    plane: usize,
+    dense: *mut f32,
+    channels: usize,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees `channels × LANES` readable floats at `e` and that every
+    // offset is inside each of the `channels` planes at `dense`.
+    unsafe {
+        let index = _mm512_loadu_si512(offsets.as_ptr().cast());
+        for c in 0..channels {
+            let values = _mm512_loadu_ps(e.add(c * LANES));
+            _mm512_i32scatter_ps::<4>(dense.add(c * plane).cast(), index, values);
+        }
     }
 }
 
@@ -772,5 +824,46 @@ fn gru_chunk<F: Real>(
             let h = ec[l];
             ec[l] = h + plasticity * (cand[l] + z[l] * (h - cand[l]));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GenomeLayout, ModelConfig, Topology};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The permute gathers (AVX-512, at most 32 nodes) and the lane-by-lane ones feed the same
+    /// pre and post parts to every synapse, so both give the same bits.
+    #[test]
+    fn permute_and_lane_gathers_give_the_same_bits() {
+        let model = ModelConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let wiring = Wiring::sample(32, 4, 2, 3, &Topology::default(), &mut rng);
+        let layout = GenomeLayout::new(model);
+        let flat: Vec<f64> = (0..layout.len())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let params = Params::<f32>::from_flat(&layout, &flat);
+        let init: Vec<f32> = (0..wiring.edges.len() * 4)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let readout = Readout::Discrete { actions: 2 };
+        let mut a = Network::new(&wiring, readout, 4, 3, &init);
+        let mut b = a.clone();
+        b.permute_gather = false;
+        for t in 0..50 {
+            let obs: Vec<f32> = (0..4).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+            assert_eq!(a.step(&params, &obs), b.step(&params, &obs), "step {t}");
+            let reward = rng.random_range(-1.0f32..1.0);
+            a.set_reward(reward);
+            b.set_reward(reward);
+            let bits = |n: &Network<f32>| -> Vec<u32> {
+                n.synapse_states().iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "step {t}");
+        }
+        assert!(a.synapse_states().iter().all(|v| v.is_finite()));
     }
 }
