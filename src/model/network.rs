@@ -102,7 +102,8 @@ pub struct Network<F> {
     dense_offset: Vec<u32>,
     y_prev: Vec<F>,
     /// Whether the synapse update may gather with a two-register permute (f32, at most 32 nodes
-    /// and 32 types, AVX-512F present); otherwise it gathers lane by lane.
+    /// and 32 types, AVX-512F present), and refresh the dense states with one scatter per
+    /// channel; otherwise it gathers and stores lane by lane.
     permute_gather: bool,
     /// Node types, zero-padded to whole chunks (the per-node pre parts read them [`LANES`] at a
     /// time).
