@@ -85,6 +85,13 @@ fn main() -> anyhow::Result<()> {
             repeats: 1,
             lifetimes: &lifetimes,
         })?;
+        let sizes = pack::BlockSizes {
+            params,
+            nodes: model.nodes,
+            d,
+            types: model.node_types,
+            max_edges: packed.max_edges,
+        };
         widths.insert(
             d.to_string(),
             json!({
@@ -92,8 +99,8 @@ fn main() -> anyhow::Result<()> {
                 "registers": report.map(|r| r.registers),
                 "spill_bytes": report.map(|r| r.spill_store_bytes + r.spill_load_bytes),
                 "max_edges": packed.max_edges,
-                "shared_bytes_with_states": pack::shared_bytes(params, model.nodes, d, Some(packed.max_edges)),
-                "shared_bytes_without_states": pack::shared_bytes(params, model.nodes, d, None),
+                "shared_bytes_with_states": sizes.shared_bytes(pack::Placement::Shared),
+                "shared_bytes_without_states": sizes.shared_bytes(pack::Placement::StatesGlobal),
             }),
         );
     }

@@ -6,11 +6,13 @@
 // - every sum is formed in the CPU's order by one thread (each per-node message is summed over
 //   its wired senders in ascending order — equal to the CPU's dense sum, whose extra terms are
 //   ±0 and never change a sum that starts at +0; each gate's dot product runs over its inputs
-//   in order), so results do not depend on scheduling. An input gate's sum over
-//   [y_prev,pre ; y_post] is split where the CPU splits it: its first D terms (the pre node's
-//   part) are summed once per step and node into shared memory, and each synapse continues that
-//   sum with its D post terms, then adds w_r·r, then b — the CPU's order, term for term;
-// - the same float32 functions (math.cuh), no FMA contraction (--fmad=false), IEEE division;
+//   in order), so results do not depend on scheduling. An input gate of synapse i→j (type
+//   τ = τ(i)) is `pre + post`, both parts formed once per step as on the CPU: the pre part
+//   `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part `(Σ_k W_ih[τ][g][D+k]·y_j,k +
+//   w_r·r) + b` per type τ and node j, each sum from +0 in order of k;
+// - the same float32 functions (math.cuh), no FMA contraction (--fmad=false): the messages,
+//   neurons and hidden gates use explicit fmaf where the CPU uses mul_add, nothing else is
+//   fused; IEEE division;
 // - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
 //
 // Per-lifetime data (wiring, synapse init, reset pool) come from the host, exactly as the CPU
@@ -44,22 +46,23 @@ __device__ __forceinline__ Layout layout_for(int types) {
     return l;
 }
 
-// The pre-synaptic prefix of input gate g of every synapse leaving a node:
-// `W_ih[g][0..D]·y_prev,pre`, summed from +0 in order (input_gate_prefixes in network.rs).
-__device__ __forceinline__ float input_gate_prefix(const float* w_row, const float* y_prev_pre) {
+// The pre part of input gate g of every synapse leaving a node: `W_ih[g][0..D]·y_prev,pre`,
+// summed from +0 in order (input_gate_pre_parts in network.rs).
+__device__ __forceinline__ float input_gate_pre(const float* w_row, const float* y_prev_pre) {
     float acc = 0.0f;
 #pragma unroll
     for (int k = 0; k < D; ++k) acc += w_row[k] * y_prev_pre[k];
     return acc;
 }
 
-// The input-side gate `W_ih[g]·[y_prev,pre ; y_post] + W_ih[g][2D]·r + b[g]`, continued from
-// its pre-synaptic prefix: the same operations in the same order as input_gates on the CPU.
-__device__ __forceinline__ float input_gate(float prefix, const float* w_row, const float* u_post,
-                                            float reward, float b) {
-    float acc = prefix;
+// The post part of input gate g of every synapse of this type entering a node:
+// `(W_ih[g][D..2D]·y_post + W_ih[g][2D]·r) + b[g]`, the sum from +0 in order
+// (input_gate_post_parts in network.rs).
+__device__ __forceinline__ float input_gate_post(const float* w_row, const float* y_post,
+                                                 float reward, float b) {
+    float acc = 0.0f;
 #pragma unroll
-    for (int k = 0; k < D; ++k) acc += w_row[D + k] * u_post[k];
+    for (int k = 0; k < D; ++k) acc += w_row[D + k] * y_post[k];
     float wr = w_row[2 * D] * reward;
     return acc + wr + b;
 }
@@ -68,7 +71,7 @@ __device__ __forceinline__ float input_gate(float prefix, const float* w_row, co
 __device__ __forceinline__ float hidden_gate(const float* w_row, const float* e) {
     float acc = 0.0f;
 #pragma unroll
-    for (int c = 0; c < D; ++c) acc += w_row[c] * e[c];
+    for (int c = 0; c < D; ++c) acc = fmaf(w_row[c], e[c], acc);
     return acc;
 }
 
@@ -106,8 +109,9 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     const float* __restrict__ synapse_init,         // [edges][D]
     const unsigned int* __restrict__ reset_offsets, // [lifetimes + 1], in floats
     const float* __restrict__ resets,
-    float* __restrict__ e_global,                   // synapse-state scratch, when not shared
-    int states_in_global,                           // 0: synapse states in shared memory
+    float* __restrict__ e_global,                   // per-block scratch (what shared lacks)
+    int states_in_global,  // 0: all in shared memory; 1: synapse states in e_global;
+                           // 2: synapse states and the input gates' post parts in e_global
     unsigned int e_capacity,                        // edges per block in that scratch area
     double* __restrict__ returns,                   // [lifetimes][episodes]
     unsigned long long* __restrict__ steps_out,     // [lifetimes]
@@ -127,10 +131,18 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     float* x = ybuf + 3 * width;
     float* obs = x + width;
     int* types_sh = (int*)(obs + 8);
-    // Per node and gate row, the pre-synaptic prefix of the input gates (once per step).
+    // The input gates' pre parts, [node][gate], and post parts, [type][node][gate] (once per
+    // step); src/exec/cuda/pack.rs sizes the same areas.
+    const int prefix_count = nodes * 3 * D;
+    const int post_rows = types * nodes;
+    const int post_count = post_rows * 3 * D;
     float* prefix_sh = (float*)(types_sh + ((nodes + 3) & ~3));
-    float* e_sh = prefix_sh + ((nodes * 3 * D + 3) & ~3);
-    float* e = states_in_global ? e_global + (size_t)lt * e_capacity * D : e_sh;
+    float* post_sh = prefix_sh + ((prefix_count + 3) & ~3);
+    float* e_sh = post_sh + (states_in_global == 2 ? 0 : ((post_count + 3) & ~3));
+    float* scratch = e_global + (size_t)lt * ((size_t)e_capacity * D +
+                                              (states_in_global == 2 ? (size_t)post_count : 0));
+    float* e = states_in_global ? scratch : e_sh;
+    float* post_part = states_in_global == 2 ? scratch + (size_t)e_capacity * D : post_sh;
 
     __shared__ float reward_sh;
     __shared__ int prev_action_sh;
@@ -209,7 +221,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                         float acc = 0.0f;
                         for (unsigned int k = in_off[j]; k < in_off[j + 1]; ++k) {
                             const int edge = in_g[k];
-                            acc += e[edge * D + c] * src[pre_g[edge] * D + c];
+                            acc = fmaf(e[edge * D + c], src[pre_g[edge] * D + c], acc);
                         }
                         v = acc;
                     }
@@ -221,14 +233,14 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     x[i] = v;
                 }
                 if (s == 0) {
-                    // Last step's activations are fixed for the whole step: the input-gate
-                    // prefixes can be formed now (read after the propagations' barriers; the
+                    // Last step's activations are fixed for the whole step: the input gates'
+                    // pre parts can be formed now (read after the propagations' barriers; the
                     // previous step's readers finished at its closing barrier).
-                    for (int i = tid; i < nodes * 3 * D; i += threads) {
+                    for (int i = tid; i < prefix_count; i += threads) {
                         const int node = i / (3 * D), g = i % (3 * D);
                         const float* w_row =
                             params + L.w_ih + (types_sh[node] * 3 * D + g) * (2 * D + 1);
-                        prefix_sh[i] = input_gate_prefix(w_row, src + node * D);
+                        prefix_sh[i] = input_gate_pre(w_row, src + node * D);
                     }
                 }
                 __syncthreads();
@@ -239,7 +251,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     const float* w = params + L.w + (types_sh[j] * D + k) * D;
                     float acc = 0.0f;
 #pragma unroll
-                    for (int c = 0; c < D; ++c) acc += w[c] * x[j * D + c];
+                    for (int c = 0; c < D; ++c) acc = fmaf(w[c], x[j * D + c], acc);
                     const float y = tanh_f32(acc);
                     dst[i] = y;
                     any_nan |= is_nan(y);
@@ -248,6 +260,24 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             }
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
+
+            // The input gates' post parts, from this step's activations and the reward, a
+            // (type, node) row of 3D independent sums per thread. Their barrier comes before
+            // thread 0's environment step, so that step still overlaps the other warps'
+            // synapse updates.
+            for (int row = tid; row < post_rows; row += threads) {
+                const int ty = row / nodes, node = row - ty * nodes;
+                float y_post[D];
+#pragma unroll
+                for (int k = 0; k < D; ++k) y_post[k] = y[node * D + k];
+#pragma unroll
+                for (int g = 0; g < 3 * D; ++g) {
+                    const int gate = ty * 3 * D + g;
+                    post_part[row * 3 * D + g] = input_gate_post(
+                        params + L.w_ih + gate * (2 * D + 1), y_post, reward, params[L.bias + gate]);
+                }
+            }
+            __syncthreads();
 
             if (tid == 0) {
                 // Readout (read_action), then the environment step (run_lifetime).
@@ -305,26 +335,18 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             for (int edge = rotated; edge < edges; edge += threads) {
                 const int i = pre_g[edge], j = post_g[edge];
                 const int ty = types_sh[i];
-                const float* prefix = prefix_sh + i * 3 * D;
-                float u_post[D], h[D], h_new[D];
+                const float* pre = prefix_sh + i * 3 * D;
+                const float* post = post_part + (ty * nodes + j) * 3 * D;
+                float h[D], h_new[D];
 #pragma unroll
-                for (int c = 0; c < D; ++c) {
-                    u_post[c] = y[j * D + c];
-                    h[c] = e[edge * D + c];
-                }
-                const float* w_ih = params + L.w_ih + ty * 3 * D * (2 * D + 1);
+                for (int c = 0; c < D; ++c) h[c] = e[edge * D + c];
                 const float* w_hh = params + L.w_hh + ty * 3 * D * D;
-                const float* bias = params + L.bias + ty * 3 * D;
                 const float* bias_n = params + L.bias_n + ty * D;
 #pragma unroll
                 for (int c = 0; c < D; ++c) {
-                    const float gi_r = input_gate(prefix[c], w_ih + c * (2 * D + 1), u_post,
-                                                  reward, bias[c]);
-                    const float gi_z = input_gate(prefix[D + c], w_ih + (D + c) * (2 * D + 1),
-                                                  u_post, reward, bias[D + c]);
-                    const float gi_n = input_gate(prefix[2 * D + c],
-                                                  w_ih + (2 * D + c) * (2 * D + 1), u_post,
-                                                  reward, bias[2 * D + c]);
+                    const float gi_r = pre[c] + post[c];
+                    const float gi_z = pre[D + c] + post[D + c];
+                    const float gi_n = pre[2 * D + c] + post[2 * D + c];
                     const float gh_r = hidden_gate(w_hh + c * D, h);
                     const float gh_z = hidden_gate(w_hh + (D + c) * D, h);
                     const float gh_n = hidden_gate(w_hh + (2 * D + c) * D, h);

@@ -308,6 +308,8 @@ def classify(header: str) -> str:
         (r"\bedges\s*\*\s*D\b", "digest"),
         (r"\bedges\b.*\bthreads\b", "synapse"),
         (r"\b3\s*\*\s*width\b", "setup_activations"),
+        (r"\bprefix_count\b", "gate_pre"),
+        (r"\bpost_rows\b", "gate_post"),
         (r"\bwidth\b.*\bthreads\b", "node_channel"),
         (r"\bparam_count\b", "setup_params"),
         (r"\bnodes\b.*\bthreads\b", "setup_types"),
@@ -564,6 +566,7 @@ class Context:
     threads: int
     width: int
     d: int
+    types: int
     outputs: dict[str, int]
     warnings: set[str]
 
@@ -607,6 +610,8 @@ def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) 
         "setup_activations": lambda: per_thread(3 * ctx.width),
         "setup_params": lambda: per_thread(ctx.outputs["__params__"]),
         "setup_types": lambda: per_thread(len(life.in_degree)),
+        "gate_pre": lambda: per_thread(len(life.in_degree) * 3 * D),
+        "gate_post": lambda: per_thread(ctx.types * len(life.in_degree)),
         "digest": lambda: E * D if warp == 0 else 0,
     }
     if kind in table:
@@ -824,7 +829,8 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
     nodes = paper["nodes"]
     outputs = {e["name"]: e["outputs"] for e in paper["envs"]}
     outputs["__params__"] = w["param_count"]
-    ctx = Context(instrs, loops, by_start, paper["threads_per_block"], nodes * d, d, outputs, set())
+    ctx = Context(instrs, loops, by_start, paper["threads_per_block"], nodes * d, d,
+                  paper["node_types"], outputs, set())
 
     lifetimes = [Lifetime(l["env"], l["edges"], l["in_degree"]) for l in paper["lifetimes"]]
     steps_of = {e["name"]: e["steps_per_lifetime"] for e in paper["envs"]}

@@ -64,9 +64,15 @@ fn array<T: Copy>(buf: &mut Vec<u8>, values: &[T], to_bytes: impl Fn(T) -> Vec<u
     }
 }
 
-/// Runs the emulated kernel on `request` with `threads` threads per block: returns, env steps
-/// and the per-lifetime digests.
-fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64, Vec<u64>) {
+/// Runs the emulated kernel on `request` with `threads` threads per block, keeping the synapse
+/// states and post parts where `placement` says: returns, env steps and the per-lifetime
+/// digests.
+fn emulate(
+    exe: &Path,
+    request: &EvalRequest,
+    threads: usize,
+    placement: pack::Placement,
+) -> (Vec<f64>, u64, Vec<u64>) {
     let packed = pack::pack(request).unwrap();
     let model = request.model;
     let params = GenomeLayout::new(model).len();
@@ -99,7 +105,14 @@ fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64,
         v.to_le_bytes().to_vec()
     });
     array(&mut input, &packed.resets, |v| v.to_le_bytes().to_vec());
-    let shared = pack::shared_bytes(params, model.nodes, model.msg_dims, Some(packed.max_edges));
+    let sizes = pack::BlockSizes {
+        params,
+        nodes: model.nodes,
+        d: model.msg_dims,
+        types: model.node_types,
+        max_edges: packed.max_edges,
+    };
+    let shared = sizes.shared_bytes(placement);
     input.extend_from_slice(&(shared as u32).to_le_bytes());
 
     let dir = exe.parent().unwrap();
@@ -109,6 +122,7 @@ fn emulate(exe: &Path, request: &EvalRequest, threads: usize) -> (Vec<f64>, u64,
         .arg(&in_path)
         .arg(&out_path)
         .arg(threads.to_string())
+        .arg((placement as i32).to_string())
         .status()
         .unwrap();
     assert!(status.success(), "emulated kernel failed: {status}");
@@ -138,8 +152,18 @@ fn genomes(model: &ModelConfig, members: usize, sigma: f32, seed: u64) -> Vec<f3
 }
 
 fn check(exe: &Path, what: &str, request: &EvalRequest, threads: usize) {
+    check_placed(exe, what, request, threads, pack::Placement::Shared);
+}
+
+fn check_placed(
+    exe: &Path,
+    what: &str,
+    request: &EvalRequest,
+    threads: usize,
+    placement: pack::Placement,
+) {
     let cpu = CpuExecutor::new(1).unwrap().evaluate(request).unwrap();
-    let (returns, steps, digests) = emulate(exe, request, threads);
+    let (returns, steps, digests) = emulate(exe, request, threads, placement);
     let episodes = request.protocol.episodes;
     for (i, (c, k)) in cpu.returns.iter().zip(&returns).enumerate() {
         assert_eq!(
@@ -333,6 +357,20 @@ fn another_model_size_with_random_hidden_types() {
         lifetimes: &lifetimes,
     };
     check(&exe, "N = 16, d = 2, T = 5", &request, 64);
+    // Networks too large for shared memory keep their states, then also the input gates' post
+    // parts, in the global scratch area.
+    for placement in [
+        pack::Placement::StatesGlobal,
+        pack::Placement::StatesAndPostGlobal,
+    ] {
+        check_placed(
+            &exe,
+            &format!("N = 16, d = 2, T = 5, {placement:?}"),
+            &request,
+            64,
+            placement,
+        );
+    }
 }
 
 /// The evolved fixture genomes (tests/fixtures/evolved), each in its environment, in both

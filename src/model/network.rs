@@ -6,7 +6,13 @@
 //!
 //! Operation order (every executor repeats it, `kernels/sfnn.cu` included): each sum runs left to
 //! right from +0 — a message over senders in ascending order, a neuron over its inputs, a GRU
-//! gate over `[y_prev,pre ; y_post]` then `+ w_r·r`, then `+ b` — with no fused multiply-add.
+//! hidden gate over `e` — each term added with one fused multiply-add (`mul_add` here, `fmaf` in
+//! the kernel); nothing else is fused. A GRU input gate of synapse i→j (type τ = τ(i)) is split
+//! in two parts formed once per step, not once per synapse: the pre part
+//! `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part
+//! `(Σ_k W_ih[τ][g][d+k]·y_j,k + w_r·r) + b` per type τ and node j, each sum from +0 in order of
+//! k; the gate is `pre + post`. (The reference sums `[y_prev,pre ; y_post ; r]` in one pass; the
+//! results differ by rounding only.)
 //! The dense message sum also adds the ±0 terms of unwired pairs, which never change a sum that
 //! starts at +0, so a sparse sum over wired senders gives the same bits.
 //!
@@ -61,6 +67,8 @@ pub enum Decision<F> {
 #[derive(Debug, Clone)]
 struct Group {
     ty: usize,
+    /// Where the post parts of type `ty` sit in [`Scratch::post_part`] (`[table][gate]`).
+    table: usize,
     first_chunk: usize,
     chunks: usize,
     edges: usize,
@@ -80,6 +88,8 @@ pub struct Network<F> {
     /// For each slot, where its synapse sits in the wiring's edge list (`u32::MAX` for padding).
     wiring_index: Vec<u32>,
     groups: Vec<Group>,
+    /// The types that occur as pre-synaptic types, in the order of their post-part tables.
+    pre_types: Vec<usize>,
     /// Synapse states, `[chunk][channel][lane]`.
     e: Vec<F>,
     /// The same states as dense per-channel matrices `[channel][pre][post]`, zero where no
@@ -92,11 +102,11 @@ pub struct Network<F> {
     dense_offset: Vec<u32>,
     y_prev: Vec<F>,
     /// Whether the synapse update may gather with a two-register permute (f32, at most 32 nodes
-    /// and 32 types, AVX-512F present); otherwise it gathers lane by lane. With it, the
-    /// pre-synaptic half of each input gate is summed once per node, not once per synapse.
+    /// and 32 types, AVX-512F present), and refresh the dense states with one scatter per
+    /// channel; otherwise it gathers and stores lane by lane.
     permute_gather: bool,
-    /// Node types, zero-padded to whole chunks (the per-node input-gate prefix reads them
-    /// [`LANES`] at a time).
+    /// Node types, zero-padded to whole chunks (the per-node pre parts read them [`LANES`] at a
+    /// time).
     node_types_padded: Vec<u8>,
     reward: F,
     prev_action: usize,
@@ -113,16 +123,18 @@ struct Scratch<F> {
     /// lane gathers its synapse's inputs by a byte index, without bounds checks.
     prev_by_channel: Vec<[F; MAX_NODES]>,
     now_by_channel: Vec<[F; MAX_NODES]>,
-    /// The GRU input `u = [y_prev,pre ; y_post]` of one chunk, `[input][lane]`.
-    u: Vec<[F; LANES]>,
     gi: Vec<[F; LANES]>,
     gh: Vec<[F; LANES]>,
     /// `W_ih[τ][g][k]` for every type τ, one table per `(g, k)` with `k < d` (the
     /// pre-synaptic columns), gathered by node type.
     type_w: Vec<[F; MAX_NODES]>,
     /// Per gate row g, per node i: `Σ_{k<d} W_ih[τ(i)][g][k]·y_prev,i,k` summed from +0 in
-    /// order, the prefix every input gate of a synapse leaving i starts from.
+    /// order, the pre part of every input gate of a synapse leaving i.
     pre_part: Vec<[F; MAX_NODES]>,
+    /// Per pre-synaptic type τ (in `pre_types` order), gate row g and node j:
+    /// `(Σ_{k<d} W_ih[τ][g][d+k]·y_j,k + W_ih[τ][g][2d]·r) + b[τ][g]`, the post part of every
+    /// input gate of a synapse of type τ entering j.
+    post_part: Vec<[F; MAX_NODES]>,
 }
 
 impl<F: Real> Network<F> {
@@ -144,6 +156,7 @@ impl<F: Real> Network<F> {
         );
         assert_eq!(wiring.outputs, readout.outputs());
         let mut groups: Vec<Group> = Vec::new();
+        let mut pre_types: Vec<usize> = Vec::new();
         let (mut pre, mut post, mut wiring_index) = (Vec::new(), Vec::new(), Vec::new());
         let mut start = 0;
         while start < wiring.edges.len() {
@@ -154,8 +167,16 @@ impl<F: Real> Network<F> {
                     .take_while(|e| wiring.node_types[e[0] as usize] as usize == ty)
                     .count();
             let chunks = (end - start).div_ceil(LANES);
+            let table = match pre_types.iter().position(|&t| t == ty) {
+                Some(table) => table,
+                None => {
+                    pre_types.push(ty);
+                    pre_types.len() - 1
+                }
+            };
             groups.push(Group {
                 ty,
+                table,
                 first_chunk: pre.len() / LANES,
                 chunks,
                 edges: end - start,
@@ -183,6 +204,7 @@ impl<F: Real> Network<F> {
             }
         }
         let n = wiring.nodes;
+        let post_tables = pre_types.len() * 3 * d;
         let dense_row = n.next_multiple_of(LANES);
         let dense_offset: Vec<u32> = (0..pre.len())
             .map(|slot| {
@@ -202,6 +224,7 @@ impl<F: Real> Network<F> {
                     .expect("whole chunk"),
                 dense_plane(n, dense_row),
                 &mut dense,
+                false,
             );
         }
         Network {
@@ -214,6 +237,7 @@ impl<F: Real> Network<F> {
             post,
             wiring_index,
             groups,
+            pre_types,
             e,
             dense,
             dense_row,
@@ -236,11 +260,11 @@ impl<F: Real> Network<F> {
                 y: vec![F::zero(); n * d],
                 prev_by_channel: vec![[F::zero(); MAX_NODES]; d],
                 now_by_channel: vec![[F::zero(); MAX_NODES]; d],
-                u: vec![[F::zero(); LANES]; 2 * d],
                 gi: vec![[F::zero(); LANES]; 3 * d],
                 gh: vec![[F::zero(); LANES]; 3 * d],
                 type_w: vec![[F::zero(); MAX_NODES]; 3 * d * d],
                 pre_part: vec![[F::zero(); MAX_NODES]; 3 * d],
+                post_part: vec![[F::zero(); MAX_NODES]; post_tables],
             },
         }
     }
@@ -306,9 +330,10 @@ fn e_index(slot: usize, channel: usize, d: usize) -> usize {
     (slot / LANES * d + channel) * LANES + slot % LANES
 }
 
-/// The step, compiled once per instruction set and dispatched at run time. No instruction here
-/// fuses operations, so every version gives bit-identical results.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2", "x86_64+avx2", "x86_64+avx"))]
+/// The step, compiled once per instruction set and dispatched at run time. Every version gives
+/// bit-identical results: the compiler fuses nothing, and `mul_add` is exact everywhere (an FMA
+/// instruction where the target has one; without, a much slower library call).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+avx"))]
 fn step_dispatch<F: Real>(net: &mut Network<F>, params: &Params<F>, obs: &[F]) -> Decision<F> {
     step_impl(net, params, obs)
 }
@@ -370,7 +395,7 @@ fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
                     .try_into()
                     .expect("whole block");
                 for l in 0..LANES {
-                    acc[l] += w_row[l] * yi;
+                    acc[l] = w_row[l].mul_add(yi, acc[l]);
                 }
             }
             for (l, &value) in acc.iter().enumerate().take(n - block) {
@@ -380,11 +405,11 @@ fn aggregate<F: Real>(net: &Network<F>, src: &[F], x: &mut [F]) {
     }
 }
 
-/// `acc += row · scale`, element-wise.
+/// `acc += row · scale`, element-wise, each with one fused multiply-add.
 #[inline(always)]
 fn add_scaled<F: Real>(acc: &mut [F], row: &[F], scale: F) {
     for (a, &w) in acc.iter_mut().zip(row) {
-        *a += w * scale;
+        *a = w.mul_add(scale, *a);
     }
 }
 
@@ -394,9 +419,35 @@ fn dense_plane(n: usize, row: usize) -> usize {
     (n + 1) * row
 }
 
-/// Copies one chunk's synapse states (`[channel][lane]`) into the dense per-channel matrices.
+/// Copies one chunk's synapse states (`[channel][lane]`) into the dense per-channel matrices;
+/// with `vector` (f32 and AVX-512F, as for the permute gathers) one scatter per channel.
 #[inline(always)]
-fn scatter_chunk<F: Real>(e: &[F], offsets: &[u32; LANES], plane: usize, dense: &mut [F]) {
+fn scatter_chunk<F: Real>(
+    e: &[F],
+    offsets: &[u32; LANES],
+    plane: usize,
+    dense: &mut [F],
+    vector: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if vector {
+        debug_assert_eq!(std::mem::size_of::<F>(), 4);
+        let channels = e.len() / LANES;
+        assert!(dense.len() >= channels * plane && offsets.iter().all(|&o| (o as usize) < plane));
+        // SAFETY: `vector` is only set for a 4-byte `F` (f32) on a processor with AVX-512F;
+        // `e` holds `channels` whole lanes, and every offset is inside a channel's plane of
+        // `dense` (asserted above), so every store is in bounds.
+        unsafe {
+            scatter_chunk_f32(
+                e.as_ptr().cast::<f32>(),
+                offsets,
+                plane,
+                dense.as_mut_ptr().cast::<f32>(),
+                channels,
+            );
+        }
+        return;
+    }
     for (c, e_c) in e.chunks_exact(LANES).enumerate() {
         let dense_c = &mut dense[c * plane..(c + 1) * plane];
         for l in 0..LANES {
@@ -475,7 +526,7 @@ fn neuron_sums<F: Real, const D: usize>(
         for (c, w_c) in w.chunks_exact(D).enumerate() {
             let xc = xj[c];
             for k in 0..D {
-                acc[k] += w_c[k] * xc;
+                acc[k] = w_c[k].mul_add(xc, acc[k]);
             }
         }
         yj.copy_from_slice(&acc);
@@ -519,16 +570,15 @@ fn read_action<F: Real>(net: &Network<F>, y: &[F]) -> Decision<F> {
 fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     let d = net.d;
     let g3 = 3 * d;
-    let width = 2 * d + 1;
     let n = net.nodes;
     let Scratch {
         prev_by_channel,
         now_by_channel,
-        u,
         gi,
         gh,
         type_w,
         pre_part,
+        post_part,
         ..
     } = &mut net.scratch;
     for j in 0..n {
@@ -539,47 +589,48 @@ fn update_synapses<F: Real>(net: &mut Network<F>, params: &Params<F>, y: &[F]) {
     }
 
     let plasticity = params.plasticity;
-    let reward = net.reward;
     let plane = dense_plane(n, net.dense_row);
     let permute = net.permute_gather;
-    if permute {
-        input_gate_prefixes(
-            type_w,
-            pre_part,
-            prev_by_channel,
-            &net.node_types_padded,
-            params,
-            d,
-        );
-    }
+    input_gate_pre_parts(
+        type_w,
+        pre_part,
+        prev_by_channel,
+        &net.node_types_padded,
+        params,
+        d,
+        permute,
+    );
+    input_gate_post_parts(
+        post_part,
+        now_by_channel,
+        &net.pre_types,
+        params,
+        d,
+        n,
+        net.reward,
+    );
     for group in &net.groups {
         let ty = group.ty;
-        let w_ih = &params.w_ih[ty * g3 * width..][..g3 * width];
-        let bias = &params.bias[ty * g3..][..g3];
+        let post_tables = &post_part[group.table * g3..][..g3];
         let w_hh = &params.w_hh[ty * g3 * d..][..g3 * d];
         let bias_n = &params.bias_n[ty * d..][..d];
         for chunk in group.first_chunk..group.first_chunk + group.chunks {
             let slots = chunk * LANES..(chunk + 1) * LANES;
             let pre: &[u8; LANES] = net.pre[slots.clone()].try_into().expect("whole chunk");
             let post: &[u8; LANES] = net.post[slots].try_into().expect("whole chunk");
-            if permute {
-                for c in 0..d {
-                    u[d + c] = gather(&now_by_channel[c], post, true);
+            for ((gi_g, pre_g), post_g) in gi.iter_mut().zip(pre_part.iter()).zip(post_tables) {
+                let a = gather(pre_g, pre, permute);
+                let b = gather(post_g, post, permute);
+                for l in 0..LANES {
+                    gi_g[l] = a[l] + b[l];
                 }
-                input_gates_from_prefix(gi, pre_part, pre, &u[d..], w_ih, bias, reward);
-            } else {
-                for c in 0..d {
-                    u[c] = gather(&prev_by_channel[c], pre, false);
-                    u[d + c] = gather(&now_by_channel[c], post, false);
-                }
-                input_gates(gi, u, w_ih, bias, reward);
             }
             let e = &mut net.e[chunk * d * LANES..(chunk + 1) * d * LANES];
             gru_chunk(gi, gh, e, w_hh, bias_n, plasticity);
             let offsets = net.dense_offset[chunk * LANES..(chunk + 1) * LANES]
                 .try_into()
                 .expect("whole chunk");
-            scatter_chunk(e, offsets, plane, &mut net.dense);
+            scatter_chunk(e, offsets, plane, &mut net.dense, permute);
         }
     }
 }
@@ -621,6 +672,30 @@ unsafe fn permute_gather_f32(table: *const f32, index: &[u8; LANES]) -> [f32; LA
     }
 }
 
+/// [`scatter_chunk`] with one `vpscatterdd`-style store per channel; it inlines into the AVX-512
+/// version of the step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn scatter_chunk_f32(
+    e: *const f32,
+    offsets: &[u32; LANES],
+    plane: usize,
+    dense: *mut f32,
+    channels: usize,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees `channels × LANES` readable floats at `e` and that every
+    // offset is inside each of the `channels` planes at `dense`.
+    unsafe {
+        let index = _mm512_loadu_si512(offsets.as_ptr().cast());
+        for c in 0..channels {
+            let values = _mm512_loadu_ps(e.add(c * LANES));
+            _mm512_i32scatter_ps::<4>(dense.add(c * plane).cast(), index, values);
+        }
+    }
+}
+
 fn has_avx512f() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -632,18 +707,19 @@ fn has_avx512f() -> bool {
     }
 }
 
-/// The pre-synaptic prefix of every input gate, per node: `pre_part[g][i] = Σ_{k<d}
-/// W_ih[τ(i)][g][k]·y_prev,i,k`, from +0 in order of k, exactly the first `d` steps of the sum
-/// [`input_gates`] forms per synapse (a synapse's GRU is its pre node's type). Vectorised over
-/// nodes; each node's weight is gathered from a per-type table by its type.
+/// The pre part of every input gate, per node: `pre_part[g][i] = Σ_{k<d}
+/// W_ih[τ(i)][g][k]·y_prev,i,k`, from +0 in order of k (a synapse's GRU is its pre node's
+/// type). Vectorised over nodes; each node's weight is gathered from a per-type table by its
+/// type.
 #[inline(always)]
-fn input_gate_prefixes<F: Real>(
+fn input_gate_pre_parts<F: Real>(
     type_w: &mut [[F; MAX_NODES]],
     pre_part: &mut [[F; MAX_NODES]],
     prev_by_channel: &[[F; MAX_NODES]],
     node_types: &[u8],
     params: &Params<F>,
     d: usize,
+    permute: bool,
 ) {
     let (g3, width) = (3 * d, 2 * d + 1);
     let types = params.w_ih.len() / (g3 * width);
@@ -659,7 +735,7 @@ fn input_gate_prefixes<F: Real>(
         for (g, out) in pre_part.iter_mut().enumerate() {
             let mut acc = [F::zero(); LANES];
             for k in 0..d {
-                let w = gather(&type_w[g * d + k], types_of, true);
+                let w = gather(&type_w[g * d + k], types_of, permute);
                 let y: &[F; LANES] = prev_by_channel[k][nodes.clone()]
                     .try_into()
                     .expect("whole chunk");
@@ -672,55 +748,37 @@ fn input_gate_prefixes<F: Real>(
     }
 }
 
-/// [`input_gates`] continued from the per-node prefixes: each gate starts from its pre node's
-/// prefix and adds the post-synaptic terms, then `w_r·r`, then `b` — the same operations in the
-/// same order, so the same bits.
+/// The post part of every input gate, per pre-synaptic type τ and node j:
+/// `post_part[τ][g][j] = (Σ_{k<d} W_ih[τ][g][d+k]·y_j,k + W_ih[τ][g][2d]·r) + b[τ][g]`, the sum
+/// from +0 in order of k. Vectorised over nodes.
 #[inline(always)]
-fn input_gates_from_prefix<F: Real>(
-    gi: &mut [[F; LANES]],
-    pre_part: &[[F; MAX_NODES]],
-    pre: &[u8; LANES],
-    u_post: &[[F; LANES]],
-    w_ih: &[F],
-    bias: &[F],
+fn input_gate_post_parts<F: Real>(
+    post_part: &mut [[F; MAX_NODES]],
+    now_by_channel: &[[F; MAX_NODES]],
+    pre_types: &[usize],
+    params: &Params<F>,
+    d: usize,
+    n: usize,
     r: F,
 ) {
-    let d = u_post.len();
-    let width = 2 * d + 1;
-    for (g, ((gi_g, w_row), &b)) in gi
-        .iter_mut()
-        .zip(w_ih.chunks_exact(width))
-        .zip(bias)
-        .enumerate()
-    {
-        let mut acc = gather(&pre_part[g], pre, true);
-        for (&w, uk) in w_row[d..2 * d].iter().zip(u_post) {
-            for l in 0..LANES {
-                acc[l] += w * uk[l];
+    let (g3, width) = (3 * d, 2 * d + 1);
+    for (tables, &ty) in post_part.chunks_exact_mut(g3).zip(pre_types) {
+        let w_ih = &params.w_ih[ty * g3 * width..][..g3 * width];
+        let bias = &params.bias[ty * g3..][..g3];
+        for ((out, w_row), &b) in tables.iter_mut().zip(w_ih.chunks_exact(width)).zip(bias) {
+            let wr = w_row[width - 1] * r;
+            for block in (0..n).step_by(LANES) {
+                let mut acc = [F::zero(); LANES];
+                for (&w, y) in w_row[d..2 * d].iter().zip(now_by_channel) {
+                    let y: &[F; LANES] = y[block..block + LANES].try_into().expect("whole chunk");
+                    for l in 0..LANES {
+                        acc[l] += w * y[l];
+                    }
+                }
+                for (o, a) in out[block..block + LANES].iter_mut().zip(acc) {
+                    *o = a + wr + b;
+                }
             }
-        }
-        let wr = w_row[width - 1] * r;
-        for l in 0..LANES {
-            gi_g[l] = acc[l] + wr + b;
-        }
-    }
-}
-
-/// `W_ih·[y_prev,pre ; y_post ; r] + b` for one chunk, summed over the inputs in order as
-/// equinox's GRUCell does.
-#[inline(always)]
-fn input_gates<F: Real>(gi: &mut [[F; LANES]], u: &[[F; LANES]], w_ih: &[F], bias: &[F], r: F) {
-    let width = u.len() + 1;
-    for ((gi_g, w_row), &b) in gi.iter_mut().zip(w_ih.chunks_exact(width)).zip(bias) {
-        let mut acc = [F::zero(); LANES];
-        for (&w, uk) in w_row.iter().zip(u) {
-            for l in 0..LANES {
-                acc[l] += w * uk[l];
-            }
-        }
-        let wr = w_row[width - 1] * r;
-        for l in 0..LANES {
-            gi_g[l] = acc[l] + wr + b;
         }
     }
 }
@@ -742,7 +800,7 @@ fn gru_chunk<F: Real>(
         let mut acc = [F::zero(); LANES];
         for (&w, ec) in w_row.iter().zip(e.iter()) {
             for l in 0..LANES {
-                acc[l] += w * ec[l];
+                acc[l] = w.mul_add(ec[l], acc[l]);
             }
         }
         *gh_g = acc;
@@ -767,5 +825,46 @@ fn gru_chunk<F: Real>(
             let h = ec[l];
             ec[l] = h + plasticity * (cand[l] + z[l] * (h - cand[l]));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GenomeLayout, ModelConfig, Topology};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The permute gathers (AVX-512, at most 32 nodes) and the lane-by-lane ones feed the same
+    /// pre and post parts to every synapse, so both give the same bits.
+    #[test]
+    fn permute_and_lane_gathers_give_the_same_bits() {
+        let model = ModelConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let wiring = Wiring::sample(32, 4, 2, 3, &Topology::default(), &mut rng);
+        let layout = GenomeLayout::new(model);
+        let flat: Vec<f64> = (0..layout.len())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let params = Params::<f32>::from_flat(&layout, &flat);
+        let init: Vec<f32> = (0..wiring.edges.len() * 4)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let readout = Readout::Discrete { actions: 2 };
+        let mut a = Network::new(&wiring, readout, 4, 3, &init);
+        let mut b = a.clone();
+        b.permute_gather = false;
+        for t in 0..50 {
+            let obs: Vec<f32> = (0..4).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+            assert_eq!(a.step(&params, &obs), b.step(&params, &obs), "step {t}");
+            let reward = rng.random_range(-1.0f32..1.0);
+            a.set_reward(reward);
+            b.set_reward(reward);
+            let bits = |n: &Network<f32>| -> Vec<u32> {
+                n.synapse_states().iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "step {t}");
+        }
+        assert!(a.synapse_states().iter().all(|v| v.is_finite()));
     }
 }

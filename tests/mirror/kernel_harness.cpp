@@ -2,12 +2,14 @@
 // emulated by `threads` std::threads and __syncthreads by a std::barrier, so the kernel's own
 // code (indexing, phases, protocol, readout) runs unchanged against the CPU executor.
 //
-// argv: input file, output file, threads per block. Input (little-endian): i32 param_count,
+// argv: input file, output file, threads per block, and optionally the placement (the kernel's
+// states_in_global: 0, 1 or 2; default 0), for which this provides the global scratch area. Input (little-endian): i32 param_count,
 // types, nodes, lifetimes, lifetimes_per_member, episodes, stop_on_done; then the arrays of
 // src/exec/cuda/pack.rs, each as u32 length + values: genomes f32, env_ids i32, node_types u8,
 // edge_offsets u32, edge_pre u16, edge_post u16, in_offsets u32, in_edges u16, synapse_init
 // f32, reset_offsets u32, resets f32; then u32 shared_bytes. Output: returns (f64 per
 // lifetime × episode), then steps (u64 per lifetime), then digests (u64 per lifetime).
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cstdio>
@@ -86,7 +88,9 @@ static int print_tables() {
 
 int main(int argc, char** argv) {
     if (argc == 2 && std::string(argv[1]) == "--tables") return print_tables();
-    if (argc != 4) return 2;
+    if (argc != 4 && argc != 5) return 2;
+    const int placement = argc == 5 ? atoi(argv[4]) : 0;
+    if (placement < 0 || placement > 2) return 2;
     FILE* in = fopen(argv[1], "rb");
     if (!in) return 2;
     int threads = atoi(argv[3]);
@@ -111,7 +115,16 @@ int main(int argc, char** argv) {
     std::vector<double> returns((size_t)lifetimes * episodes);
     std::vector<unsigned long long> steps(lifetimes);
     std::vector<unsigned long long> digests(lifetimes);
-    float scratch = 0.0f;
+    // The executor's scratch area: per block, room for the most synapses of any lifetime and,
+    // with placement 2, the post parts (src/exec/cuda/pack.rs BlockSizes::scratch_floats).
+    unsigned max_edges = 0;
+    for (int l = 0; l < lifetimes; ++l) {
+        max_edges = std::max(max_edges, edge_offsets[l + 1] - edge_offsets[l]);
+    }
+    const size_t per_block = placement == 0 ? 0
+                             : (size_t)max_edges * D +
+                                   (placement == 2 ? (size_t)types * nodes * 3 * D : 0);
+    std::vector<float> scratch(std::max<size_t>(1, per_block * lifetimes), 0.0f);
     blockDim.x = threads;
     for (int block = 0; block < lifetimes; ++block) {
         blockIdx.x = block;
@@ -129,7 +142,8 @@ int main(int argc, char** argv) {
                                episodes, stop_on_done, env_ids.data(), node_types.data(),
                                edge_offsets.data(), edge_pre.data(), edge_post.data(),
                                in_offsets.data(), in_edges.data(), synapse_init.data(),
-                               reset_offsets.data(), resets.data(), &scratch, 0, 0,
+                               reset_offsets.data(), resets.data(), scratch.data(), placement,
+                               max_edges,
                                returns.data(), steps.data(), digests.data());
             });
         }

@@ -219,19 +219,23 @@ impl Executor for CudaExecutor {
         }
         let function = self.function(d)?;
 
-        // Synapse states in shared memory when they fit, else in a global scratch area.
-        let with_states = pack::shared_bytes(params, model.nodes, d, Some(packed.max_edges));
-        let without = pack::shared_bytes(params, model.nodes, d, None);
+        // Synapse states and the input gates' post parts in shared memory when they fit, else
+        // in a global scratch area.
+        let sizes = pack::BlockSizes {
+            params,
+            nodes: model.nodes,
+            d,
+            types: model.node_types,
+            max_edges: packed.max_edges,
+        };
         let limit = self.info.max_shared_per_block;
-        let (shared, states_in_global) = if with_states <= limit {
-            (with_states, false)
-        } else if without <= limit {
-            (without, true)
-        } else {
+        let Some(placement) = sizes.placement(limit) else {
+            let least = sizes.shared_bytes(pack::Placement::StatesAndPostGlobal);
             return Err(ExecError::InvalidRequest(format!(
-                "the network needs {without} bytes of shared memory per block; the device has {limit}"
+                "the network needs {least} bytes of shared memory per block; the device has {limit}"
             )));
         };
+        let shared = sizes.shared_bytes(placement);
         if shared > 48 * 1024 {
             function
                 .set_attribute(
@@ -240,11 +244,10 @@ impl Executor for CudaExecutor {
                 )
                 .map_err(driver_error("shared memory size"))?;
         }
-        let scratch_len = if states_in_global {
-            lifetimes * packed.max_edges * d
-        } else {
-            1
-        };
+        let scratch_len = lifetimes
+            .checked_mul(sizes.scratch_floats(placement))
+            .ok_or_else(|| ExecError::InvalidRequest("scratch area too large".into()))?
+            .max(1);
 
         let s = &self.stream;
         let upload = driver_error("copying inputs to the GPU");
@@ -285,7 +288,7 @@ impl Executor for CudaExecutor {
             episodes as i32,
         );
         let stop_on_done = i32::from(request.protocol.mode == EpisodeMode::StopOnDone);
-        let in_global = i32::from(states_in_global);
+        let in_global = placement as i32;
         let capacity = packed.max_edges as u32;
         let mut launch = s.launch_builder(&function);
         launch

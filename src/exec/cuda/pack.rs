@@ -174,22 +174,71 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
     Ok(packed)
 }
 
-/// Dynamic shared memory of one block, mirroring the carve-up at the top of the kernel: the
-/// genome (padded to 4 floats), three activation buffers and the message buffer (`nodes × d`
-/// each), 8 observation slots, the node types (padded to 4), the per-node input-gate prefixes
-/// (`nodes × 3d`, padded to 4), then, when they live there, the synapse states (`edges × d`).
-pub fn shared_bytes(
-    params: usize,
-    nodes: usize,
-    d: usize,
-    states_in_shared: Option<usize>,
-) -> usize {
-    let floats = params.next_multiple_of(4)
-        + 4 * nodes * d
-        + 8
-        + nodes.next_multiple_of(4)
-        + (nodes * 3 * d).next_multiple_of(4);
-    4 * (floats + states_in_shared.map_or(0, |edges| edges * d))
+/// Where a block keeps its synapse states and the input gates' post parts (the kernel's
+/// `states_in_global`): in dynamic shared memory, or in its own part of a global scratch area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Shared = 0,
+    StatesGlobal = 1,
+    StatesAndPostGlobal = 2,
+}
+
+/// The sizes of one block's memory that depend on the network.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockSizes {
+    pub params: usize,
+    pub nodes: usize,
+    pub d: usize,
+    pub types: usize,
+    /// The most synapses of any lifetime in the launch.
+    pub max_edges: usize,
+}
+
+impl BlockSizes {
+    fn post_floats(&self) -> usize {
+        self.types * self.nodes * 3 * self.d
+    }
+
+    /// Dynamic shared memory of one block, mirroring the carve-up at the top of the kernel: the
+    /// genome (padded to 4 floats), three activation buffers and the message buffer (`nodes ×
+    /// d` each), 8 observation slots, the node types (padded to 4), the input gates' pre parts
+    /// (`nodes × 3d`, padded to 4), then, when they live there, their post parts (`types ×
+    /// nodes × 3d`, padded to 4) and the synapse states (`edges × d`).
+    pub fn shared_bytes(&self, placement: Placement) -> usize {
+        let (nodes, d) = (self.nodes, self.d);
+        let mut floats = self.params.next_multiple_of(4)
+            + 4 * nodes * d
+            + 8
+            + nodes.next_multiple_of(4)
+            + (nodes * 3 * d).next_multiple_of(4);
+        if placement != Placement::StatesAndPostGlobal {
+            floats += self.post_floats().next_multiple_of(4);
+        }
+        if placement == Placement::Shared {
+            floats += self.max_edges * d;
+        }
+        4 * floats
+    }
+
+    /// Floats of the global scratch area per block (the kernel's per-block stride).
+    pub fn scratch_floats(&self, placement: Placement) -> usize {
+        match placement {
+            Placement::Shared => 0,
+            Placement::StatesGlobal => self.max_edges * self.d,
+            Placement::StatesAndPostGlobal => self.max_edges * self.d + self.post_floats(),
+        }
+    }
+
+    /// The placement with the most in shared memory that fits in `limit` bytes per block.
+    pub fn placement(&self, limit: usize) -> Option<Placement> {
+        [
+            Placement::Shared,
+            Placement::StatesGlobal,
+            Placement::StatesAndPostGlobal,
+        ]
+        .into_iter()
+        .find(|&p| self.shared_bytes(p) <= limit)
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +314,48 @@ mod tests {
     fn the_reference_network_fits_in_shared_memory() {
         let model = ModelConfig::default();
         // Even a fully wired 32-node network (no self-loops) stays well under 48 KiB.
-        let bytes = shared_bytes(model.param_count(), 32, 4, Some(32 * 31));
+        let sizes = BlockSizes {
+            params: model.param_count(),
+            nodes: 32,
+            d: 4,
+            types: model.node_types,
+            max_edges: 32 * 31,
+        };
+        let bytes = sizes.shared_bytes(Placement::Shared);
         assert!(bytes < 48 * 1024, "{bytes}");
+        assert_eq!(sizes.placement(48 * 1024), Some(Placement::Shared));
+    }
+
+    #[test]
+    fn large_networks_move_states_then_post_parts_to_global_memory() {
+        let sizes = BlockSizes {
+            params: 10_000,
+            nodes: 256,
+            d: 8,
+            types: 16,
+            max_edges: 5_000,
+        };
+        let post_bytes = 4 * 16 * 256 * 3 * 8;
+        let states_bytes = 4 * 5_000 * 8;
+        let all = sizes.shared_bytes(Placement::Shared);
+        assert_eq!(
+            all - sizes.shared_bytes(Placement::StatesGlobal),
+            states_bytes
+        );
+        assert_eq!(
+            sizes.shared_bytes(Placement::StatesGlobal)
+                - sizes.shared_bytes(Placement::StatesAndPostGlobal),
+            post_bytes
+        );
+        assert_eq!(sizes.placement(all), Some(Placement::Shared));
+        assert_eq!(sizes.placement(all - 1), Some(Placement::StatesGlobal));
+        let least = sizes.shared_bytes(Placement::StatesAndPostGlobal);
+        assert_eq!(sizes.placement(least), Some(Placement::StatesAndPostGlobal));
+        assert_eq!(sizes.placement(least - 1), None);
+        assert_eq!(sizes.scratch_floats(Placement::Shared), 0);
+        assert_eq!(
+            sizes.scratch_floats(Placement::StatesAndPostGlobal),
+            5_000 * 8 + 16 * 256 * 3 * 8
+        );
     }
 }
