@@ -77,6 +77,19 @@ pub mod spec {
         }
     }
 
+    /// A name given after submission (a job's new name, a sweep's): 1 to [`MAX_NAME_CHARS`]
+    /// characters, not all blank.
+    pub fn check_name(name: &str) -> Result<(), String> {
+        let chars = name.chars().count();
+        if name.trim().is_empty() || chars > MAX_NAME_CHARS {
+            Err(format!(
+                "must be 1 to {MAX_NAME_CHARS} characters, not all blank, got {chars}"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// The one tag rule, for specs and for the list filter alike: 1 to [`MAX_TAG_CHARS`]
     /// characters.
     pub fn check_tag(tag: &str) -> Result<(), String> {

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result};
 use super::jobs::load_job;
+use super::query::only_params;
 use super::responses::NoSuchJob;
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
@@ -35,16 +36,6 @@ pub(super) enum HistoryFormat {
 pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
     use serde::de::IntoDeserializer;
     T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(value)).ok()
-}
-
-fn only_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()> {
-    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid(
-            unknown.as_str(),
-            format!("unknown parameter; allowed: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// `?format=json|csv|ndjson` (default json). The body is streamed from the store in batches.

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
+use super::query::{only_params, page_limit};
 use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
 use crate::events::Event;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
@@ -133,18 +134,10 @@ struct ListQuery {
     cursor: Option<Cursor>,
 }
 
-use crate::limits::{
-    self,
-    http::{MAX_PAGE, MAX_SEARCH_CHARS},
-};
+use crate::limits::{self, http::MAX_SEARCH_CHARS};
 
 fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<JobFilter> {
-    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            format!("unknown parameter; allowed: {}", allowed.join(", ")),
-        ));
-    }
+    only_params(params, allowed)?;
     let status = match params.get("status") {
         Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
             ApiError::invalid(
@@ -198,16 +191,7 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
         })?,
         None => JobSort::default(),
     };
-    let limit = match params.get("limit") {
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
-            })?,
-        None => 50,
-    };
+    let limit = page_limit(params)?;
     let cursor = match params.get("cursor") {
         Some(c) => Some(
             Cursor::decode(c)
@@ -307,15 +291,9 @@ pub(super) struct JobPatch {
 
 impl JobPatch {
     fn validate(self) -> Result<JobUpdate> {
-        use limits::spec::{MAX_NAME_CHARS, MAX_NOTES_CHARS, MAX_TAGS, check_tag};
+        use limits::spec::{MAX_NOTES_CHARS, MAX_TAGS, check_name, check_tag};
         if let Some(name) = &self.name {
-            let chars = name.chars().count();
-            if name.trim().is_empty() || chars > MAX_NAME_CHARS {
-                return Err(ApiError::invalid(
-                    "name",
-                    format!("must be 1 to {MAX_NAME_CHARS} characters, not all blank, got {chars}"),
-                ));
-            }
+            check_name(name).map_err(|message| ApiError::invalid("name", message))?;
         }
         if let Some(tags) = &self.tags {
             if tags.len() > MAX_TAGS {

@@ -13,6 +13,7 @@ pub mod hosts;
 mod jobs;
 pub mod meta;
 pub mod openapi;
+mod query;
 mod responses;
 mod sweeps;
 

@@ -5,13 +5,13 @@ use super::AppState;
 use super::admission::admit_many;
 use super::error::{ApiError, ErrorBody, Result, require_json};
 use super::jobs::check_warm_start;
+use super::query::{only_params, page_limit};
 use super::responses::{Admission, JsonBody, Unauthorized};
 use crate::events::Event;
 use crate::evolution::JobPayload;
 use crate::evolution::sweep::SweepPlan;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::sweep::SweepRequest;
-use crate::limits::http::MAX_PAGE;
 use crate::store::{Sweep, SweepSummary};
 use axum::Json;
 use axum::body::Bytes;
@@ -91,22 +91,8 @@ async fn list_sweeps(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<SweepSummary>>> {
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "limit") {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown parameter; allowed: limit",
-        ));
-    }
-    let limit = match params.get("limit") {
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
-            })?,
-        None => 50,
-    };
+    only_params(&params, &["limit"])?;
+    let limit = page_limit(&params)?;
     Ok(Json(state.store.list_sweeps(limit).await?))
 }
 

@@ -88,15 +88,7 @@ impl SweepPlan {
                 _ => "sweep".to_string(),
             },
         };
-        if name.trim().is_empty() || name.chars().count() > spec_limits::MAX_NAME_CHARS {
-            return Err(FieldError::new(
-                "name",
-                format!(
-                    "must be 1..={} characters, not blank",
-                    spec_limits::MAX_NAME_CHARS
-                ),
-            ));
-        }
+        spec_limits::check_name(&name).map_err(|message| FieldError::new("name", message))?;
         let mut jobs = Vec::new();
         for values in combinations(&axes) {
             let mut job_spec = spec.clone();

@@ -152,10 +152,7 @@ export function jobView(root, id, { setConnection }) {
         dialog.close();
         toast('Saved.');
       } catch (e) {
-        const key = e instanceof ApiError && e.field ? e.field.replace(/\[\d+\]/g, '') : 'other';
-        const target = slots[key] || slots.other;
-        target.textContent = e.message;
-        target.hidden = false;
+        showFieldError(slots, e);
       } finally {
         save.disabled = false;
       }
@@ -460,10 +457,7 @@ export function jobView(root, id, { setConnection }) {
         replace(status, 'Queued. ', h('a', { href: jobUrl(evalJob.id), text: 'Open the evaluation' }), '.');
         form.querySelector('a')?.addEventListener('click', () => dialog.close());
       } catch (e) {
-        const key = e instanceof ApiError && e.field ? e.field.replace(/\[\d+\]/g, '') : 'other';
-        const target = slots[key] || slots.other;
-        target.textContent = e.message;
-        target.hidden = false;
+        showFieldError(slots, e);
       } finally {
         submit.disabled = false;
       }
@@ -576,4 +570,12 @@ export function confirmDialog(text, confirmLabel) {
     dialog.remove();
     resolve(dialog.returnValue === 'yes');
   }, { once: true }));
+}
+
+/** Shows an API error under the form field it names (`tags[2]` under `tags`), else under `other`. */
+function showFieldError(slots, e) {
+  const key = e instanceof ApiError && e.field ? e.field.replace(/\[\d+\]/g, '') : 'other';
+  const target = slots[key] || slots.other;
+  target.textContent = e.message;
+  target.hidden = false;
 }
