@@ -1,8 +1,9 @@
 // float32 math shared by the SFNN kernel and the environments: a line-by-line port of
 // `src/num.rs` (tanh_f32, exp_f32, sigmoid, sin_f32, cos_f32).
 //
-// Every function is a fixed sequence of float32 operations. Bit-for-bit agreement with the CPU
-// executor needs: no FMA contraction (NVRTC `--fmad=false`, g++ `-ffp-contract=off`), IEEE
+// Every function is a fixed sequence of float32 operations, fused multiply-adds written out
+// (fmaf) exactly where src/num.rs has mul_add. Bit-for-bit agreement with the CPU executor
+// needs: no other FMA contraction (NVRTC `--fmad=false`, g++ `-ffp-contract=off`), IEEE
 // division (`--prec-div=true`), and denormals flushed on both sides (`--ftz=true` here, FTZ/DAZ
 // on the CPU during lifetimes).
 //
@@ -51,22 +52,22 @@ SFNN_FN float select(bool cond, float a, float b) { return cond ? a : b; }
 // Eigen's float tanh (13/6 rational), as tanh_f32 in src/num.rs. Every literal is spelled as in
 // src/num.rs, so both compilers round it to the same float.
 SFNN_FN float tanh_f32(float x) {
-    const float CLAMP = 7.905311f;
+    const float CLAMP = 7.99881172180175781f;
     const float SMALL = 0.0004f;
     float clamped = select(x > CLAMP, CLAMP, select(x < -CLAMP, -CLAMP, x));
     float x2 = clamped * clamped;
     float p = -2.7607685e-16f;
-    p = p * x2 + 2.0001879e-13f;
-    p = p * x2 + -8.6046715e-11f;
-    p = p * x2 + 5.122297e-8f;
-    p = p * x2 + 1.4857224e-5f;
-    p = p * x2 + 6.3726193e-4f;
-    p = p * x2 + 4.8935246e-3f;
+    p = fmaf(p, x2, 2.0001879e-13f);
+    p = fmaf(p, x2, -8.6046715e-11f);
+    p = fmaf(p, x2, 5.122297e-8f);
+    p = fmaf(p, x2, 1.4857224e-5f);
+    p = fmaf(p, x2, 6.3726193e-4f);
+    p = fmaf(p, x2, 4.8935246e-3f);
     p = p * clamped;
     float q = 1.1982584e-6f;
-    q = q * x2 + 1.1853471e-4f;
-    q = q * x2 + 2.2684346e-3f;
-    q = q * x2 + 4.893525e-3f;
+    q = fmaf(q, x2, 1.1853471e-4f);
+    q = fmaf(q, x2, 2.2684346e-3f);
+    q = fmaf(q, x2, 4.893525e-3f);
     return select(fabsf(x) < SMALL, x, p / q);
 }
 
@@ -79,14 +80,15 @@ SFNN_FN float exp_f32(float x) {
     const float LN2_LO = -2.1219444e-4f;
     float xc = select(x > HI, HI, select(x < LO, LO, x));
     float k = floorf(xc * LOG2E + 0.5f);
-    float r = xc - k * LN2_HI - k * LN2_LO;
+    float r = fmaf(-k, LN2_HI, xc);
+    r = fmaf(-k, LN2_LO, r);
     float p = 1.9875691e-4f;
-    p = p * r + 1.3981999e-3f;
-    p = p * r + 8.333452e-3f;
-    p = p * r + 4.1665796e-2f;
-    p = p * r + 1.6666665e-1f;
-    p = p * r + 5.0000001e-1f;
-    float y = p * (r * r) + r + 1.0f;
+    p = fmaf(p, r, 1.3981999e-3f);
+    p = fmaf(p, r, 8.333452e-3f);
+    p = fmaf(p, r, 4.1665796e-2f);
+    p = fmaf(p, r, 1.6666665e-1f);
+    p = fmaf(p, r, 5.0000001e-1f);
+    float y = fmaf(p, r * r, r) + 1.0f;
     int ki = (int)float_bits(k + 12582912.0f) - 0x4B400000;
     int half = ki >> 1;
     float s1 = bits_float((unsigned int)(half + 127) << 23);
@@ -96,7 +98,8 @@ SFNN_FN float exp_f32(float x) {
     return select(is_nan(x), x, result);
 }
 
-SFNN_FN float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+// The GRU gate nonlinearity as 0.5 + 0.5 tanh(x/2), as sigmoid_f32 in src/num.rs.
+SFNN_FN float sigmoid_f32(float x) { return fmaf(tanh_f32(0.5f * x), 0.5f, 0.5f); }
 
 // Cephes sinf/cosf, as sin_f32/cos_f32 in src/num.rs.
 struct Octant {

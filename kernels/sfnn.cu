@@ -11,8 +11,8 @@
 //   `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part `(Σ_k W_ih[τ][g][D+k]·y_j,k +
 //   w_r·r) + b` per type τ and node j, each sum from +0 in order of k;
 // - the same float32 functions (math.cuh), no FMA contraction (--fmad=false): the messages,
-//   neurons and hidden gates use explicit fmaf where the CPU uses mul_add, nothing else is
-//   fused; IEEE division;
+//   neurons, hidden gates, the candidate's argument and the state update use explicit fmaf
+//   where the CPU uses mul_add, nothing else is fused; IEEE division;
 // - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
 //
 // Per-lifetime data (wiring, synapse init, reset pool) come from the host, exactly as the CPU
@@ -352,8 +352,8 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
                     const float gh_n = hidden_gate(w_hh + (2 * D + c) * D, h);
                     const float r = sigmoid_f32(gi_r + gh_r);
                     const float z = sigmoid_f32(gi_z + gh_z);
-                    const float cand = tanh_f32(gi_n + r * (gh_n + bias_n[c]));
-                    h_new[c] = h[c] + plasticity * (cand + z * (h[c] - cand));
+                    const float cand = tanh_f32(fmaf(r, gh_n + bias_n[c], gi_n));
+                    h_new[c] = fmaf(plasticity, fmaf(z, h[c] - cand, cand), h[c]);
                 }
                 // Stored only after every channel is computed: a store to `e` in the loop could
                 // alias the weights read there (both may be shared memory), which would force

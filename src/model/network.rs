@@ -7,8 +7,10 @@
 //! Operation order (every executor repeats it, `kernels/sfnn.cu` included): each sum runs left to
 //! right from +0 — a message over senders in ascending order, a neuron over its inputs, a GRU
 //! hidden gate over `e` — each term added with one fused multiply-add (`mul_add` here, `fmaf` in
-//! the kernel); nothing else is fused. A GRU input gate of synapse i→j (type τ = τ(i)) is split
-//! in two parts formed once per step, not once per synapse: the pre part
+//! the kernel); the GRU fuses `r·(W_hn·e + b_n) + gi_n`, `z·(e − n) + n` and the update
+//! `λ'·(…) + e`, and the polynomials of `num.rs` fuse each step; nothing else is fused. A GRU
+//! input gate of synapse i→j (type τ = τ(i)) is split in two parts formed once per step, not
+//! once per synapse: the pre part
 //! `Σ_k W_ih[τ][g][k]·y_prev,i,k` per node i, the post part
 //! `(Σ_k W_ih[τ][g][d+k]·y_j,k + w_r·r) + b` per type τ and node j, each sum from +0 in order of
 //! k; the gate is `pre + post`. (The reference sums `[y_prev,pre ; y_post ; r]` in one pass; the
@@ -818,12 +820,12 @@ fn gru_chunk<F: Real>(
             z[l] = (gi_z[l] + gh_z[l]).sigmoid_model();
         }
         for l in 0..LANES {
-            cand[l] = (gi_n[l] + r[l] * (gh_n[l] + bias_n[c])).tanh_model();
+            cand[l] = r[l].mul_add(gh_n[l] + bias_n[c], gi_n[l]).tanh_model();
         }
         let ec = &mut e[c];
         for l in 0..LANES {
             let h = ec[l];
-            ec[l] = h + plasticity * (cand[l] + z[l] * (h - cand[l]));
+            ec[l] = plasticity.mul_add(z[l].mul_add(h - cand[l], cand[l]), h);
         }
     }
 }
