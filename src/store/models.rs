@@ -2,7 +2,7 @@
 
 pub use crate::evolution::JobKind;
 use crate::evolution::JobPayload;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
 /// A job's lifecycle: queued → running → succeeded | failed | cancelled (and back to queued on
@@ -429,6 +429,9 @@ pub struct NewGenome {
     pub model: ModelConfig,
     pub values: Vec<f32>,
     pub name: Option<String>,
+    /// The wiring it was made with, where its file said (uploads, imports); `None` for a
+    /// job's genomes, whose job's spec says.
+    pub topology: Option<Topology>,
 }
 
 /// A stored genome's metadata.
@@ -448,6 +451,11 @@ pub struct GenomeMeta {
     pub sha256: String,
     #[schema(required = true)]
     pub name: Option<String>,
+    /// The wiring it was made with, as the file it was uploaded or imported in said; `null`
+    /// for a job's genomes (their job's spec says) and files that did not say.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub topology: Option<Topology>,
     pub created_at: i64,
 }
 

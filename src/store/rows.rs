@@ -104,7 +104,7 @@ pub(super) const NO_FITNESS: f64 = -1e308;
 
 /// The columns of a genome's metadata (its values stay behind: `param_count` is their length).
 pub(super) const GENOME_COLUMNS: &str = "genome_id, job_id, generation, kind, fitness, model, \
-    sha256, name, cast(length(params) / 4 as bigint) as param_count, created_at";
+    sha256, name, topology, cast(length(params) / 4 as bigint) as param_count, created_at";
 
 /// A `genome` row of [`GENOME_COLUMNS`].
 #[derive(sqlx::FromRow)]
@@ -117,6 +117,7 @@ pub(super) struct GenomeRow {
     model: String,
     sha256: String,
     name: Option<String>,
+    topology: Option<String>,
     param_count: i64,
     created_at: i64,
 }
@@ -136,6 +137,12 @@ impl GenomeRow {
             param_count: self.param_count as usize,
             sha256: self.sha256,
             name: self.name,
+            topology: match self.topology {
+                Some(text) => {
+                    Some(serde_json::from_str(&text).map_err(|_| corrupt("topology", &text))?)
+                }
+                None => None,
+            },
             created_at: self.created_at,
         })
     }

@@ -318,8 +318,8 @@ pub(super) async fn insert_genome(tx: &mut WriteTx<'_>, genome: &NewGenome) -> R
     in_tx!(tx, |sql, conn| sql
         .query(
             "insert into genome (genome_id, job_id, generation, kind, fitness, model, params, \
-             sha256, name, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, {now}, {now})",
+             sha256, name, topology, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now}, {now})",
         )
         .bind(&id)
         .bind(genome.job_id.as_deref())
@@ -330,6 +330,11 @@ pub(super) async fn insert_genome(tx: &mut WriteTx<'_>, genome: &NewGenome) -> R
         .bind(genome_bytes(&genome.values))
         .bind(genome_sha256(&genome.values))
         .bind(genome.name.as_deref())
+        .bind(
+            genome
+                .topology
+                .map(|t| serde_json::to_string(&t).expect("topology serialises")),
+        )
         .execute(conn)
         .await
         .map(|done| done.rows_affected()))?;
