@@ -937,7 +937,14 @@ fn sfnn_eval_returns(file: &std::path::Path) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.lines().nth(1).unwrap().split('\t').nth(1).unwrap().to_string()
+    stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_string()
 }
 
 /// A genome file that carries a `topology` is evaluated on the server with that wiring, as
@@ -1006,16 +1013,17 @@ async fn an_uploaded_genome_is_evaluated_with_the_topology_its_file_carries() {
     let base = json!({"envs": ["CartPole-v1"], "episodes": 2, "seeds": [5]});
     let (returns, preset) = evaluate(base.clone()).await;
     assert_eq!(returns, expected, "the server and sfnn eval agree");
-    assert_eq!(preset, "layered", "the evaluation job records the wiring it used");
+    assert_eq!(
+        preset, "layered",
+        "the evaluation job records the wiring it used"
+    );
     let mut chosen = base;
     chosen["topology"] = json!({"preset": "reservoir"});
     let (returns, preset) = evaluate(chosen).await;
     assert_eq!(preset, "reservoir");
     assert_eq!(returns, sfnn_eval_returns(&reservoir_file));
     // The download carries the wiring too, so the file goes round unchanged.
-    let file: Value = s
-        .get_json(&format!("/genomes/{genome}/download"))
-        .await;
+    let file: Value = s.get_json(&format!("/genomes/{genome}/download")).await;
     assert_eq!(file["topology"]["preset"], "layered");
     s.server.stop().await.unwrap();
 }

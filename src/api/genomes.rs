@@ -220,28 +220,7 @@ async fn upload(
     {
         return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
     }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let bytes = Bytes::from_request(request, &state).await?;
-    let file = match content_type.as_str() {
-        "application/json" => {
-            let file: GenomeFile = parse_json(&bytes)?;
-            file.complete()
-                .map_err(|e| rejected_genome(e, "values", ""))?
-        }
-        "application/octet-stream" => GenomeFile::from_safetensors(&bytes)
-            .map_err(|e| rejected_genome(e, "", "not a valid safetensors genome: "))?,
-        _ => {
-            return Err(ApiError::UnsupportedMediaType(
-                "application/json or application/octet-stream (safetensors)",
-            ));
-        }
-    };
+    let file = read_genome_file(&state, request).await?;
     let meta = state
         .store
         .insert_genome(&NewGenome {
@@ -262,6 +241,34 @@ async fn upload(
         Json(meta),
     )
         .into_response())
+}
+
+/// A genome file from a request body: `application/json` (the JSON genome format) or
+/// `application/octet-stream` (safetensors), checked ([`GenomeFile::complete`]).
+pub(super) async fn read_genome_file(state: &AppState, request: Request) -> Result<GenomeFile> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let bytes = Bytes::from_request(request, state).await?;
+    let file = match content_type.as_str() {
+        "application/json" => {
+            let file: GenomeFile = parse_json(&bytes)?;
+            file.complete()
+                .map_err(|e| rejected_genome(e, "values", ""))?
+        }
+        "application/octet-stream" => GenomeFile::from_safetensors(&bytes)
+            .map_err(|e| rejected_genome(e, "", "not a valid safetensors genome: "))?,
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "application/json or application/octet-stream (safetensors)",
+            ));
+        }
+    };
+    Ok(file)
 }
 
 /// A genome file the server will not store: a model it cannot run names the model's field,
@@ -355,7 +362,10 @@ async fn evaluate(
 
 /// The wiring a stored genome was made with, where known: as its file said (uploads,
 /// imports), else as its job's spec says. `sfnn eval` reads the same from a downloaded file.
-pub(super) async fn genome_topology(state: &AppState, meta: &GenomeMeta) -> Result<Option<Topology>> {
+pub(super) async fn genome_topology(
+    state: &AppState,
+    meta: &GenomeMeta,
+) -> Result<Option<Topology>> {
     if meta.topology.is_some() {
         return Ok(meta.topology);
     }

@@ -97,6 +97,10 @@ pub struct Job {
     pub started_at: Option<i64>,
     #[schema(required = true)]
     pub finished_at: Option<i64>,
+    /// Recorded elsewhere and imported (`sfnn push`, `POST /api/v1/imports`): `running` while
+    /// its upload is under way; never resumed here (there is no checkpoint to resume from).
+    #[serde(default)]
+    pub imported: bool,
     /// The sweep that queued the job, if one did.
     #[schema(required = true)]
     pub sweep: Option<SweepMembership>,

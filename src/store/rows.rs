@@ -38,6 +38,7 @@ pub(super) struct JobRow {
     finished_at: Option<i64>,
     sweep_id: Option<String>,
     sweep_values: Option<String>,
+    imported: bool,
     /// The lower-cased name as the database spells it, where a job list sorts by name.
     #[sqlx(default)]
     sort_name: Option<String>,
@@ -85,6 +86,7 @@ impl JobRow {
             updated_at: self.updated_at,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            imported: self.imported,
             sweep: match self.sweep_id {
                 Some(id) => {
                     let text = self.sweep_values.unwrap_or_else(|| "{}".into());
