@@ -125,6 +125,22 @@ pub mod genome {
     pub const MAX_SPEC_BYTES: usize = 64 << 10;
 }
 
+/// Imports (`POST /api/v1/imports`, `sfnn push`): a run recorded elsewhere, uploaded in pieces
+/// that each stay within [`http::BODY_LIMIT`].
+pub mod import {
+    /// Generation records in one upload. A record at the reference size is about 1 KiB of JSON
+    /// (one with 8 environments and a full telemetry list a few KiB), so a batch stays well
+    /// under the 4 MiB body limit, and a 10,000-generation run goes up in 10 requests.
+    pub const MAX_BATCH_RECORDS: usize = 1000;
+    /// Named telemetry values in one record (the strategies report a handful).
+    pub const MAX_TELEMETRY: usize = 32;
+    /// Characters of a telemetry value's name.
+    pub const MAX_TELEMETRY_NAME_CHARS: usize = 64;
+    /// Bytes of JSON `sfnn push` puts in one batch, besides the record count: half the body
+    /// limit, so that records larger than expected still fit.
+    pub const PUSH_BATCH_BYTES: usize = super::http::BODY_LIMIT / 2;
+}
+
 /// Traces (`sfnn eval --trace`): one lifetime, step by step.
 pub mod trace {
     /// Environment steps in one trace (episodes × horizon): about 100 bytes of JSON each, so a

@@ -923,3 +923,107 @@ async fn the_job_list_searches_names_and_sorts_with_cursors_on_every_key() {
     assert_eq!(long.status(), 422);
     s.server.stop().await.unwrap();
 }
+
+/// Episode returns of `sfnn eval FILE --env CartPole-v1 --episodes 2 --seed 5`, as printed.
+fn sfnn_eval_returns(file: &std::path::Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sfnn"))
+        .args(["eval", file.to_str().unwrap(), "--env", "CartPole-v1"])
+        .args(["--episodes", "2", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// A genome file that carries a `topology` is evaluated on the server with that wiring, as
+/// `sfnn eval` does with the same file; a request's own `topology` overrides it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_genome_is_evaluated_with_the_topology_its_file_carries() {
+    let s = start(1, None).await;
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/evolved/CartPole-v1.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut layered = original.clone();
+    layered["topology"] = json!({"preset": "layered"});
+    let (layered_file, reservoir_file) = (
+        s.dir.path().join("layered.json"),
+        s.dir.path().join("reservoir.json"),
+    );
+    std::fs::write(&layered_file, layered.to_string()).unwrap();
+    let mut reservoir = original.clone();
+    reservoir["topology"] = json!({"preset": "reservoir"});
+    std::fs::write(&reservoir_file, reservoir.to_string()).unwrap();
+    let expected = sfnn_eval_returns(&layered_file);
+    // Otherwise the test could not tell the two wirings apart.
+    assert_ne!(expected, sfnn_eval_returns(&reservoir_file));
+
+    let response = s
+        .client
+        .post(s.api("/genomes"))
+        .json(&layered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let meta: Value = response.json().await.unwrap();
+    assert_eq!(meta["topology"]["preset"], "layered");
+    let genome = meta["id"].as_str().unwrap();
+    let evaluate = |body: Value| {
+        let s = &s;
+        async move {
+            let response = s
+                .client
+                .post(s.api(&format!("/genomes/{genome}/evaluate")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            let job: Value = response.json().await.unwrap();
+            let job = job["id"].as_str().unwrap().to_string();
+            s.wait_for(&job, "succeeded", LONG).await;
+            let result = s.get_json(&format!("/jobs/{job}/evaluation")).await;
+            let returns: Vec<String> = result["envs"][0]["lifetimes"][0]["episode_returns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{}", r.as_f64().unwrap()))
+                .collect();
+            let spec = s.get_json(&format!("/jobs/{job}")).await["spec"].clone();
+            (returns.join(" "), spec["topology"]["preset"].clone())
+        }
+    };
+    let base = json!({"envs": ["CartPole-v1"], "episodes": 2, "seeds": [5]});
+    let (returns, preset) = evaluate(base.clone()).await;
+    assert_eq!(returns, expected, "the server and sfnn eval agree");
+    assert_eq!(
+        preset, "layered",
+        "the evaluation job records the wiring it used"
+    );
+    let mut chosen = base;
+    chosen["topology"] = json!({"preset": "reservoir"});
+    let (returns, preset) = evaluate(chosen).await;
+    assert_eq!(preset, "reservoir");
+    assert_eq!(returns, sfnn_eval_returns(&reservoir_file));
+    // The download carries the wiring too, so the file goes round unchanged.
+    let file: Value = s.get_json(&format!("/genomes/{genome}/download")).await;
+    assert_eq!(file["topology"]["preset"], "layered");
+    s.server.stop().await.unwrap();
+}

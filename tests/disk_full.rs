@@ -187,6 +187,7 @@ fn failed_commits_on_a_full_disk_leave_no_connection_broken() {
             model: ModelConfig::default(),
             values: vec![0.5; values],
             name: None,
+            topology: None,
         };
         store.insert_genome(&genome(565)).await.unwrap();
         let ballast = disk.fill();

@@ -513,6 +513,7 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
         model: ModelConfig::default(),
         values: vec![g as f32; 565],
         name: None,
+        topology: None,
     };
     for g in 0..6 {
         let checkpoint = (g == 2).then_some(&b"state"[..]);
@@ -661,6 +662,7 @@ async fn cancel_resume_delete_and_pagination(store: &Store) {
             model: ModelConfig::default(),
             values: vec![0.5; 565],
             name: None,
+            topology: None,
         })
         .await
         .unwrap();
@@ -852,6 +854,7 @@ async fn floats_read_back_bit_for_bit_and_nan_like_sqlite(store: &Store) {
             model: ModelConfig::default(),
             values: vec![f32::from_bits(1), -0.0, f32::MAX, 0.1],
             name: Some("n".into()),
+            topology: None,
         })
         .await
         .unwrap();

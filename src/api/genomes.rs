@@ -143,6 +143,9 @@ async fn download(
             file = file.with_job(spec.model.topology, value);
         }
     }
+    if file.topology.is_none() {
+        file.topology = meta.topology;
+    }
     if let Some(g) = meta.generation {
         file = file.with_metadata("generation", g);
     }
@@ -217,6 +220,32 @@ async fn upload(
     {
         return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
     }
+    let file = read_genome_file(&state, request).await?;
+    let meta = state
+        .store
+        .insert_genome(&NewGenome {
+            job_id: None,
+            generation: None,
+            kind: GenomeKind::Uploaded,
+            fitness: file.fitness,
+            model: file.model,
+            values: file.values,
+            name,
+            topology: file.topology,
+        })
+        .await?;
+    let location = format!("/api/v1/genomes/{}", meta.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(meta),
+    )
+        .into_response())
+}
+
+/// A genome file from a request body: `application/json` (the JSON genome format) or
+/// `application/octet-stream` (safetensors), checked ([`GenomeFile::complete`]).
+pub(super) async fn read_genome_file(state: &AppState, request: Request) -> Result<GenomeFile> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -224,7 +253,7 @@ async fn upload(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let bytes = Bytes::from_request(request, &state).await?;
+    let bytes = Bytes::from_request(request, state).await?;
     let file = match content_type.as_str() {
         "application/json" => {
             let file: GenomeFile = parse_json(&bytes)?;
@@ -239,25 +268,7 @@ async fn upload(
             ));
         }
     };
-    let meta = state
-        .store
-        .insert_genome(&NewGenome {
-            job_id: None,
-            generation: None,
-            kind: GenomeKind::Uploaded,
-            fitness: file.fitness,
-            model: file.model,
-            values: file.values,
-            name,
-        })
-        .await?;
-    let location = format!("/api/v1/genomes/{}", meta.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(meta),
-    )
-        .into_response())
+    Ok(file)
 }
 
 /// A genome file the server will not store: a model it cannot run names the model's field,
@@ -286,8 +297,10 @@ pub(super) struct EvaluateRequest {
     seeds: Vec<u64>,
     #[serde(default)]
     episode_mode: EpisodeMode,
+    /// How each lifetime is wired; by default as the genome was evolved (its job's spec, or
+    /// the topology its uploaded file carried), else the reference's reservoir.
     #[serde(default)]
-    topology: Topology,
+    topology: Option<Topology>,
     /// Higher runs first.
     #[serde(default)]
     #[schema(minimum = -1000, maximum = 1000)]
@@ -320,13 +333,17 @@ async fn evaluate(
     super::ApiJson(body): super::ApiJson<EvaluateRequest>,
 ) -> Result<Response> {
     let meta = load_meta(&state, &id).await?;
+    let topology = match body.topology {
+        Some(chosen) => chosen,
+        None => genome_topology(&state, &meta).await?.unwrap_or_default(),
+    };
     let spec = EvaluationSpec {
         genome_id: meta.id.clone(),
         envs: body.envs,
         episodes: body.episodes,
         seeds: body.seeds,
         episode_mode: body.episode_mode,
-        topology: body.topology,
+        topology,
     };
     let payload = JobPayload::evaluate(spec, &meta.model)?;
     if !(-1000..=1000).contains(&body.priority) {
@@ -341,4 +358,25 @@ async fn evaluate(
         .create_job(NewJob::new(payload, body.priority))
         .await?;
     Ok(created(&state, job).await)
+}
+
+/// The wiring a stored genome was made with, where known: as its file said (uploads,
+/// imports), else as its job's spec says. `sfnn eval` reads the same from a downloaded file.
+pub(super) async fn genome_topology(
+    state: &AppState,
+    meta: &GenomeMeta,
+) -> Result<Option<Topology>> {
+    if meta.topology.is_some() {
+        return Ok(meta.topology);
+    }
+    let Some(job) = &meta.job_id else {
+        return Ok(None);
+    };
+    Ok(match state.store.get_job(job).await? {
+        Some(job) => match &job.spec {
+            JobPayload::Evolve(spec) => Some(spec.model.topology),
+            JobPayload::Evaluate(_) => None,
+        },
+        None => None,
+    })
 }

@@ -407,6 +407,13 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
             "only evolution jobs can be resumed".into(),
         ));
     }
+    if job.imported {
+        return Err(ApiError::Conflict(
+            "an imported job has no checkpoint on this server to resume from; clone it to run \
+             it again"
+                .into(),
+        ));
+    }
     let job = state.store.resume_job(&id).await?;
     Ok(publish(&state, job).await)
 }

@@ -10,6 +10,7 @@ mod events;
 mod genomes;
 mod history;
 pub mod hosts;
+mod imports;
 mod jobs;
 pub mod meta;
 pub mod openapi;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sweeps::routes())
         .merge(history::routes())
         .merge(genomes::routes())
+        .merge(imports::routes())
         .merge(meta::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .layer(TimeoutLayer::with_status_code(

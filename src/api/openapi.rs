@@ -4,7 +4,7 @@
 
 mod exact;
 
-use super::{error, events, genomes, history, jobs, meta, sweeps};
+use super::{error, events, genomes, history, imports, jobs, meta, sweeps};
 use axum::Json;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -41,6 +41,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         genomes::meta,
         genomes::download,
         genomes::evaluate,
+        imports::open,
+        imports::add_generations,
+        imports::add_genome,
+        imports::finish,
         events::job_events,
         events::list_events,
         meta::list_envs,
@@ -63,6 +67,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "sweeps", description = "One job per combination of a spec's axes, grouped by variant"),
         (name = "history", description = "Generation records: exports and charts"),
         (name = "genomes", description = "Kept and uploaded genomes"),
+        (name = "imports", description = "Runs recorded elsewhere (`sfnn push`), uploaded in pieces"),
         (name = "events", description = "Live Server-Sent Events"),
         (name = "meta", description = "Environments, executors, health, this document"),
     )

@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod node;
 mod output;
+mod push;
 mod run;
 mod serve;
 mod worker;
@@ -37,6 +38,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure executor throughput on the paper configuration.
     Bench(bench::BenchArgs),
+    /// Upload a finished `sfnn run` folder to a server, where it becomes a job like any other.
+    Push(push::PushArgs),
 }
 
 fn init_logging(format: &str) {
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Push(args) => push::push(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

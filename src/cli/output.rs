@@ -17,7 +17,7 @@ const HISTORY_JSONL: &str = "history.jsonl";
 const CHECKPOINT: &str = "checkpoint.json";
 
 /// Every file a run writes: where one of them is, a run has been.
-const RUN_FILES: [&str; 9] = [
+const RUN_FILES: [&str; 10] = [
     HISTORY_JSONL,
     CHECKPOINT,
     "spec.json",
@@ -27,6 +27,8 @@ const RUN_FILES: [&str; 9] = [
     "best_genome.safetensors",
     "mean_genome.json",
     "mean_genome.safetensors",
+    // The import `sfnn push` made of the run: an earlier run's must not be continued.
+    super::push::MARKER,
 ];
 
 impl OutputDir {
@@ -51,6 +53,16 @@ impl OutputDir {
 
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(OutputDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// A folder that exists already (`sfnn push` reads a run's).
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            anyhow::bail!("{} is not a folder", root.display());
+        }
         Ok(OutputDir {
             root: root.to_path_buf(),
         })

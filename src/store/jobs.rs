@@ -80,11 +80,16 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
-/// Cancels the queued jobs of the rows it updates at once and asks the running ones to stop.
+/// Cancels the queued jobs of the rows it updates at once and asks the running ones to stop;
+/// an import under way (running, held by no worker) is cancelled at once too.
 const CANCEL: &str = "update job set \
-    status = case when status = 'queued' then 'cancelled' else status end, \
-    finished_at = case when status = 'queued' then {now} else finished_at end, \
-    cancel_requested = case when status = 'running' then true else cancel_requested end, \
+    status = case when status = 'queued' or (status = 'running' and imported) \
+                  then 'cancelled' else status end, \
+    finished_at = case when status = 'queued' or (status = 'running' and imported) \
+                       then {now} else finished_at end, \
+    worker_id = case when status = 'running' and imported then null else worker_id end, \
+    cancel_requested = case when status = 'running' and not imported then true \
+                            else cancel_requested end, \
     updated_at = {now}";
 
 /// Puts running jobs whose lease expired back in the queue; binds `$1` `MAX_CRASHES`, `$2` the
@@ -295,7 +300,8 @@ impl Store {
             .query_as(
                 "update job set status = 'queued', error = null, stop_reason = null, \
                    cancel_requested = false, finished_at = null, updated_at = {now} \
-                 where job_id = $1 and status in ('cancelled', 'failed') returning *",
+                 where job_id = $1 and status in ('cancelled', 'failed') and not imported \
+                 returning *",
             )
             .bind(id)
             .fetch_optional(pool)

@@ -2,7 +2,7 @@
 
 pub use crate::evolution::JobKind;
 use crate::evolution::JobPayload;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
 /// A job's lifecycle: queued → running → succeeded | failed | cancelled (and back to queued on
@@ -97,6 +97,10 @@ pub struct Job {
     pub started_at: Option<i64>,
     #[schema(required = true)]
     pub finished_at: Option<i64>,
+    /// Recorded elsewhere and imported (`sfnn push`, `POST /api/v1/imports`): `running` while
+    /// its upload is under way; never resumed here (there is no checkpoint to resume from).
+    #[serde(default)]
+    pub imported: bool,
     /// The sweep that queued the job, if one did.
     #[schema(required = true)]
     pub sweep: Option<SweepMembership>,
@@ -429,6 +433,9 @@ pub struct NewGenome {
     pub model: ModelConfig,
     pub values: Vec<f32>,
     pub name: Option<String>,
+    /// The wiring it was made with, where its file said (uploads, imports); `None` for a
+    /// job's genomes, whose job's spec says.
+    pub topology: Option<Topology>,
 }
 
 /// A stored genome's metadata.
@@ -448,6 +455,11 @@ pub struct GenomeMeta {
     pub sha256: String,
     #[schema(required = true)]
     pub name: Option<String>,
+    /// The wiring it was made with, as the file it was uploaded or imported in said; `null`
+    /// for a job's genomes (their job's spec says) and files that did not say.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub topology: Option<Topology>,
     pub created_at: i64,
 }
 

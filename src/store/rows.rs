@@ -38,6 +38,7 @@ pub(super) struct JobRow {
     finished_at: Option<i64>,
     sweep_id: Option<String>,
     sweep_values: Option<String>,
+    imported: bool,
     /// The lower-cased name as the database spells it, where a job list sorts by name.
     #[sqlx(default)]
     sort_name: Option<String>,
@@ -85,6 +86,7 @@ impl JobRow {
             updated_at: self.updated_at,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            imported: self.imported,
             sweep: match self.sweep_id {
                 Some(id) => {
                     let text = self.sweep_values.unwrap_or_else(|| "{}".into());
@@ -104,7 +106,7 @@ pub(super) const NO_FITNESS: f64 = -1e308;
 
 /// The columns of a genome's metadata (its values stay behind: `param_count` is their length).
 pub(super) const GENOME_COLUMNS: &str = "genome_id, job_id, generation, kind, fitness, model, \
-    sha256, name, cast(length(params) / 4 as bigint) as param_count, created_at";
+    sha256, name, topology, cast(length(params) / 4 as bigint) as param_count, created_at";
 
 /// A `genome` row of [`GENOME_COLUMNS`].
 #[derive(sqlx::FromRow)]
@@ -117,6 +119,7 @@ pub(super) struct GenomeRow {
     model: String,
     sha256: String,
     name: Option<String>,
+    topology: Option<String>,
     param_count: i64,
     created_at: i64,
 }
@@ -136,6 +139,12 @@ impl GenomeRow {
             param_count: self.param_count as usize,
             sha256: self.sha256,
             name: self.name,
+            topology: match self.topology {
+                Some(text) => {
+                    Some(serde_json::from_str(&text).map_err(|_| corrupt("topology", &text))?)
+                }
+                None => None,
+            },
             created_at: self.created_at,
         })
     }

@@ -90,36 +90,7 @@ impl Store {
             .execute(conn)
             .await
             .map(|done| done.rows_affected()))?)?;
-        in_tx!(&mut tx, |sql, conn| sql
-            .query(
-                "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
-                 improved, ask_s, evaluate_s, tell_s, created_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})",
-            )
-            .bind(id)
-            .bind(record.generation as i64)
-            .bind(real(record.fitness.best))
-            .bind(real(record.fitness.mean))
-            .bind(real(record.fitness.worst))
-            .bind(best_so_far)
-            .bind(record.improved)
-            .bind(real(record.timing.ask))
-            .bind(real(record.timing.evaluate))
-            .bind(real(record.timing.tell))
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-        in_tx!(&mut tx, |sql, conn| {
-            sql.query(
-                "insert into generation_record (job_id, generation, record) values ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(record.generation as i64)
-            .bind(serde_json::to_string(record).expect("record serialises"))
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
+        insert_record(&mut tx, id, record).await?;
         for genome in genomes {
             insert_genome(&mut tx, genome).await?;
         }
@@ -312,14 +283,52 @@ async fn upsert_checkpoint(
     Ok(())
 }
 
+/// Stores one generation's numbers (the chart's row) and its full record.
+pub(super) async fn insert_record(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    record: &GenerationRecord,
+) -> Result<()> {
+    let best_so_far = record.best_so_far.is_finite().then_some(record.best_so_far);
+    in_tx!(tx, |sql, conn| sql
+        .query(
+            "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
+             improved, ask_s, evaluate_s, tell_s, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})",
+        )
+        .bind(id)
+        .bind(record.generation as i64)
+        .bind(real(record.fitness.best))
+        .bind(real(record.fitness.mean))
+        .bind(real(record.fitness.worst))
+        .bind(best_so_far)
+        .bind(record.improved)
+        .bind(real(record.timing.ask))
+        .bind(real(record.timing.evaluate))
+        .bind(real(record.timing.tell))
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    in_tx!(tx, |sql, conn| {
+        sql.query("insert into generation_record (job_id, generation, record) values ($1, $2, $3)")
+            .bind(id)
+            .bind(record.generation as i64)
+            .bind(serde_json::to_string(record).expect("record serialises"))
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(())
+}
+
 /// Stores `genome`; returns its id.
 pub(super) async fn insert_genome(tx: &mut WriteTx<'_>, genome: &NewGenome) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
     in_tx!(tx, |sql, conn| sql
         .query(
             "insert into genome (genome_id, job_id, generation, kind, fitness, model, params, \
-             sha256, name, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, {now}, {now})",
+             sha256, name, topology, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now}, {now})",
         )
         .bind(&id)
         .bind(genome.job_id.as_deref())
@@ -330,6 +339,11 @@ pub(super) async fn insert_genome(tx: &mut WriteTx<'_>, genome: &NewGenome) -> R
         .bind(genome_bytes(&genome.values))
         .bind(genome_sha256(&genome.values))
         .bind(genome.name.as_deref())
+        .bind(
+            genome
+                .topology
+                .map(|t| serde_json::to_string(&t).expect("topology serialises")),
+        )
         .execute(conn)
         .await
         .map(|done| done.rows_affected()))?;

@@ -192,6 +192,7 @@ impl RunHost for StoreRun<'_> {
                 model,
                 values: best.values.clone(),
                 name: None,
+                topology: None,
             });
         }
         if let Some(values) = kept.strategy_mean {
@@ -203,6 +204,7 @@ impl RunHost for StoreRun<'_> {
                 model,
                 values,
                 name: None,
+                topology: None,
             });
         }
         let checkpoint = kept
@@ -242,6 +244,7 @@ impl RunHost for StoreRun<'_> {
             model,
             values: evolution.mean_genome(),
             name: None,
+            topology: None,
         }];
         if let Some(best) = evolution.best() {
             genomes.push(NewGenome {
@@ -252,6 +255,7 @@ impl RunHost for StoreRun<'_> {
                 model,
                 values: best.values.clone(),
                 name: None,
+                topology: None,
             });
         }
         let store = &self.worker.store;
