@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/genomes/{id}"),
     ("get", "/api/v1/genomes/{id}/download"),
     ("post", "/api/v1/genomes/{id}/evaluate"),
+    ("get", "/api/v1/genomes/{id}/replay"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/envs"),
     ("get", "/api/v1/executors"),

@@ -14,11 +14,13 @@ mod jobs;
 pub mod meta;
 pub mod openapi;
 mod query;
+mod replay;
 mod responses;
 mod sweeps;
 
 pub use error::{ApiError, ApiJson};
 pub use events::StreamSlots;
+pub use replay::ReplaySlots;
 
 use crate::events::EventHub;
 use crate::metrics::Metrics;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Caps the live event streams open at once.
     pub streams: StreamSlots,
+    /// Caps the genome replays computed at once.
+    pub replays: ReplaySlots,
 }
 
 /// The whole HTTP application.
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sweeps::routes())
         .merge(history::routes())
         .merge(genomes::routes())
+        .merge(replay::routes())
         .merge(meta::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .layer(TimeoutLayer::with_status_code(

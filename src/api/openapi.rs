@@ -4,7 +4,7 @@
 
 mod exact;
 
-use super::{error, events, genomes, history, jobs, meta, sweeps};
+use super::{error, events, genomes, history, jobs, meta, replay, sweeps};
 use axum::Json;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -41,6 +41,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         genomes::meta,
         genomes::download,
         genomes::evaluate,
+        replay::replay,
         events::job_events,
         events::list_events,
         meta::list_envs,
