@@ -137,7 +137,7 @@ impl StepObserver<f32> for Recorder {
         ep.rewards.push(reward);
         ep.dones.push(done);
         if let Some(norms) = &mut self.norms
-            && self.step % norms.every == 0
+            && self.step.is_multiple_of(norms.every)
         {
             norms.steps.push(self.step);
             norms.values.push(edge_norms(net, self.msg_dims));
@@ -293,7 +293,7 @@ mod tests {
             assert_eq!(norms.every, every);
             assert_eq!(norms.steps.len(), all.0.len().div_ceil(every));
             for (column, &step) in norms.values.iter().zip(&norms.steps) {
-                assert_eq!(step % every, 0);
+                assert!(step.is_multiple_of(every));
                 let states = &all.0[step];
                 assert_eq!(column.len(), input.wiring.edges.len());
                 for (e, &norm) in column.iter().enumerate() {
