@@ -148,6 +148,29 @@ pub mod trace {
     pub const MAX_STEPS: usize = 50_000;
 }
 
+/// Lifetime replays for the dashboard (`GET /api/v1/genomes/{id}/replay`): one traced lifetime
+/// plus the synapse-state norms, computed on the server's CPU while the client waits.
+pub mod replay {
+    use std::time::Duration;
+
+    /// Environment steps of one replay (episodes × horizon): the reference lifetime (8 × 500
+    /// CartPole steps) fits twice; about 100 bytes of JSON a step, so at most about 1 MB.
+    pub const MAX_STEPS: usize = 10_000;
+    /// Synapse updates of one replay (steps × wired edges): the CPU time it costs. The
+    /// reference lifetime (4,000 steps, about 430 edges at N = 32) needs 1.7 M, a few tens
+    /// of milliseconds; the bound is 12 times that, well under a second of one core.
+    pub const MAX_SYNAPSE_STEPS: usize = 20_000_000;
+    /// Values of the synapse-norm heat map (columns × edges, about 10 bytes of JSON each, so
+    /// about 1 MB). When `steps × edges` is larger, a column is kept every `every` steps (at
+    /// least one column, whatever the edge count).
+    pub const MAX_NORM_VALUES: usize = 100_000;
+    /// Replays computed at once, server-wide; more are answered 429 (`busy`) at once rather
+    /// than queued, so a flood of them holds at most this many blocking threads.
+    pub const MAX_CONCURRENT: usize = 2;
+    /// What a client refused for `busy` is asked to wait.
+    pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+}
+
 /// Job cost: what products of a spec's sizes may add up to (see `evolution::cost`).
 pub mod cost {
     /// Multiply-adds of one generation of the paper configuration (CMA-ES, popsize 128,

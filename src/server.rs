@@ -219,6 +219,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
         streams,
+        replays: api::ReplaySlots::new(options.http.max_replays),
     };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await

@@ -34,6 +34,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/imports/{id}/generations"),
     ("post", "/api/v1/imports/{id}/genomes"),
     ("post", "/api/v1/imports/{id}/finish"),
+    ("get", "/api/v1/genomes/{id}/replay"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/envs"),
     ("get", "/api/v1/executors"),

@@ -59,7 +59,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
     /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `queue_full`,
-    /// `rate_limited`, `host_not_allowed`, `unavailable`, `internal`.
+    /// `rate_limited`, `busy`, `host_not_allowed`, `unavailable`, `internal`.
     #[schema(value_type = String)]
     pub code: &'static str,
     pub message: String,

@@ -48,7 +48,7 @@ async fn job_genomes(
     Ok(Json(state.store.job_genomes(&job.id).await?))
 }
 
-async fn load_meta(state: &AppState, id: &str) -> Result<GenomeMeta> {
+pub(super) async fn load_meta(state: &AppState, id: &str) -> Result<GenomeMeta> {
     check_id(id, "genome")?;
     state
         .store

@@ -15,11 +15,13 @@ mod jobs;
 pub mod meta;
 pub mod openapi;
 mod query;
+mod replay;
 mod responses;
 mod sweeps;
 
 pub use error::{ApiError, ApiJson};
 pub use events::StreamSlots;
+pub use replay::ReplaySlots;
 
 use crate::events::EventHub;
 use crate::metrics::Metrics;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Caps the live event streams open at once.
     pub streams: StreamSlots,
+    /// Caps the genome replays computed at once.
+    pub replays: ReplaySlots,
 }
 
 /// The whole HTTP application.
@@ -73,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(history::routes())
         .merge(genomes::routes())
         .merge(imports::routes())
+        .merge(replay::routes())
         .merge(meta::routes())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         .layer(TimeoutLayer::with_status_code(

@@ -4,7 +4,7 @@
 
 mod exact;
 
-use super::{error, events, genomes, history, imports, jobs, meta, sweeps};
+use super::{error, events, genomes, history, imports, jobs, meta, replay, sweeps};
 use axum::Json;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -45,6 +45,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         imports::add_generations,
         imports::add_genome,
         imports::finish,
+        replay::replay,
         events::job_events,
         events::list_events,
         meta::list_envs,

@@ -5,7 +5,7 @@
 use crate::envs;
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
-use crate::exec::{self, EpisodeMode, ExecutorChoice, Protocol, Sampler, trace};
+use crate::exec::{self, EpisodeMode, ExecutorChoice, Protocol, trace};
 use crate::limits::FieldError;
 use crate::limits::spec::MAX_EVAL_SEEDS;
 use crate::model::GenomeFile;
@@ -129,20 +129,13 @@ fn write_trace(path: &std::path::Path, spec: &EvaluationSpec, genome: &GenomeFil
         episodes: spec.episodes,
         mode: spec.episode_mode,
     };
-    let sampler = Sampler {
-        model: &genome.model,
-        topology: &spec.topology,
-        envs: &[info],
-        protocol,
-        repeats: 1,
-        seed: spec.seeds[0],
-    };
-    let input = &sampler.generation(0, 1)[0];
+    let input =
+        trace::evaluation_lifetime(&genome.model, &spec.topology, info, protocol, spec.seeds[0]);
     let traced = trace::trace_lifetime(
         &genome.values,
         &genome.model,
         info,
-        input,
+        &input,
         protocol,
         spec.seeds[0],
     );

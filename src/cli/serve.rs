@@ -79,6 +79,10 @@ struct HttpArgs {
     #[arg(long, env = "SFNN_WRITE_TIMEOUT_SECONDS",
           default_value_t = limits::connections::WRITE_TIMEOUT.as_secs())]
     write_timeout_seconds: u64,
+    /// Genome replays (`GET /api/v1/genomes/{id}/replay`, a lifetime on the CPU each)
+    /// computed at once; more are answered 429. 0 turns replays off.
+    #[arg(long, env = "SFNN_MAX_REPLAYS", default_value_t = limits::replay::MAX_CONCURRENT)]
+    max_replays: usize,
 }
 
 impl HttpArgs {
@@ -88,6 +92,7 @@ impl HttpArgs {
             max_event_streams: self.max_event_streams.max(1),
             idle_timeout: Duration::from_secs(self.idle_timeout_seconds.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout_seconds.max(1)),
+            max_replays: self.max_replays,
         }
     }
 }

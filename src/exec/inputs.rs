@@ -93,21 +93,25 @@ pub struct Sampler<'a> {
 impl Sampler<'_> {
     /// Every lifetime of generation `generation`, ordered `[member][repeat][env]`.
     pub fn generation(&self, generation: u64, members: usize) -> Vec<LifetimeInput> {
-        let envs = self.envs.len();
-        (0..members * self.repeats * envs)
+        (0..members * self.repeats * self.envs.len())
             .into_par_iter()
-            .map(|index| {
-                let slot = (index / envs) as u64;
-                let env = index % envs;
-                let mut rng = lifetime_rng(self.seed, generation, slot, env as u64);
-                sample_lifetime(
-                    self.model,
-                    self.topology,
-                    self.envs[env],
-                    self.protocol,
-                    &mut rng,
-                )
-            })
+            .map(|index| self.lifetime(generation, index))
             .collect()
+    }
+
+    /// Lifetime `index` of generation `generation`, in [`Sampler::generation`]'s order, drawn
+    /// on the calling thread.
+    pub fn lifetime(&self, generation: u64, index: usize) -> LifetimeInput {
+        let envs = self.envs.len();
+        let slot = (index / envs) as u64;
+        let env = index % envs;
+        let mut rng = lifetime_rng(self.seed, generation, slot, env as u64);
+        sample_lifetime(
+            self.model,
+            self.topology,
+            self.envs[env],
+            self.protocol,
+            &mut rng,
+        )
     }
 }

@@ -97,7 +97,7 @@ impl Topology {
 }
 
 /// One network's structure: node types and the list of synapses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Wiring {
     pub nodes: usize,
     pub inputs: usize,

@@ -51,6 +51,8 @@ pub struct HttpOptions {
     pub idle_timeout: Duration,
     /// A client that takes no bytes of a response for this long is disconnected.
     pub write_timeout: Duration,
+    /// Genome replays computed at once (0: none, every replay is refused `busy`).
+    pub max_replays: usize,
 }
 
 impl Default for HttpOptions {
@@ -60,6 +62,7 @@ impl Default for HttpOptions {
             max_event_streams: limits::events::MAX_STREAMS,
             idle_timeout: limits::connections::IDLE_TIMEOUT,
             write_timeout: limits::connections::WRITE_TIMEOUT,
+            max_replays: limits::replay::MAX_CONCURRENT,
         }
     }
 }

@@ -233,6 +233,56 @@ try {
   check((await page.locator('#job-notes').textContent()) === notes, 'the notes survive a reload');
   check((await page.locator('.title-block .tag').allTextContents()).join() === 'e2e,dashboard,edited', 'the tags survive a reload');
 
+  // ---- replay the best genome: animation, outputs, network, heat map ---------------------------
+  step('replay the best genome');
+  const replayLoaded = () => page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('/views/replay.js')));
+  check(!(await replayLoaded()), 'the replay view is not loaded with the job page');
+  check(await page.locator('#replay').evaluate((el) => el.childElementCount === 0), 'nothing of the replay is drawn before it is asked for');
+  await page.locator('#replay-best:enabled').waitFor();
+  check(JSON.stringify(await page.locator('#replay-env option').allTextContents()) === '["CartPole-v1"]', 'the environments are the job\'s');
+  await page.locator('#replay-seed').fill('3');
+  await page.locator('#replay-episodes').fill('2');
+  const replayResponse = page.waitForResponse((r) => r.url().includes('/replay?'));
+  await page.locator('#replay-best').click();
+  const replayAnswer = await replayResponse;
+  check(replayAnswer.status() === 200, `the replay is served (${replayAnswer.status()})`);
+  check(/env=CartPole-v1/.test(replayAnswer.url()) && /seed=3/.test(replayAnswer.url()) && /episode_mode=stop_on_done/.test(replayAnswer.url()),
+    `the replay asks for the chosen environment and seed in the job's episode mode (${replayAnswer.url()})`);
+  const replayData = await replayAnswer.json();
+  check(await replayLoaded(), 'the replay view loads on the click');
+  await page.waitForFunction(() => document.getElementById('replay')?.dataset.step === '0');
+  const totalSteps = replayData.trace.episodes.reduce((n, e) => n + e.actions.length, 0);
+  // Pixels that are not the light background.
+  const inked = (id) => page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n += 1;
+    return n;
+  }, id);
+  check((await inked('replay-scene')) > 500, 'the cart and pole are drawn');
+  const frame0 = await page.locator('#replay-scene').evaluate((c) => c.toDataURL());
+  const counter0 = await page.locator('#replay-counter').textContent();
+  const shownTotal = totalSteps.toLocaleString('en-US');
+  check(counter0.startsWith(`step 1 / ${shownTotal}`), `the counter shows the step (${counter0})`);
+  await page.locator('#replay-play').click();
+  const target = Math.min(10, totalSteps - 1);
+  await page.waitForFunction((n) => Number(document.getElementById('replay').dataset.step) >= n, target, { timeout: 10000 });
+  if ((await page.locator('#replay-play').textContent()) === 'Pause') await page.locator('#replay-play').click();
+  const frame1 = await page.locator('#replay-scene').evaluate((c) => c.toDataURL());
+  check(frame1 !== frame0, 'the animation moves on as it plays');
+  check((await page.locator('#replay-counter').textContent()) !== counter0, 'the step counter moves on');
+  await page.locator('#replay-step').evaluate((el, last) => { el.value = String(last); el.dispatchEvent(new Event('input', { bubbles: true })); }, totalSteps - 1);
+  check((await page.locator('#replay-counter').textContent()).startsWith(`step ${shownTotal} / ${shownTotal}`), 'the slider moves to the last step');
+  check(await page.locator('#replay-outputs canvas').count() >= 1, 'the action-node outputs are charted');
+  const graphNodes = await page.locator('#replay-graph .net-node').count();
+  check(graphNodes === replayData.trace.wiring.nodes && graphNodes === 32, `the graph has a node per network node (${graphNodes})`);
+  check(await page.locator('#replay-graph .net-edge').count() === replayData.trace.wiring.edges.length, 'the graph has a line per synapse');
+  check(await page.locator('#replay-graph .net-input').count() === 4 && await page.locator('#replay-graph .net-output').count() === 2, 'inputs and outputs by role');
+  check((await inked('replay-heatmap')) > 1000, 'the heat map is drawn');
+  summary.replay = { steps: totalSteps, synapses: replayData.trace.wiring.edges.length, returns: replayData.returns };
+  await page.locator('section[aria-labelledby="replay-title"]').screenshot({ path: join(artifacts, 'replay.png') });
+
   // ---- evaluate the genome ------------------------------------------------------------------
   step('evaluate the genome');
   await finalBest.getByRole('button', { name: 'Evaluate…' }).click();

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 pub fn apply(doc: &mut Value) {
     environment_names(doc);
+    replay_environment(doc);
     tags_and_name(doc);
     job_patch(doc);
     spec_ranges(doc);
@@ -58,6 +59,21 @@ fn environment_names(doc: &mut Value) {
         doc,
         "/components/schemas/EvaluationSpec/properties/envs/items",
     ) = name;
+}
+
+/// The replay's `env` parameter names an environment (of those the genome has the nodes for).
+fn replay_environment(doc: &mut Value) {
+    let parameters = at(
+        doc,
+        "/paths/~1api~1v1~1genomes~1{id}~1replay/get/parameters",
+    )
+    .as_array_mut()
+    .expect("parameters are a list");
+    let env = parameters
+        .iter_mut()
+        .find(|p| p["name"] == "env")
+        .expect("the replay has an env parameter");
+    env["schema"] = json!({"$ref": "#/components/schemas/EnvName"});
 }
 
 /// Tags and names as `JobSpec::validate` counts them: characters, not bytes.

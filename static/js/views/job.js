@@ -253,6 +253,7 @@ export function jobView(root, id, { setConnection }) {
             h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=csv`, download: '', text: 'CSV' }),
             h('a', { class: 'btn btn-small', href: `${API}/jobs/${id}/history?format=json`, download: '', text: 'JSON' }))),
         genomeBox),
+      replayCard(),
       h('section', { class: 'card', 'aria-labelledby': 'spec-title' },
         h('div', { class: 'card-head' }, h('h2', { id: 'spec-title', text: 'Spec' })), specPre));
 
@@ -407,10 +408,66 @@ export function jobView(root, id, { setConnection }) {
     const best = candidates.find((g) => g.kind === 'final_best') ||
       candidates.reduce((a, g) => (a === null || (g.fitness ?? -Infinity) > (a.fitness ?? -Infinity) ? g : a), null);
     bestDownloads.hidden = !best;
+    bestGenome = best;
+    if (replayButton) replayButton.disabled = !best;
     if (!best) return;
     replace(bestDownloads, h('span', { class: 'muted small', text: 'Best genome: ' }),
       h('a', { class: 'btn btn-small', id: 'best-genome-json', href: downloadUrl(best.id, 'json'), download: '', dataset: { genomeId: best.id }, text: 'JSON' }),
       h('a', { class: 'btn btn-small', id: 'best-genome-safetensors', href: downloadUrl(best.id, 'safetensors'), download: '', text: 'safetensors' }));
+  }
+
+  // ---- replay the best genome ----------------------------------------------------------
+  // The replay view (replay.js) and its data load only when asked for, so the job page stays
+  // as light as before.
+
+  let bestGenome = null;
+  let replayButton = null;
+  let disposeReplay = null;
+  let replayRequest = null;
+
+  function replayCard() {
+    const names = envNames(job.spec);
+    const envSelect = h('select', { id: 'replay-env', 'aria-label': 'Environment' }, names.map((n) => h('option', { value: n, text: n })));
+    const seed = h('input', { type: 'number', id: 'replay-seed', min: 0, step: 1, value: '0', class: 'narrow' });
+    const episodes = h('input', { type: 'number', id: 'replay-episodes', min: 1, step: 1, value: String(job.spec?.lifetime?.episodes ?? 8), class: 'narrow' });
+    const status = h('p', { class: 'form-status', id: 'replay-status', role: 'status', 'aria-live': 'polite' });
+    const holder = h('div', { class: 'replay', id: 'replay' });
+    replayButton = h('button', { type: 'button', class: 'btn btn-primary', id: 'replay-best', disabled: !bestGenome, text: 'Replay best genome' });
+    replayButton.addEventListener('click', async () => {
+      if (!bestGenome) return;
+      replayRequest?.abort();
+      const request = (replayRequest = new AbortController());
+      replayButton.disabled = true;
+      status.classList.remove('error');
+      status.textContent = 'Running the lifetime on the server…';
+      try {
+        const { showReplay } = await import('./replay.js');
+        const dispose = await showReplay(holder, {
+          genomeId: bestGenome.id, env: envSelect.value, seed: Number(seed.value), episodes: Number(episodes.value),
+          mode: job.spec?.lifetime?.episode_mode, signal: request.signal,
+        });
+        disposeReplay?.();
+        disposeReplay = dispose;
+        const mode = job.spec?.lifetime?.episode_mode ?? 'fixed_horizon';
+        replace(status, `Genome ${bestGenome.id.slice(0, 8)} (fitness ${fmtNum(bestGenome.fitness, 5)}), one lifetime on a fresh wiring: what `,
+          h('code', { text: `sfnn eval --env ${envSelect.value} --seed ${Number(seed.value)} --episodes ${Number(episodes.value)} --mode ${mode} --trace` }),
+          ' records for its file.');
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+        status.classList.add('error');
+        status.textContent = `${e.field ? `${e.field}: ` : ''}${e.message}`;
+      } finally {
+        if (replayRequest === request) replayButton.disabled = !bestGenome;
+      }
+    });
+    return h('section', { class: 'card', 'aria-labelledby': 'replay-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'replay-title', text: 'Replay' }),
+        h('div', { class: 'replay-form' },
+          h('label', { for: 'replay-env', class: 'small', text: 'Environment' }), envSelect,
+          h('label', { for: 'replay-seed', class: 'small', text: 'Seed' }), seed,
+          h('label', { for: 'replay-episodes', class: 'small', text: 'Episodes' }), episodes,
+          replayButton)),
+      status, holder);
   }
 
   // ---- evaluate a genome --------------------------------------------------------------
@@ -547,6 +604,8 @@ export function jobView(root, id, { setConnection }) {
   return () => {
     disposed = true;
     controller.abort();
+    replayRequest?.abort();
+    disposeReplay?.();
     events?.close();
     redraw.cancel();
     genomesSoon.cancel();
