@@ -574,7 +574,10 @@ async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
     }
     let points = store.history_points(&job.id).await.unwrap();
     for max_points in [2, 7, 100, 1000, 5000] {
-        let sql = store.history_chart(&job.id, max_points).await.unwrap();
+        let sql = store
+            .history_chart(&job.id, max_points, Default::default(), &[])
+            .await
+            .unwrap();
         assert_eq!(
             sql,
             chart::downsample(&points, max_points),
@@ -583,7 +586,10 @@ async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
         assert!(sql.generation.len() <= max_points);
     }
     let empty = store.create_job(new_job("empty", 0)).await.unwrap();
-    let chart = store.history_chart(&empty.id, 10).await.unwrap();
+    let chart = store
+        .history_chart(&empty.id, 10, Default::default(), &[])
+        .await
+        .unwrap();
     assert_eq!(chart.generations, 0);
     assert!(chart.generation.is_empty() && chart.best_so_far.generation.is_empty());
 }
@@ -834,7 +840,12 @@ async fn floats_read_back_bit_for_bit_and_nan_like_sqlite(store: &Store) {
     let json = |c: &chart::Chart| serde_json::to_value(c).unwrap();
     for max_points in [1, 2, 3, 7] {
         assert_eq!(
-            json(&store.history_chart(&job.id, max_points).await.unwrap()),
+            json(
+                &store
+                    .history_chart(&job.id, max_points, Default::default(), &[])
+                    .await
+                    .unwrap()
+            ),
             json(&chart::downsample(&points, max_points)),
             "max_points {max_points}"
         );

@@ -6,6 +6,7 @@
 pub mod admission;
 mod auth;
 pub mod error;
+mod estimate;
 mod events;
 mod genomes;
 mod history;
@@ -68,6 +69,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let rest = Router::new()
         .merge(jobs::routes())
+        .merge(estimate::routes())
         .merge(sweeps::routes())
         .merge(history::routes())
         .merge(genomes::routes())

@@ -27,7 +27,7 @@ mod sqlite;
 mod sweeps;
 
 pub use backend::Store;
-pub use chart::Chart;
+pub use chart::{Chart, ChartSeries};
 pub use health::{WriteFailure, WriteHealth};
 pub use models::*;
 pub use notice::{MAX_NOTIFY_PAYLOAD, Notice};
