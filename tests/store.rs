@@ -3,7 +3,7 @@
 
 mod common;
 
-use sfnn::evolution::run::{FitnessStats, Timing};
+use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
 use sfnn::evolution::{GenerationRecord, JobPayload};
 use sfnn::model::ModelConfig;
 use sfnn::store::{
@@ -514,13 +514,24 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
         values: vec![g as f32; 565],
         name: None,
     };
+    // Each generation with one environment's returns (its own table), so re-recording a
+    // forgotten generation would collide there if truncation kept it.
+    let with_env = |g: u64, mean_return: f64| GenerationRecord {
+        envs: vec![EnvStats {
+            env: "CartPole-v1".into(),
+            mean_return,
+            best_return: mean_return + 1.0,
+            mean_score: 0.5,
+        }],
+        ..record(g, g as f64, g as f64)
+    };
     for g in 0..6 {
         let checkpoint = (g == 2).then_some(&b"state"[..]);
         store
             .record_generation(
                 &job.id,
                 &claim.lease_token,
-                &record(g, g as f64, g as f64),
+                &with_env(g, g as f64),
                 &[genome(g)],
                 checkpoint,
             )
@@ -547,6 +558,24 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
     assert_eq!(genomes[2].sha256, store::genome_sha256(&[2.0; 565]));
     let job = store.get_job(&job.id).await.unwrap().unwrap();
     assert_eq!((job.generation, job.best_fitness), (3, Some(2.0)));
+    // The resumed run records generation 3 afresh; the chart shows its returns, not the old.
+    store
+        .record_generation(&job.id, &claim.lease_token, &with_env(3, 30.0), &[], None)
+        .await
+        .unwrap();
+    let series = store::ChartSeries {
+        envs: true,
+        sigma: true,
+    };
+    let names = ["CartPole-v1".to_string()];
+    let chart = store
+        .history_chart(&job.id, 100, series, &names)
+        .await
+        .unwrap();
+    let envs = chart.envs.unwrap();
+    assert_eq!(envs[0].mean_return_max, [0.0, 1.0, 2.0, 30.0]);
+    assert_eq!(envs[0].best_return_max, [1.0, 2.0, 3.0, 31.0]);
+    assert_eq!(chart.sigma.unwrap().max.len(), 4);
 }
 
 async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
