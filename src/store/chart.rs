@@ -159,6 +159,19 @@ impl Chart {
 /// first generation, highest mean return, highest best return.
 pub(super) type EnvBucketRow = (i32, i64, Option<f64>, Option<f64>);
 
+/// A [`BucketRow`] followed by the bucket's smallest and largest σ, as one query reads both.
+pub(super) type BucketSigmaRow = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
 /// A σ bucket: its first generation, smallest and largest σ.
 pub(super) type SigmaBucketRow = (i64, Option<f64>, Option<f64>);
 

@@ -273,12 +273,14 @@ impl Store {
             .fetch_one(pool)
             .await)?;
         let bucket = chart::bucket_size(generations as usize, max_points);
-        let buckets: Vec<chart::BucketRow> = on_pool!(self, |sql, pool| sql
+        // σ comes in the same pass (two more aggregates cost less than a second scan).
+        let rows: Vec<chart::BucketSigmaRow> = on_pool!(self, |sql, pool| sql
             .query_as(
                 "select min(generation) as generation, \
                    min(best) as best_min, max(best) as best_max, \
                    min(mean) as mean_min, max(mean) as mean_max, \
-                   min(worst) as worst_min, max(worst) as worst_max \
+                   min(worst) as worst_min, max(worst) as worst_max, \
+                   min(sigma) as sigma_min, max(sigma) as sigma_max \
                  from generation where job_id = $1 group by generation / $2 order by 1",
             )
             .bind(id)
@@ -297,6 +299,11 @@ impl Store {
             .bind(generations - 1)
             .fetch_all(pool)
             .await)?;
+        let sigma: Vec<chart::SigmaBucketRow> = rows.iter().map(|r| (r.0, r.7, r.8)).collect();
+        let buckets = rows
+            .into_iter()
+            .map(|r| (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+            .collect();
         let mut chart = Chart::from_sql(generations as u64, bucket as u64, buckets, steps);
         if series.envs {
             let rows: Vec<chart::EnvBucketRow> = on_pool!(self, |sql, pool| sql
@@ -313,17 +320,7 @@ impl Store {
             chart.set_envs(env_names, rows);
         }
         if series.sigma {
-            let rows: Vec<chart::SigmaBucketRow> = on_pool!(self, |sql, pool| sql
-                .query_as(
-                    "select min(generation) as generation, min(sigma) as sigma_min, \
-                       max(sigma) as sigma_max \
-                     from generation where job_id = $1 group by generation / $2 order by 1",
-                )
-                .bind(id)
-                .bind(bucket as i64)
-                .fetch_all(pool)
-                .await)?;
-            chart.set_sigma(rows);
+            chart.set_sigma(sigma);
         }
         Ok(chart)
     }
