@@ -4,7 +4,7 @@
 //! - queue throughput: 16 workers competing for 2,000 tiny jobs, each claimed and finished at
 //!   once (and checked: no job claimed twice, none left behind);
 //! - the history of a 10,000-generation job: full read (`history_page`) and the chart at 500
-//!   points (`history_chart`).
+//!   points (`history_chart`), fitness only and with its three environments and σ.
 
 mod common;
 
@@ -15,7 +15,7 @@ mod db;
 use common::record;
 use db::TestDatabase;
 use sfnn::evolution::JobPayload;
-use sfnn::store::{JobStatus, NewJob, Store};
+use sfnn::store::{ChartSeries, JobStatus, NewJob, Store};
 use std::time::{Duration, Instant};
 
 const JOBS: usize = 2_000;
@@ -37,6 +37,7 @@ struct Figures {
     claims_per_s: f64,
     page_ms: f64,
     chart_ms: f64,
+    series_ms: f64,
 }
 
 /// Claims per second with `WORKERS` competing claimers, each finishing its job at once.
@@ -93,8 +94,9 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Median ms of a full history read and of its 500-point chart, for a 10,000-generation job.
-async fn history(store: &Store) -> (f64, f64) {
+/// Median ms of a full history read, of its 500-point chart, and of that chart with every
+/// series (three environments and σ), for a 10,000-generation job.
+async fn history(store: &Store) -> (f64, f64, f64) {
     let job = store
         .create_job(NewJob {
             priority: 1000,
@@ -116,17 +118,33 @@ async fn history(store: &Store) -> (f64, f64) {
     }
     let mut page = Vec::new();
     let mut chart = Vec::new();
+    let mut series = Vec::new();
+    let all = ChartSeries {
+        envs: true,
+        sigma: true,
+    };
+    let names: Vec<String> = record(0).envs.iter().map(|e| e.env.clone()).collect();
     for _ in 0..REPEATS {
         let started = Instant::now();
         let records = store.history_page(&job.id, None, i64::MAX).await.unwrap();
         page.push(started.elapsed().as_secs_f64() * 1e3);
         assert_eq!(records.len() as u64, GENERATIONS);
         let started = Instant::now();
-        let c = store.history_chart(&job.id, 500).await.unwrap();
+        let c = store
+            .history_chart(&job.id, 500, ChartSeries::default(), &names)
+            .await
+            .unwrap();
         chart.push(started.elapsed().as_secs_f64() * 1e3);
         assert_eq!(c.generations, GENERATIONS);
+        let started = Instant::now();
+        let c = store
+            .history_chart(&job.id, 500, all, &names)
+            .await
+            .unwrap();
+        series.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(c.envs.unwrap()[2].mean_return_max.len(), 500);
     }
-    (median(page), median(chart))
+    (median(page), median(chart), median(series))
 }
 
 async fn measure(name: &str, db: &TestDatabase) -> Figures {
@@ -134,16 +152,17 @@ async fn measure(name: &str, db: &TestDatabase) -> Figures {
     let started = Instant::now();
     let claims_per_s = claim_throughput(&store).await;
     println!("{name}: {claims_per_s:.0} claims/s ({JOBS} jobs, {WORKERS} workers)");
-    let (page_ms, chart_ms) = history(&store).await;
+    let (page_ms, chart_ms, series_ms) = history(&store).await;
     println!(
-        "{name}: 10,000-generation history: full read {page_ms:.1} ms, chart(500) {chart_ms:.2} ms \
-         (whole backend run {:.1} s)",
+        "{name}: 10,000-generation history: full read {page_ms:.1} ms, chart(500) {chart_ms:.2} ms, \
+         with envs and σ {series_ms:.2} ms (whole backend run {:.1} s)",
         started.elapsed().as_secs_f64()
     );
     Figures {
         claims_per_s,
         page_ms,
         chart_ms,
+        series_ms,
     }
 }
 
@@ -188,4 +207,5 @@ async fn main() {
         pg.chart_ms,
         "ms",
     );
+    row("  with 3 envs and σ", sqlite.series_ms, pg.series_ms, "ms");
 }

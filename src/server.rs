@@ -151,6 +151,7 @@ fn spawn_workers(
         name: executor.name().into(),
         device: executor.device(),
         workers: options.count,
+        measured: None,
     });
     let host = hostname();
     for i in 0..options.count {

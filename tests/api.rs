@@ -1025,5 +1025,173 @@ async fn an_uploaded_genome_is_evaluated_with_the_topology_its_file_carries() {
     // The download carries the wiring too, so the file goes round unchanged.
     let file: Value = s.get_json(&format!("/genomes/{genome}/download")).await;
     assert_eq!(file["topology"]["preset"], "layered");
+}
+
+async fn estimate(s: &TestServer, spec: &Value) -> (u16, Value) {
+    let response = s
+        .client
+        .post(s.api("/jobs/estimate"))
+        .json(spec)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Per-environment and σ series of the chart endpoint (opt-in, bucketed like the fitness and
+/// checked against the full records), and run-time estimates from the executor's measured
+/// throughput. With `SFNN_TEST_BACKEND=postgres` this runs on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_carry_env_and_sigma_series_and_estimates_use_measured_throughput() {
+    let s = start(1, None).await;
+    let mut spec = tiny_spec(6);
+    spec["envs"] = json!(["CartPole-v1", "Acrobot-v1"]);
+
+    // Before any generation: the executor is known but unmeasured, so steps but no seconds.
+    let executors = s.get_json("/executors").await;
+    assert_eq!(executors[0]["name"], "cpu");
+    assert_eq!(executors[0]["measured"], Value::Null);
+    let (status, before) = estimate(&s, &spec).await;
+    assert_eq!(status, 200, "{before}");
+    // popsize 6 × 1 repeat × 2 episodes × (500 + 500 horizon steps).
+    assert_eq!(before["steps_per_generation"], 6 * 2 * (500 + 500));
+    assert_eq!(before["total_steps"], 6 * 6 * 2 * (500 + 500));
+    assert_eq!(
+        before["exact_steps"], false,
+        "stop_on_done ends episodes early"
+    );
+    assert_eq!(before["executor"]["name"], "cpu");
+    assert_eq!(before["seconds_upper"], Value::Null);
+
+    let id = s.submit(&spec).await;
+    s.wait_for(&id, "succeeded", LONG).await;
+    let records = s.get_json(&format!("/jobs/{id}/history")).await;
+    let records = records.as_array().unwrap();
+
+    // The default chart stays fitness only.
+    let plain = s.get_json(&format!("/jobs/{id}/history/chart")).await;
+    assert!(plain.get("envs").is_none() && plain.get("sigma").is_none());
+
+    let chart = s
+        .get_json(&format!(
+            "/jobs/{id}/history/chart?max_points=3&series=envs,sigma"
+        ))
+        .await;
+    assert_eq!(chart["bucket_size"], 2);
+    assert_eq!(chart["generation"], json!([0, 2, 4]));
+    let envs = chart["envs"].as_array().unwrap();
+    assert_eq!(envs.len(), 2);
+    assert_eq!(envs[0]["env"], "CartPole-v1");
+    assert_eq!(envs[1]["env"], "Acrobot-v1");
+    let bucket_max = |bucket: usize, value: &dyn Fn(&Value) -> f64| {
+        records[bucket * 2..bucket * 2 + 2]
+            .iter()
+            .map(value)
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    for (k, env) in envs.iter().enumerate() {
+        for bucket in 0..3 {
+            let mean = bucket_max(bucket, &|r| r["envs"][k]["mean_return"].as_f64().unwrap());
+            let best = bucket_max(bucket, &|r| r["envs"][k]["best_return"].as_f64().unwrap());
+            assert!(close(
+                env["mean_return_max"][bucket].as_f64().unwrap(),
+                mean
+            ));
+            assert!(close(
+                env["best_return_max"][bucket].as_f64().unwrap(),
+                best
+            ));
+        }
+    }
+    for bucket in 0..3 {
+        let sigma = |i: usize| records[bucket * 2 + i]["sigma"].as_f64().unwrap();
+        assert!(close(
+            chart["sigma"]["max"][bucket].as_f64().unwrap(),
+            sigma(0).max(sigma(1))
+        ));
+        assert!(close(
+            chart["sigma"]["min"][bucket].as_f64().unwrap(),
+            sigma(0).min(sigma(1))
+        ));
+    }
+    let only_sigma = s
+        .get_json(&format!("/jobs/{id}/history/chart?series=sigma"))
+        .await;
+    assert!(only_sigma.get("envs").is_none());
+    assert_eq!(only_sigma["sigma"]["min"].as_array().unwrap().len(), 6);
+    let bad = s
+        .call(
+            Method::GET,
+            &format!("/jobs/{id}/history/chart?series=envs,steps"),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "series");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("steps")
+    );
+
+    // The throughput is the generations' steps over their seconds.
+    let steps: f64 = records
+        .iter()
+        .map(|r| r["env_steps"].as_f64().unwrap())
+        .sum();
+    let seconds: f64 = records
+        .iter()
+        .map(|r| {
+            let t = &r["timing"];
+            t["ask"].as_f64().unwrap()
+                + t["evaluate"].as_f64().unwrap()
+                + t["tell"].as_f64().unwrap()
+        })
+        .sum();
+    let executors = s.get_json("/executors").await;
+    let measured = &executors[0]["measured"];
+    assert_eq!(measured["generations"], 6);
+    let rate = measured["steps_per_s"].as_f64().unwrap();
+    assert!(
+        (rate / (steps / seconds) - 1.0).abs() < 1e-6,
+        "{rate} vs {}",
+        steps / seconds
+    );
+
+    // Now an estimate has seconds, and more generations take proportionally longer.
+    let (_, after) = estimate(&s, &spec).await;
+    let upper = after["seconds_upper"].as_f64().unwrap();
+    assert!(close(upper, after["total_steps"].as_f64().unwrap() / rate));
+    spec["generations"] = json!(60);
+    let (_, longer) = estimate(&s, &spec).await;
+    assert!(close(
+        longer["seconds_upper"].as_f64().unwrap(),
+        upper * 10.0
+    ));
+    assert_eq!(longer["capped_by_wall_clock"], false);
+    spec["stop"] = json!({"max_wall_seconds": upper / 100.0});
+    let (_, capped) = estimate(&s, &spec).await;
+    assert_eq!(capped["capped_by_wall_clock"], true);
+    assert!(close(
+        capped["seconds_upper"].as_f64().unwrap(),
+        upper / 100.0
+    ));
+    spec["lifetime"]["episode_mode"] = json!("fixed_horizon");
+    let (_, fixed) = estimate(&s, &spec).await;
+    assert_eq!(fixed["exact_steps"], true);
+
+    // The spec is validated as a submission is; nothing is queued.
+    spec["strategy"]["popsize"] = json!(1);
+    let (status, error) = estimate(&s, &spec).await;
+    assert_eq!(status, 422);
+    assert_eq!(error["error"]["field"], "strategy.popsize");
+    let jobs = s.get_json("/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
     s.server.stop().await.unwrap();
 }

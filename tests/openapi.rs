@@ -12,6 +12,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs"),
     ("get", "/api/v1/jobs"),
     ("post", "/api/v1/jobs/cancel"),
+    ("post", "/api/v1/jobs/estimate"),
     ("get", "/api/v1/jobs/{id}"),
     ("delete", "/api/v1/jobs/{id}"),
     ("patch", "/api/v1/jobs/{id}"),

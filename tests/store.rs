@@ -3,7 +3,7 @@
 
 mod common;
 
-use sfnn::evolution::run::{FitnessStats, Timing};
+use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
 use sfnn::evolution::{GenerationRecord, JobPayload};
 use sfnn::model::ModelConfig;
 use sfnn::store::{
@@ -515,13 +515,24 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
         name: None,
         topology: None,
     };
+    // Each generation with one environment's returns (its own table), so re-recording a
+    // forgotten generation would collide there if truncation kept it.
+    let with_env = |g: u64, mean_return: f64| GenerationRecord {
+        envs: vec![EnvStats {
+            env: "CartPole-v1".into(),
+            mean_return,
+            best_return: mean_return + 1.0,
+            mean_score: 0.5,
+        }],
+        ..record(g, g as f64, g as f64)
+    };
     for g in 0..6 {
         let checkpoint = (g == 2).then_some(&b"state"[..]);
         store
             .record_generation(
                 &job.id,
                 &claim.lease_token,
-                &record(g, g as f64, g as f64),
+                &with_env(g, g as f64),
                 &[genome(g)],
                 checkpoint,
             )
@@ -548,6 +559,24 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
     assert_eq!(genomes[2].sha256, store::genome_sha256(&[2.0; 565]));
     let job = store.get_job(&job.id).await.unwrap().unwrap();
     assert_eq!((job.generation, job.best_fitness), (3, Some(2.0)));
+    // The resumed run records generation 3 afresh; the chart shows its returns, not the old.
+    store
+        .record_generation(&job.id, &claim.lease_token, &with_env(3, 30.0), &[], None)
+        .await
+        .unwrap();
+    let series = store::ChartSeries {
+        envs: true,
+        sigma: true,
+    };
+    let names = ["CartPole-v1".to_string()];
+    let chart = store
+        .history_chart(&job.id, 100, series, &names)
+        .await
+        .unwrap();
+    let envs = chart.envs.unwrap();
+    assert_eq!(envs[0].mean_return_max, [0.0, 1.0, 2.0, 30.0]);
+    assert_eq!(envs[0].best_return_max, [1.0, 2.0, 3.0, 31.0]);
+    assert_eq!(chart.sigma.unwrap().max.len(), 4);
 }
 
 async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
@@ -575,7 +604,10 @@ async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
     }
     let points = store.history_points(&job.id).await.unwrap();
     for max_points in [2, 7, 100, 1000, 5000] {
-        let sql = store.history_chart(&job.id, max_points).await.unwrap();
+        let sql = store
+            .history_chart(&job.id, max_points, Default::default(), &[])
+            .await
+            .unwrap();
         assert_eq!(
             sql,
             chart::downsample(&points, max_points),
@@ -584,7 +616,10 @@ async fn the_sql_chart_equals_the_reference_downsampling(store: &Store) {
         assert!(sql.generation.len() <= max_points);
     }
     let empty = store.create_job(new_job("empty", 0)).await.unwrap();
-    let chart = store.history_chart(&empty.id, 10).await.unwrap();
+    let chart = store
+        .history_chart(&empty.id, 10, Default::default(), &[])
+        .await
+        .unwrap();
     assert_eq!(chart.generations, 0);
     assert!(chart.generation.is_empty() && chart.best_so_far.generation.is_empty());
 }
@@ -836,7 +871,12 @@ async fn floats_read_back_bit_for_bit_and_nan_like_sqlite(store: &Store) {
     let json = |c: &chart::Chart| serde_json::to_value(c).unwrap();
     for max_points in [1, 2, 3, 7] {
         assert_eq!(
-            json(&store.history_chart(&job.id, max_points).await.unwrap()),
+            json(
+                &store
+                    .history_chart(&job.id, max_points, Default::default(), &[])
+                    .await
+                    .unwrap()
+            ),
             json(&chart::downsample(&points, max_points)),
             "max_points {max_points}"
         );

@@ -7,7 +7,7 @@ use super::query::only_params;
 use super::responses::NoSuchJob;
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
-use crate::store::Chart;
+use crate::store::{Chart, ChartSeries};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -126,7 +126,36 @@ async fn export(
         .into_response())
 }
 
-/// At most `max_points` buckets (default 1000), see [`Chart`].
+/// Optional series of a chart, as `?series=` names them.
+#[derive(Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ChartSeriesName {
+    Envs,
+    Sigma,
+}
+
+/// `?series=envs,sigma`: a comma-separated list, each name at most once.
+fn parse_series(value: &str) -> Result<ChartSeries> {
+    let mut series = ChartSeries::default();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let flag = match parse_enum(name) {
+            Some(ChartSeriesName::Envs) => &mut series.envs,
+            Some(ChartSeriesName::Sigma) => &mut series.sigma,
+            None => {
+                return Err(ApiError::invalid(
+                    "series",
+                    format!("unknown series `{name}`: allowed are envs and sigma"),
+                ));
+            }
+        };
+        *flag = true;
+    }
+    Ok(series)
+}
+
+/// At most `max_points` buckets (default 1000), see [`Chart`]. Fitness only by default, so a
+/// job page's first paint stays small; `series=envs,sigma` adds each environment's returns
+/// and σ over the same buckets.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{id}/history/chart",
@@ -135,6 +164,9 @@ async fn export(
         ("id" = String, Path, description = "The job's id (a UUID)"),
         ("max_points" = Option<usize>, Query, description = "Most buckets (default 1000)",
             minimum = 2, maximum = 100000),
+        ("series" = Option<String>, Query, description = "Extra series, comma-separated: \
+            `envs` (each environment's returns), `sigma` (the strategy's step size)",
+            example = "envs,sigma"),
     ),
     responses(
         (status = 200, description = "The downsampled history", body = Chart),
@@ -148,7 +180,7 @@ async fn chart(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Chart>> {
-    only_params(&params, &["max_points"])?;
+    only_params(&params, &["max_points", "series"])?;
     let max_points = match params.get("max_points") {
         Some(v) => v
             .parse::<usize>()
@@ -159,6 +191,15 @@ async fn chart(
             })?,
         None => 1000,
     };
+    let series = params
+        .get("series")
+        .map_or(Ok(ChartSeries::default()), |v| parse_series(v))?;
     let job = load_job(&state, &id).await?;
-    Ok(Json(state.store.history_chart(&job.id, max_points).await?))
+    let env_names = job.spec.env_names();
+    Ok(Json(
+        state
+            .store
+            .history_chart(&job.id, max_points, series, &env_names)
+            .await?,
+    ))
 }

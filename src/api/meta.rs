@@ -1,9 +1,10 @@
 //! What exists: environments, executors, health.
 
 use super::AppState;
+use super::error::Result;
 use crate::envs::{self, EnvInfo};
 use crate::metrics::{self, Metrics, WorkerHealth};
-use crate::store::Store;
+use crate::store::{Store, Throughput};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -26,6 +27,9 @@ pub struct ExecutorInfo {
     pub name: String,
     pub device: String,
     pub workers: usize,
+    /// Throughput of recent generations on this executor and device (`null` before any ran):
+    /// what the submit form's run-time estimate divides by.
+    pub measured: Option<Throughput>,
 }
 
 /// The environments jobs can use.
@@ -86,10 +90,25 @@ async fn list_examples() -> Json<Vec<Example>> {
     get,
     path = "/api/v1/executors",
     tag = "meta",
-    responses((status = 200, description = "The executors", body = Vec<ExecutorInfo>)),
+    responses(
+        (status = 200, description = "The executors, with their measured throughput",
+            body = Vec<ExecutorInfo>),
+    ),
 )]
-async fn list_executors(State(state): State<AppState>) -> Json<Vec<ExecutorInfo>> {
-    Json(state.config.executors.clone())
+async fn list_executors(State(state): State<AppState>) -> Result<Json<Vec<ExecutorInfo>>> {
+    Ok(Json(measured_executors(&state).await?))
+}
+
+/// This server's executors, each with its throughput measured from the store.
+pub(super) async fn measured_executors(state: &AppState) -> Result<Vec<ExecutorInfo>> {
+    let mut executors = state.config.executors.clone();
+    for executor in &mut executors {
+        executor.measured = state
+            .store
+            .measured_throughput(&executor.name, &executor.device)
+            .await?;
+    }
+    Ok(executors)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -6,6 +6,7 @@
 pub mod admission;
 mod auth;
 pub mod error;
+mod estimate;
 mod events;
 mod genomes;
 mod history;
@@ -73,6 +74,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let rest = Router::new()
         .merge(jobs::routes())
+        .merge(estimate::routes())
         .merge(sweeps::routes())
         .merge(history::routes())
         .merge(genomes::routes())

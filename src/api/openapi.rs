@@ -4,7 +4,7 @@
 
 mod exact;
 
-use super::{error, events, genomes, history, imports, jobs, meta, replay, sweeps};
+use super::{error, estimate, events, genomes, history, imports, jobs, meta, replay, sweeps};
 use axum::Json;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -31,6 +31,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         jobs::resume,
         jobs::clone_job,
         jobs::evaluation,
+        estimate::estimate,
         sweeps::submit_sweep,
         sweeps::list_sweeps,
         sweeps::get_sweep,

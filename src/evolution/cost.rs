@@ -30,6 +30,10 @@ pub struct JobCost {
     pub strategy_state_bytes: u64,
     /// Peak bytes of one generation: strategy working set, population, host-drawn lifetimes.
     pub generation_memory_bytes: u64,
+    /// SFNN steps of one generation with every episode run to its horizon (one network step
+    /// per environment step of every lifetime): exact in `fixed_horizon` mode, an upper
+    /// bound in `stop_on_done`. Run-time estimates divide it by a measured throughput.
+    pub steps_per_generation: u64,
     /// Multiply-adds of one generation's networks (every synapse of every step), plus the
     /// strategy's own linear algebra.
     pub generation_work: u64,
@@ -142,6 +146,7 @@ impl JobCost {
             lifetimes,
             strategy_state_bytes,
             generation_memory_bytes,
+            steps_per_generation: networks.steps,
             generation_work,
         })
     }
@@ -151,6 +156,8 @@ impl JobCost {
 struct NetworkCost {
     /// Host-drawn inputs of every lifetime.
     input_bytes: u64,
+    /// Steps of every lifetime, each episode to its horizon.
+    steps: u64,
     /// Multiply-adds of every step of every lifetime.
     work: u64,
 }
@@ -192,6 +199,7 @@ impl NetworkCost {
             .collect::<Vec<_>>())?;
         Some(NetworkCost {
             input_bytes: product(&[per_slot_input, slots])?,
+            steps: product(&[steps_per_slot, slots])?,
             work: product(&[steps_per_slot, slots, synapses, per_synapse_step])?,
         })
     }

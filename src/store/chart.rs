@@ -1,6 +1,7 @@
 //! Fitness charts of long histories: consecutive generations grouped into at most `max_points`
 //! buckets, each keeping its minimum and maximum of best, mean and worst fitness, plus the
-//! exact best-so-far curve as its change points (a step plot of them is exact).
+//! exact best-so-far curve as its change points (a step plot of them is exact). On request,
+//! the same buckets also carry each environment's returns and the strategy's σ.
 
 use super::HistoryPoint;
 use super::rows::nan;
@@ -20,6 +21,41 @@ pub struct Chart {
     pub worst_min: Vec<f64>,
     pub worst_max: Vec<f64>,
     pub best_so_far: StepCurve,
+    /// Per environment (the spec's order), over the same buckets; only with `series=envs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub envs: Option<Vec<EnvCurves>>,
+    /// The strategy's step size σ over the same buckets; only with `series=sigma`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sigma: Option<SigmaCurves>,
+}
+
+/// Which optional series a chart carries (fitness is always there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChartSeries {
+    pub envs: bool,
+    pub sigma: bool,
+}
+
+/// One environment's raw returns, bucketed like the fitness: the highest population mean
+/// return and the highest best return in each bucket (`null` where none was a number).
+#[derive(Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
+pub struct EnvCurves {
+    pub env: String,
+    #[schema(value_type = Vec<Option<f64>>)]
+    pub mean_return_max: Vec<f64>,
+    #[schema(value_type = Vec<Option<f64>>)]
+    pub best_return_max: Vec<f64>,
+}
+
+/// σ in each bucket: its smallest and largest value.
+#[derive(Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
+pub struct SigmaCurves {
+    #[schema(value_type = Vec<Option<f64>>)]
+    pub min: Vec<f64>,
+    #[schema(value_type = Vec<Option<f64>>)]
+    pub max: Vec<f64>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
@@ -42,6 +78,8 @@ pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
         worst_min: Vec::new(),
         worst_max: Vec::new(),
         best_so_far: StepCurve::default(),
+        envs: None,
+        sigma: None,
     };
     let min = |a: f64, b: f64| if b < a || a.is_nan() { b } else { a };
     let max = |a: f64, b: f64| if b > a || a.is_nan() { b } else { a };
@@ -114,6 +152,68 @@ impl Chart {
             chart.best_so_far.value.push(nan(best_so_far));
         }
         chart
+    }
+}
+
+/// One environment's bucket as the store's SQL reduces it: environment index, the bucket's
+/// first generation, highest mean return, highest best return.
+pub(super) type EnvBucketRow = (i32, i64, Option<f64>, Option<f64>);
+
+/// A [`BucketRow`] followed by the bucket's smallest and largest σ, as one query reads both.
+pub(super) type BucketSigmaRow = (
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+/// A σ bucket: its first generation, smallest and largest σ.
+pub(super) type SigmaBucketRow = (i64, Option<f64>, Option<f64>);
+
+impl Chart {
+    /// Adds the environments' curves from `rows` (ordered by environment, then generation),
+    /// aligned to the fitness buckets by first generation: a bucket an environment has no
+    /// row for reads `null`. `names` are the spec's environments, in order.
+    pub(super) fn set_envs(&mut self, names: &[String], rows: Vec<EnvBucketRow>) {
+        let blank = || vec![f64::NAN; self.generation.len()];
+        let mut envs: Vec<EnvCurves> = names
+            .iter()
+            .map(|env| EnvCurves {
+                env: env.clone(),
+                mean_return_max: blank(),
+                best_return_max: blank(),
+            })
+            .collect();
+        for (index, generation, mean, best) in rows {
+            let Some(curves) = usize::try_from(index).ok().and_then(|i| envs.get_mut(i)) else {
+                continue;
+            };
+            if let Ok(at) = self.generation.binary_search(&(generation as u64)) {
+                curves.mean_return_max[at] = nan(mean);
+                curves.best_return_max[at] = nan(best);
+            }
+        }
+        self.envs = Some(envs);
+    }
+
+    /// Adds σ from `rows`, aligned to the fitness buckets like [`Chart::set_envs`].
+    pub(super) fn set_sigma(&mut self, rows: Vec<SigmaBucketRow>) {
+        let mut sigma = SigmaCurves {
+            min: vec![f64::NAN; self.generation.len()],
+            max: vec![f64::NAN; self.generation.len()],
+        };
+        for (generation, min, max) in rows {
+            if let Ok(at) = self.generation.binary_search(&(generation as u64)) {
+                sigma.min[at] = nan(min);
+                sigma.max[at] = nan(max);
+            }
+        }
+        self.sigma = Some(sigma);
     }
 }
 

@@ -28,7 +28,7 @@ mod sqlite;
 mod sweeps;
 
 pub use backend::Store;
-pub use chart::Chart;
+pub use chart::{Chart, ChartSeries};
 pub use health::{WriteFailure, WriteHealth};
 pub use imports::IMPORT_WORKER;
 pub use models::*;

@@ -373,6 +373,16 @@ impl JobPage {
     }
 }
 
+/// How fast an executor simulated recent generations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Throughput {
+    /// SFNN steps (one network step per environment step of a lifetime) per second of
+    /// generation (ask, evaluate and tell).
+    pub steps_per_s: f64,
+    /// Generations the measurement sums over.
+    pub generations: u64,
+}
+
 /// The numbers a fitness chart needs from one generation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HistoryPoint {

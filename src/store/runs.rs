@@ -2,7 +2,7 @@
 //! fenced by the job's lease token.
 
 use super::backend::{WriteTx, in_tx, on_pool};
-use super::chart::{self, Chart};
+use super::chart::{self, Chart, ChartSeries};
 use super::jobs::fenced;
 use super::models::*;
 use super::notice::Notice;
@@ -13,6 +13,11 @@ use futures_util::Stream;
 
 /// Generation records per query of [`Store::history_stream`].
 const HISTORY_BATCH: i64 = 2000;
+
+/// Recent jobs a throughput measurement reads.
+const THROUGHPUT_JOBS: i64 = 5;
+/// Last generations of each of them it reads.
+const THROUGHPUT_GENERATIONS: i64 = 50;
 
 impl Store {
     /// The last checkpoint: (generations completed, serialised state).
@@ -50,6 +55,7 @@ impl Store {
         for statement in [
             "delete from generation where job_id = $1 and generation >= $2",
             "delete from generation_record where job_id = $1 and generation >= $2",
+            "delete from generation_env where job_id = $1 and generation >= $2",
             "delete from genome where job_id = $1 \
              and (generation >= $2 or kind in ('final_best', 'final_mean'))",
         ] {
@@ -205,20 +211,29 @@ impl Store {
 
     /// The chart of a history, bucketed and reduced in SQL: one pass over the compact
     /// generation table, at most `max_points` bucket rows and the improvements back. Same
-    /// result as [`chart::downsample`] on the full points.
-    pub async fn history_chart(&self, id: &str, max_points: usize) -> Result<Chart> {
+    /// result as [`chart::downsample`] on the full points. `series` adds the environments'
+    /// curves (named `env_names`, the spec's order) and σ over the same buckets.
+    pub async fn history_chart(
+        &self,
+        id: &str,
+        max_points: usize,
+        series: ChartSeries,
+        env_names: &[String],
+    ) -> Result<Chart> {
         let generations: i64 = on_pool!(self, |sql, pool| sql
             .query_scalar("select count(*) from generation where job_id = $1")
             .bind(id)
             .fetch_one(pool)
             .await)?;
         let bucket = chart::bucket_size(generations as usize, max_points);
-        let buckets: Vec<chart::BucketRow> = on_pool!(self, |sql, pool| sql
+        // σ comes in the same pass (two more aggregates cost less than a second scan).
+        let rows: Vec<chart::BucketSigmaRow> = on_pool!(self, |sql, pool| sql
             .query_as(
                 "select min(generation) as generation, \
                    min(best) as best_min, max(best) as best_max, \
                    min(mean) as mean_min, max(mean) as mean_max, \
-                   min(worst) as worst_min, max(worst) as worst_max \
+                   min(worst) as worst_min, max(worst) as worst_max, \
+                   min(sigma) as sigma_min, max(sigma) as sigma_max \
                  from generation where job_id = $1 group by generation / $2 order by 1",
             )
             .bind(id)
@@ -237,12 +252,67 @@ impl Store {
             .bind(generations - 1)
             .fetch_all(pool)
             .await)?;
-        Ok(Chart::from_sql(
-            generations as u64,
-            bucket as u64,
-            buckets,
-            steps,
-        ))
+        let sigma: Vec<chart::SigmaBucketRow> = rows.iter().map(|r| (r.0, r.7, r.8)).collect();
+        let buckets = rows
+            .into_iter()
+            .map(|r| (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+            .collect();
+        let mut chart = Chart::from_sql(generations as u64, bucket as u64, buckets, steps);
+        if series.envs {
+            let rows: Vec<chart::EnvBucketRow> = on_pool!(self, |sql, pool| sql
+                .query_as(
+                    "select env_index, min(generation) as generation, \
+                       max(mean_return) as mean_return_max, max(best_return) as best_return_max \
+                     from generation_env where job_id = $1 \
+                     group by env_index, generation / $2 order by 1, 2",
+                )
+                .bind(id)
+                .bind(bucket as i64)
+                .fetch_all(pool)
+                .await)?;
+            chart.set_envs(env_names, rows);
+        }
+        if series.sigma {
+            chart.set_sigma(sigma);
+        }
+        Ok(chart)
+    }
+
+    /// Throughput of recent runs on `executor` at `device`: SFNN steps (one per environment
+    /// step of every lifetime) over whole generations' seconds (ask, evaluate, tell; what a
+    /// run-time estimate needs), summed over the last
+    /// [`THROUGHPUT_GENERATIONS`] generations of the [`THROUGHPUT_JOBS`] most recently updated
+    /// jobs that ran there. `None` before any such generation.
+    pub async fn measured_throughput(
+        &self,
+        executor: &str,
+        device: &str,
+    ) -> Result<Option<Throughput>> {
+        let row: (Option<i64>, Option<f64>, i64) = on_pool!(self, |sql, pool| sql
+            .query_as(
+                "select cast(sum(g.env_steps) as bigint), \
+                   sum(g.ask_s + g.evaluate_s + g.tell_s), count(*) \
+                 from generation g join (select job_id, generation from job \
+                   where kind = 'evolve' and executor = $1 and device = $2 and generation > 0 \
+                   order by updated_at desc limit $3) j \
+                 on g.job_id = j.job_id and g.generation >= j.generation - $4 \
+                 where g.env_steps is not null and g.evaluate_s > 0",
+            )
+            .bind(executor)
+            .bind(device)
+            .bind(THROUGHPUT_JOBS)
+            .bind(THROUGHPUT_GENERATIONS)
+            .fetch_one(pool)
+            .await)?;
+        Ok(match row {
+            (Some(steps), Some(seconds), generations) if steps > 0 && seconds > 0.0 => {
+                Some(Throughput {
+                    steps_per_s: steps as f64 / seconds,
+                    generations: generations as u64,
+                })
+            }
+            _ => None,
+        })
     }
 }
 
@@ -293,8 +363,8 @@ pub(super) async fn insert_record(
     in_tx!(tx, |sql, conn| sql
         .query(
             "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
-             improved, ask_s, evaluate_s, tell_s, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})",
+             improved, ask_s, evaluate_s, tell_s, sigma, env_steps, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {now})",
         )
         .bind(id)
         .bind(record.generation as i64)
@@ -306,9 +376,27 @@ pub(super) async fn insert_record(
         .bind(real(record.timing.ask))
         .bind(real(record.timing.evaluate))
         .bind(real(record.timing.tell))
+        .bind(real(record.sigma))
+        .bind(i64::try_from(record.env_steps).unwrap_or(i64::MAX))
         .execute(conn)
         .await
         .map(|done| done.rows_affected()))?;
+    for (index, env) in record.envs.iter().enumerate() {
+        in_tx!(tx, |sql, conn| sql
+            .query(
+                "insert into generation_env (job_id, env_index, generation, mean_return, \
+                 best_return, mean_score) values ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(index as i32)
+            .bind(record.generation as i64)
+            .bind(real(env.mean_return))
+            .bind(real(env.best_return))
+            .bind(real(env.mean_score))
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+    }
     in_tx!(tx, |sql, conn| {
         sql.query("insert into generation_record (job_id, generation, record) values ($1, $2, $3)")
             .bind(id)

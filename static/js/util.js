@@ -91,6 +91,25 @@ export function envNames(spec) {
   return (spec?.envs || []).map((e) => (typeof e === 'string' ? e : e?.name)).filter(Boolean);
 }
 
+const COMBINE_WORDS = { product: 'multiplied', mean: 'averaged', min: 'the lowest one kept' };
+
+/** What fitness is, in one line: the one wording every page shows (src/evolution/fitness.rs).
+ * With a job's `spec`, it names that spec's `lifetime.combine`. */
+export function fitnessExplained(spec) {
+  const combine = spec?.lifetime?.combine;
+  const how = COMBINE_WORDS[combine]
+    ? `${COMBINE_WORDS[combine]} (combine: ${combine})`
+    : 'combined per the spec\'s combine (product by default)';
+  return 'Fitness: each episode\'s return scaled to 0 at the environment\'s floor and 1 at its best, '
+    + 'weighted over the lifetime\'s episodes (later ones count more by default), then the '
+    + `environments' scores ${how}.`;
+}
+
+/** [`fitnessExplained`] as a small muted paragraph (`.fitness-note`). */
+export function fitnessNote(spec, extra = '') {
+  return h('p', { class: 'muted small fitness-note', text: extra ? `${fitnessExplained(spec)} ${extra}` : fitnessExplained(spec) });
+}
+
 /** Parses the query string of a hash route (`#/compare?ids=a,b`). */
 export function hashQuery() {
   const hash = location.hash || '#/';

@@ -84,6 +84,8 @@ try {
   await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
   await page.locator('#job-table').waitFor();
   await page.locator('#conn.conn-live').waitFor();
+  const FITNESS_NOTE = /^Fitness: each episode's return scaled/;
+  check(FITNESS_NOTE.test(await page.locator('.fitness-note').first().textContent()), 'the job list explains fitness');
 
   // ---- an invalid spec: the server's error appears next to the offending field ------------
   step('submit an invalid spec');
@@ -131,6 +133,13 @@ try {
   await page.getByLabel('Episode mode').selectOption('stop_on_done');
   await page.getByLabel('Generations').fill(String(GENERATIONS));
   await page.getByLabel('Seed').fill('7');
+  // The run-time estimate follows the spec: before any run here there is no throughput, so it
+  // states the steps and says why no time is known yet.
+  const estimate = page.locator('#run-estimate');
+  await page.waitForFunction(() => /180 k SFNN steps at most/.test(document.querySelector('#run-estimate')?.textContent || ''), null, { timeout: 5000 })
+    .catch(async () => check(false, `the estimate counts 30 × 6 × 2 × 500 steps (got: ${await estimate.textContent()})`));
+  check(/no throughput measured yet/.test(await estimate.textContent()), 'before any run the estimate says no throughput is measured yet');
+  check(FITNESS_NOTE.test(await page.locator('#job-form .fitness-note').textContent()), 'the form explains fitness');
   const spec = JSON.parse(await page.locator('#spec-json').inputValue());
   check(JSON.stringify(spec.envs) === '["CartPole-v1"]', 'the JSON editor follows the fields (envs)');
   check(spec.strategy.popsize === 6 && spec.lifetime.episodes === 2 && spec.lifetime.episode_mode === 'stop_on_done' &&
@@ -143,6 +152,7 @@ try {
   // ---- the job page: the chart grows while the job runs -----------------------------------
   step('watch the chart grow');
   await page.getByRole('heading', { level: 1, name: 'e2e-cartpole' }).waitFor();
+  check(/environments' scores multiplied \(combine: product\)/.test(await page.locator('.fitness-note').first().textContent()), 'the job page explains fitness with its spec\'s combine');
   const chart = page.locator('[data-chart="fitness"]');
   const points = async () => Number(await chart.getAttribute('data-points'));
   await page.waitForFunction(() => Number(document.querySelector('[data-chart="fitness"]')?.dataset.points) > 0);
@@ -337,6 +347,28 @@ try {
   await page.goto(`${url}#/compare?ids=${jobId}`);
   await page.locator('[data-chart="compare-best"] canvas').waitFor();
   await page.locator(`#pick-${jobId}:checked`).waitFor();
+  check(FITNESS_NOTE.test(await page.locator('.fitness-note').first().textContent()), 'the compare page explains fitness');
+  // A second job on two environments: one chart per environment, each with one line per job
+  // that ran it, and σ for both. Legends keep full names.
+  const twoEnvs = await page.request.post(`${url}/api/v1/jobs`, {
+    data: { name: 'e2e-two-envs', envs: ['CartPole-v1', 'Acrobot-v1'], lifetime: { episodes: 1, episode_mode: 'stop_on_done' }, strategy: { popsize: 4 }, generations: 3 },
+  });
+  check(twoEnvs.status() === 201, `the two-environment job is queued (${twoEnvs.status()})`);
+  const twoId = (await twoEnvs.json()).id;
+  await page.goto(`${url}#/compare?ids=${jobId},${twoId}`);
+  const seriesCount = (selector) => page.locator(`${selector} .u-legend .u-series`).count().then((n) => n - 1);
+  await page.waitForFunction(() => document.querySelectorAll('[data-chart="compare-env"] canvas').length === 2, null, { timeout: 30000 });
+  const envCharts = await page.locator('[data-chart="compare-env"]').evaluateAll((els) => els.map((e) => e.dataset.env));
+  check(envCharts.join(',') === 'CartPole-v1,Acrobot-v1', `one chart per environment (got ${envCharts})`);
+  check(await seriesCount('[data-chart="compare-env"][data-env="CartPole-v1"]') === 2, 'CartPole overlays both jobs');
+  check(await seriesCount('[data-chart="compare-env"][data-env="Acrobot-v1"]') === 1, 'Acrobot has the one job that ran it');
+  check(await seriesCount('[data-chart="compare-sigma"]') === 2, 'σ overlays both jobs');
+  // Once the second job has run, σ is drawn for every generation of both (30 + 3).
+  await page.waitForFunction((n) => Number(document.querySelector('[data-chart="compare-sigma"]')?.dataset.points) === n, GENERATIONS + 3, { timeout: 60000 })
+    .catch(async () => check(false, `σ is drawn for both jobs (${await page.locator('[data-chart="compare-sigma"]').getAttribute('data-points')} points)`));
+  const legendNames = await page.locator('.compare-legend .legend-item').evaluateAll((els) => els.map((e) => e.childNodes[1].textContent));
+  const jobName = (await (await page.request.get(`${url}/api/v1/jobs/${jobId}`)).json()).name;
+  check(legendNames.join('|') === `${jobName}|e2e-two-envs`, `the legend shows the full names (${legendNames})`);
   await page.screenshot({ path: join(artifacts, 'compare.png'), fullPage: true });
 
   // ---- a sweep: two variants × two seeds, drawn as bands -----------------------------------------
@@ -367,6 +399,14 @@ try {
   await page.locator('#spec-diff tr[data-field]').first().waitFor();
   const differing = await page.locator('#spec-diff tr[data-field]').evaluateAll((rows) => rows.map((r) => r.dataset.field));
   check(differing.join(',') === 'seed,strategy.sigma0', `the spec diff lists seed and strategy.sigma0 (got ${differing})`);
+  // Long names that start alike: the legend keeps them whole, the charts' own legends show them
+  // from the word where they part.
+  const sweepNames = [sweepJobs[0].name, sweepJobs[3].name];
+  const wholeNames = await page.locator('.compare-legend .legend-item').evaluateAll((els) => els.map((e) => e.childNodes[1].textContent));
+  check(wholeNames.join('|') === sweepNames.join('|'), `the legend shows whole names (${wholeNames})`);
+  const seriesLabels = await page.locator('[data-chart="compare-best"] .u-legend .u-series .u-label').evaluateAll((els) => els.slice(1).map((e) => e.textContent));
+  check(seriesLabels.length === 2 && seriesLabels.every((l, i) => l.startsWith('…seed=') && sweepNames[i].endsWith(l.slice(1))),
+    `alike names are told apart by where they differ (${seriesLabels})`);
 
   // ---- the form's presets are the files in examples/ ---------------------------------------------
   step('presets from examples/');
@@ -380,6 +420,23 @@ try {
   const quick = examples.find((e) => e.file === 'cartpole-quick.json').spec;
   check(presetSpec.name === quick.name && presetSpec.generations === quick.generations &&
     presetSpec.strategy.popsize === quick.strategy.popsize, 'the preset fills the form with the example file');
+  // Jobs have run here now: the estimate gives a time at the measured throughput, and it
+  // follows the number of generations.
+  const estimateFor = async (steps) => {
+    await page.waitForFunction((n) => Number(document.querySelector('#run-estimate')?.dataset.steps) === n, steps, { timeout: 5000 })
+      .catch(async () => check(false, `the estimate counts ${steps} steps (got ${await page.locator('#run-estimate').getAttribute('data-steps')})`));
+    return { text: await page.locator('#run-estimate').textContent(), seconds: Number(await page.locator('#run-estimate').getAttribute('data-seconds')) };
+  };
+  // 60 generations × 32 members × 4 episodes × 500 CartPole steps, every one run (fixed horizon).
+  const presetSteps = quick.generations * quick.strategy.popsize * quick.lifetime.episodes * 500;
+  const measured = await estimateFor(presetSteps);
+  check(/^Run time ≈ .* steps\/s measured on this server/.test(measured.text) && measured.seconds > 0, `the estimate gives a time at the measured throughput: ${measured.text}`);
+  await page.getByLabel('Generations').fill(String(quick.generations * 2));
+  const doubled = await estimateFor(presetSteps * 2);
+  // About twice as long (the sweep's runs may still refine the measured throughput meanwhile).
+  const ratio = doubled.seconds / measured.seconds;
+  check(ratio > 1.5 && ratio < 3, `doubling the generations doubles the estimate (${measured.seconds} → ${doubled.seconds})`);
+  summary.estimate = await page.locator('#run-estimate').textContent();
 
   // ---- the browsable API page, from the live OpenAPI document ----------------------------------
   step('API docs page');
@@ -410,8 +467,11 @@ const allowed = (list, pattern) => {
   let left = expected422;
   return list.filter((entry) => !(pattern.test(entry) && left-- > 0));
 };
-const unexpectedConsole = allowed(consoleErrors, /status of 422/);
-const unexpectedResponses = allowed(badResponses, /^POST \S+\/api\/v1\/jobs → 422$/);
+// The form's live estimate asks the server about the spec as it is typed: while it is invalid
+// (as the invalid submissions above make it), that is a 422 too, and says why in the form.
+const estimating = (entry) => /\/api\/v1\/jobs\/estimate/.test(entry) && /422/.test(entry);
+const unexpectedConsole = allowed(consoleErrors.filter((e) => !estimating(e)), /status of 422/);
+const unexpectedResponses = allowed(badResponses.filter((e) => !estimating(e)), /^POST \S+\/api\/v1\/jobs → 422$/);
 summary.console_warnings = consoleWarnings;
 summary.seconds = (Date.now() - started) / 1000;
 await context.close().catch(() => {});

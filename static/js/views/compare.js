@@ -1,9 +1,11 @@
-// Several jobs on one chart: best so far and population mean against generation. Uses the
-// server's downsampled chart endpoint, refreshed while a compared job makes progress.
+// Several jobs on one chart: best so far, population mean, each environment's returns and σ
+// against generation. Uses the server's downsampled chart endpoint (with its per-environment
+// and σ series), refreshed while a compared job makes progress.
 
 import { api, stream, jobUrl } from '../api.js';
 import { lineChart, line, stepped, join, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtAgo, statusBadge, envNames, hashQuery, throttle, toast } from '../util.js';
+import { h, replace, fmtNum, fmtAgo, statusBadge, envNames, hashQuery, throttle, toast, fitnessNote, fitnessExplained } from '../util.js';
+import { distinctLabels } from '../labels.js';
 
 const MAX_JOBS = 8;
 const MAX_POINTS = 600;
@@ -16,7 +18,11 @@ export function compareView(root, { setConnection }) {
   const data = new Map(); // id -> { job, chart }
   let bsfChart = null;
   let meanChart = null;
+  let sigmaChart = null;
+  const envCharts = new Map(); // environment name -> chart
+  let envMetric = 'mean_return_max';
   let chartKey = null;
+  let labels = new Map(); // id -> { full, short }
 
   const picker = h('div', { class: 'picker', id: 'compare-picker' }, h('p', { class: 'muted', text: 'Loading jobs…' }));
   const legend = h('div', { class: 'compare-legend' });
@@ -24,6 +30,16 @@ export function compareView(root, { setConnection }) {
   const meanHolder = h('div', { class: 'chart', dataset: { chart: 'compare-mean' } });
   const empty = h('p', { class: 'muted chart-empty', text: 'Pick up to 8 evolution jobs to overlay their curves.' });
   const diffBody = h('div', { id: 'spec-diff' });
+  const fitnessLine = fitnessNote(null);
+  const envGrid = h('div', { class: 'compare-envs', id: 'compare-envs' });
+  const sigmaHolder = h('div', { class: 'chart', dataset: { chart: 'compare-sigma' } });
+  const envMetricSelect = h('select', { id: 'compare-env-metric', 'aria-label': 'Per-environment quantity' },
+    h('option', { value: 'mean_return_max', text: 'population mean return' }),
+    h('option', { value: 'best_return_max', text: 'best return' }));
+  envMetricSelect.addEventListener('change', () => {
+    envMetric = envMetricSelect.value;
+    draw();
+  });
 
   replace(root,
     h('div', { class: 'page-head' }, h('h1', { text: 'Compare jobs' })),
@@ -32,10 +48,18 @@ export function compareView(root, { setConnection }) {
         h('div', { class: 'card-head' }, h('h2', { id: 'pick-title', text: 'Jobs' })), picker),
       h('div', { class: 'compare-charts' },
         h('section', { class: 'card chart-card', 'aria-labelledby': 'cmp-best-title' },
-          h('div', { class: 'card-head' }, h('h2', { id: 'cmp-best-title', text: 'Best fitness so far' })), empty, legend, bsfHolder),
+          h('div', { class: 'card-head' }, h('h2', { id: 'cmp-best-title', text: 'Best fitness so far' })),
+          fitnessLine, empty, legend, bsfHolder),
         h('section', { class: 'card chart-card', 'aria-labelledby': 'cmp-mean-title' },
           h('div', { class: 'card-head' }, h('h2', { id: 'cmp-mean-title', text: 'Population mean fitness' }),
             h('span', { class: 'muted small', text: 'long runs: the highest mean in each bucket of generations' })), meanHolder),
+        h('section', { class: 'card chart-card', 'aria-labelledby': 'cmp-envs-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'cmp-envs-title', text: 'Per environment' }),
+            h('label', { class: 'small' }, 'Show ', envMetricSelect),
+            h('span', { class: 'muted small', text: 'raw returns; long runs: the highest in each bucket' })), envGrid),
+        h('section', { class: 'card chart-card', 'aria-labelledby': 'cmp-sigma-title' },
+          h('div', { class: 'card-head' }, h('h2', { id: 'cmp-sigma-title', text: 'Step size σ' }),
+            h('span', { class: 'muted small', text: 'log scale; long runs: the largest σ in each bucket' })), sigmaHolder),
         h('section', { class: 'card', 'aria-labelledby': 'cmp-diff-title' },
           h('div', { class: 'card-head' }, h('h2', { id: 'cmp-diff-title', text: 'How the specs differ' })), diffBody))));
 
@@ -71,49 +95,90 @@ export function compareView(root, { setConnection }) {
     })));
   }
 
-  /** The job's name, with its short id when another compared job has the same name. */
-  function label(id) {
-    const job = data.get(id)?.job;
-    if (!job) return id.slice(0, 8);
-    const same = ids.filter((other) => data.get(other)?.job?.name === job.name).length;
-    return same > 1 ? `${job.name} (${id.slice(0, 8)})` : job.name;
+  /** The compared jobs' legend names: full names, told apart only where they collide or are
+   * long and alike (see labels.js). */
+  function relabel() {
+    const jobs = ids.map((id) => ({ id, name: data.get(id)?.job?.name ?? id.slice(0, 8) }));
+    labels = distinctLabels(jobs);
   }
+  const label = (id) => labels.get(id)?.full ?? id.slice(0, 8);
+  const short = (id) => labels.get(id)?.short ?? label(id);
+
+  /** The environments of the compared jobs, in order of first appearance. */
+  function envUnion() {
+    const names = [];
+    for (const id of ids) for (const env of envNames(data.get(id)?.job?.spec)) if (!names.includes(env)) names.push(env);
+    return names;
+  }
+
+  /** The compared jobs (index into `ids`, for its colour) that ran `env`. */
+  const jobsWith = (env) => ids.map((id, i) => [id, i]).filter(([id]) => envNames(data.get(id)?.job?.spec).includes(env));
 
   function rebuildCharts() {
     // Rebuild only when the set of series changes, so a live refresh keeps the zoom.
-    const key = ids.map((id) => `${id}:${label(id)}`).join(',');
+    const envs = envUnion();
+    const key = [ids.map((id) => `${id}:${short(id)}`).join(','), envs.map((e) => `${e}:${jobsWith(e).map(([id]) => id).join('+')}`).join(',')].join('|');
     if (key === chartKey && bsfChart) return;
     chartKey = key;
+    destroyCharts();
+    const series = (list, extra = {}) => list.map(([id, i]) => line(short(id), PALETTE[i % PALETTE.length], { spanGaps: true, ...extra }));
+    const all = ids.map((id, i) => [id, i]);
+    bsfChart = lineChart(bsfHolder, { yLabel: 'fitness', height: 280, series: series(all, { paths: stepped() }) });
+    meanChart = lineChart(meanHolder, { yLabel: 'fitness', height: 240, series: series(all) });
+    sigmaChart = lineChart(sigmaHolder, { yLabel: 'σ', height: 220, log: true, series: series(all) });
+    replace(envGrid);
+    for (const env of envs) {
+      const holder = h('div', { class: 'chart', dataset: { chart: 'compare-env', env } });
+      envGrid.append(h('figure', { class: 'compare-env' }, h('figcaption', { class: 'small', text: env }), holder));
+      envCharts.set(env, lineChart(holder, { yLabel: 'return', height: 200, series: series(jobsWith(env)) }));
+    }
+    if (!envs.length) envGrid.append(h('p', { class: 'muted small', text: 'No environments yet.' }));
+  }
+
+  function destroyCharts() {
     bsfChart?.destroy();
     meanChart?.destroy();
-    const series = (kind) => ids.map((id, i) => {
-      return line(label(id), PALETTE[i % PALETTE.length], { spanGaps: true, ...(kind === 'bsf' ? { paths: stepped() } : {}) });
-    });
-    bsfChart = lineChart(bsfHolder, { yLabel: 'fitness', height: 280, series: series('bsf') });
-    meanChart = lineChart(meanHolder, { yLabel: 'fitness', height: 240, series: series('mean') });
+    sigmaChart?.destroy();
+    for (const chart of envCharts.values()) chart.destroy();
+    envCharts.clear();
   }
 
   function draw() {
     empty.hidden = ids.length > 0;
+    relabel();
+    // Name the combine rule when every compared job uses the same one.
+    const combines = new Set(ids.map((id) => data.get(id)?.job?.spec?.lifetime?.combine));
+    fitnessLine.textContent = fitnessExplained(combines.size === 1 ? { lifetime: { combine: [...combines][0] } } : null);
     replace(legend, ids.map((id, i) => {
       const d = data.get(id);
-      return h('a', { class: 'legend-item', href: jobUrl(id) },
+      return h('a', { class: 'legend-item', href: jobUrl(id), title: `${label(id)} (${id})` },
         h('span', { class: `swatch swatch-${i}`, 'aria-hidden': 'true' }),
         label(id),
         d?.chart ? h('span', { class: 'muted small', text: ` best ${fmtNum(d.chart.best_so_far.value.at(-1), 4)}` }) : null);
     }));
     rebuildCharts();
     if (!ids.length) return;
+    const column = (id, pick) => {
+      const c = data.get(id)?.chart;
+      const ys = c && pick(c);
+      return ys ? [c.generation, ys] : [[], []];
+    };
     const bsf = ids.map((id) => {
       const c = data.get(id)?.chart;
       return c ? [c.best_so_far.generation, c.best_so_far.value] : [[], []];
     });
-    const mean = ids.map((id) => {
-      const c = data.get(id)?.chart;
-      return c ? [c.generation, c.mean_max] : [[], []];
-    });
     bsfChart.setData(join(bsf));
-    meanChart.setData(join(mean));
+    meanChart.setData(join(ids.map((id) => column(id, (c) => c.mean_max))));
+    sigmaChart.setData(join(ids.map((id) => column(id, (c) => c.sigma?.max))));
+    // Points on screen, for tests and anyone inspecting the page.
+    sigmaHolder.dataset.points = String(ids.reduce((n, id) => n + (data.get(id)?.chart?.sigma?.max.filter(Number.isFinite).length ?? 0), 0));
+    for (const [env, chart] of envCharts) {
+      chart.setData(join(jobsWith(env).map(([id]) => column(id, (c) => {
+        // A spec may list an environment twice; the chart shows its first entry.
+        const curves = c.envs?.find((e) => e.env === env);
+        return curves?.[envMetric];
+      }))));
+    }
     drawDiff();
   }
 
@@ -143,7 +208,7 @@ export function compareView(root, { setConnection }) {
       try {
         const [job, chart] = await Promise.all([
           api(`/jobs/${id}`, { signal: controller.signal }),
-          api(`/jobs/${id}/history/chart?max_points=${MAX_POINTS}`, { signal: controller.signal }),
+          api(`/jobs/${id}/history/chart?max_points=${MAX_POINTS}&series=envs,sigma`, { signal: controller.signal }),
         ]);
         data.set(id, { job, chart });
       } catch (e) {
@@ -182,8 +247,7 @@ export function compareView(root, { setConnection }) {
     controller.abort();
     events.close();
     refreshSoon.cancel();
-    bsfChart?.destroy();
-    meanChart?.destroy();
+    destroyCharts();
   };
   dispose.onQuery = () => {
     const next = readIds();

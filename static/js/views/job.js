@@ -3,7 +3,7 @@
 
 import { api, stream, jobUrl, downloadUrl, API, ApiError } from '../api.js';
 import { lineChart, line, stepped, fade, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, envNames, throttle, toast } from '../util.js';
+import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, envNames, throttle, toast, fitnessNote } from '../util.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const ENV_METRICS = {
@@ -237,6 +237,7 @@ export function jobView(root, id, { setConnection }) {
       h('section', { class: 'card chart-card wide', 'aria-labelledby': 'fitness-title' },
         h('div', { class: 'card-head' }, h('h2', { id: 'fitness-title', text: 'Fitness' }),
           h('p', { class: 'muted small', text: 'Population min–max (light band) and interquartile range (dark band), mean, and best so far. Smoothing applies to the mean and the generation best. Drag to zoom, double-click to reset.' }),
+          fitnessNote(job.spec),
           controls),
         empty, fitnessCard),
       h('div', { class: 'chart-grid' },

@@ -1,7 +1,7 @@
 // The job list: filters, live status and progress (SSE /events), selection, bulk cancel.
 
 import { api, stream, jobUrl } from '../api.js';
-import { h, replace, fmtNum, fmtAgo, fmtDate, statusBadge, envNames, hashQuery, STATUSES, toast, throttle } from '../util.js';
+import { h, replace, fmtNum, fmtAgo, fmtDate, statusBadge, envNames, hashQuery, STATUSES, toast, throttle, fitnessNote } from '../util.js';
 
 const PAGE = 50;
 const ACTIVE = new Set(['queued', 'running']);
@@ -120,7 +120,8 @@ export function jobsView(root, { setConnection }) {
             sortHead('created', 'Created'),
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only', text: 'Actions' })))),
           tbody)),
-      h('div', { class: 'table-foot' }, summary, moreButton)),
+      h('div', { class: 'table-foot' }, summary, moreButton),
+      fitnessNote(null, 'Best fitness is the highest a job has reached so far.')),
     dialog);
 
   const updateSelection = () => {

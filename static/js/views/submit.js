@@ -2,7 +2,7 @@
 // validation errors (422 with `field`) appear next to the field they name.
 
 import { api, ApiError, jobUrl } from '../api.js';
-import { h, replace, hashQuery, toast } from '../util.js';
+import { h, replace, hashQuery, toast, throttle, fmtDuration, fitnessNote, fitnessExplained } from '../util.js';
 
 /** The job spec's defaults (README, "The job spec"): the reference protocol. */
 export const DEFAULT_SPEC = {
@@ -128,6 +128,9 @@ export function submitView(root) {
   const submitButton = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-job' }, 'Submit job');
   const formStatus = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' });
   const heading = h('h1', { text: 'New job' });
+  const formFitness = fitnessNote(DEFAULT_SPEC);
+  // The run-time estimate: the server's (POST /jobs/estimate) for the spec as it stands.
+  const estimateBox = h('p', { class: 'estimate', id: 'run-estimate', role: 'status', 'aria-live': 'polite' }, 'Estimating the run time…');
 
   const form = h('form', { class: 'submit-form', id: 'job-form', novalidate: true },
     h('section', { class: 'card form-fields', 'aria-labelledby': 'fields-title' },
@@ -135,7 +138,9 @@ export function submitView(root) {
         h('div', { class: 'preset' }, h('label', { for: 'spec-preset', class: 'sr-only', text: 'Preset' }), presetSelect, resetButton)),
       h('div', { class: 'grid-fields' }, fieldEls.slice(0, 2)),
       envFieldset,
-      h('div', { class: 'grid-fields' }, fieldEls.slice(2))),
+      h('div', { class: 'grid-fields' }, fieldEls.slice(2)),
+      estimateBox,
+      formFitness),
     h('section', { class: 'card form-json', 'aria-labelledby': 'json-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'json-title' }, h('label', { for: 'spec-json', text: 'Job spec (JSON)' }))),
       h('p', { class: 'muted small', id: 'spec-json-help' }, 'Every field of the spec; the settings on the left edit it too. Only ', h('code', { text: 'envs' }), ' is required — a removed field takes its default.'),
@@ -164,7 +169,36 @@ export function submitView(root) {
 
   function writeJson() {
     jsonArea.value = JSON.stringify(spec, null, 2);
+    estimateSoon();
   }
+
+  let estimateToken = 0;
+  async function estimate() {
+    const token = ++estimateToken;
+    let text;
+    let seconds = '';
+    let steps = '';
+    try {
+      const result = await api('/jobs/estimate', { method: 'POST', body: spec, signal: controller.signal });
+      text = estimateText(result);
+      seconds = result.seconds_upper ?? '';
+      steps = result.total_steps;
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      text = e instanceof ApiError && e.status === 422
+        ? `No run-time estimate until the spec is valid (${e.field ? `${e.field}: ` : ''}${e.message}).`
+        : `No run-time estimate: ${e.message}`;
+    }
+    if (token !== estimateToken) return;
+    estimateBox.textContent = text;
+    estimateBox.dataset.seconds = String(seconds);
+    estimateBox.dataset.steps = String(steps);
+  }
+  // The fitness line names the spec's `combine` as it is edited.
+  const estimateSoon = throttle(() => {
+    formFitness.textContent = fitnessExplained(spec);
+    estimate();
+  }, 400);
 
   function writeFields() {
     for (const [path, input] of inputs) {
@@ -211,6 +245,7 @@ export function submitView(root) {
       spec = parsed;
       jsonArea.removeAttribute('aria-invalid');
       writeFields();
+      estimateSoon();
     } catch (e) {
       showError('', `Not valid JSON yet: ${e.message}`, { local: true });
     }
@@ -334,11 +369,41 @@ export function submitView(root) {
     if (e.name !== 'AbortError') toast(`Could not load the environments: ${e.message}`, 'error');
   });
 
-  return () => controller.abort();
+  return () => {
+    controller.abort();
+    estimateSoon.cancel();
+  };
 }
 
 function describeAction(space) {
   if (space?.kind === 'discrete') return `${space.n} actions`;
   if (space?.kind === 'continuous') return `action in [${space.low}, ${space.high}]`;
   return '';
+}
+
+/** The estimate in words: a time where a throughput was measured, honest about what bounds it. */
+function estimateText(e) {
+  const steps = fmtCount(e.total_steps);
+  const kind = e.exact_steps ? 'SFNN steps' : 'SFNN steps at most (episodes end early on done)';
+  const ex = e.executor;
+  if (!ex) return `${steps} ${kind}; this server runs no worker for the spec's executor, so no run-time estimate.`;
+  if (!ex.measured) {
+    return `${steps} ${kind}; no throughput measured yet on this server (${ex.name}, ${ex.device}): `
+      + 'the estimate appears once a job has run here (sfnn bench measures one too).';
+  }
+  const rateText = fmtCount(ex.measured.steps_per_s);
+  const time = fmtDuration(e.seconds_upper);
+  const when = e.capped_by_wall_clock
+    ? `at most ${time} (stop.max_wall_seconds)`
+    : e.exact_steps ? `≈ ${time}` : `at most ${time} (upper bound: every episode to its horizon; those that end on done make it shorter)`;
+  return `Run time ${when} — ${steps} ${kind} at ${rateText} steps/s measured on this server `
+    + `(${ex.name}, ${ex.device}, last ${ex.measured.generations} generations). Target fitness or stagnation may stop it sooner.`;
+}
+
+/** A large count to three significant digits: 180 k, 1.09 k, 7.68 M, 3.45 G. */
+function fmtCount(n) {
+  for (const [unit, scale] of [['G', 1e9], ['M', 1e6], ['k', 1e3]]) {
+    if (n >= scale) return `${Number((n / scale).toPrecision(3))} ${unit}`;
+  }
+  return String(Math.round(n));
 }

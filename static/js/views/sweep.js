@@ -3,7 +3,7 @@
 
 import { api, stream, jobUrl } from '../api.js';
 import { lineChart, line, fade, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast } from '../util.js';
+import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast, fitnessNote } from '../util.js';
 
 const MAX_POINTS = 600;
 
@@ -64,7 +64,7 @@ export function sweepView(root, id, { setConnection }) {
       h('div', { class: 'card-head' },
         h('h2', { id: 'sw-best-title', text: 'Best fitness so far, per variant' }),
         h('label', { class: 'small' }, 'Band ', spreadSelect)),
-      h('p', { class: 'muted small', text: 'Fitness: each episode\'s return scaled to 0 at the environment\'s floor and 1 at its best, weighted toward the lifetime\'s last episodes, then combined over environments (product by default). Each variant is averaged over its seeds.' }),
+      fitnessNote(null, 'Each variant is averaged over its seeds.'),
       bsfHolder),
     h('section', { class: 'card chart-card', 'aria-labelledby': 'sw-mean-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-mean-title', text: 'Population mean fitness, per variant' })),

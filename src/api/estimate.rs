@@ -1,0 +1,99 @@
+//! How long a spec would run here: its steps (from the cost model, `evolution::cost`) over the
+//! throughput this server's executor measured on recent generations (`GET /executors`).
+
+use super::AppState;
+use super::error::{Result, require_json};
+use super::meta::{ExecutorInfo, measured_executors};
+use super::responses::{JsonBody, Unauthorized};
+use crate::evolution::{JobCost, JobSpec};
+use crate::exec::{EpisodeMode, ExecutorChoice};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::routing::post;
+use serde::Serialize;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/jobs/estimate", post(estimate))
+}
+
+/// A spec's run time on this server, as far as it is known before the run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunEstimate {
+    pub generations: u64,
+    /// SFNN steps of one generation with every episode run to its horizon.
+    pub steps_per_generation: u64,
+    /// `generations × steps_per_generation` (saturating).
+    pub total_steps: u64,
+    /// Whether `total_steps` is exact: in `fixed_horizon` mode every lifetime runs its full
+    /// horizons; in `stop_on_done` episodes end early, so it is an upper bound.
+    pub exact_steps: bool,
+    /// The executor whose measured throughput the estimate uses (`null`: this server runs no
+    /// worker that could take the job).
+    pub executor: Option<ExecutorInfo>,
+    /// `total_steps` at the measured throughput, capped by `stop.max_wall_seconds` (`null`
+    /// before any generation was measured). Target fitness and stagnation rules can end a
+    /// run sooner.
+    pub seconds_upper: Option<f64>,
+    /// Whether `stop.max_wall_seconds` caps `seconds_upper`.
+    pub capped_by_wall_clock: bool,
+}
+
+/// Estimate a spec's run time (nothing is queued).
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/estimate",
+    tag = "jobs",
+    request_body(content = JobSpec, content_type = "application/json",
+        description = "A job spec, as `POST /jobs` takes it; it is validated the same way"),
+    responses(
+        (status = 200, description = "The estimate", body = RunEstimate),
+        JsonBody,
+        Unauthorized,
+    ),
+    security((), ("bearer" = [])),
+)]
+async fn estimate(State(state): State<AppState>, request: Request) -> Result<Json<RunEstimate>> {
+    require_json(&request)?;
+    let bytes = Bytes::from_request(request, &state).await?;
+    let spec = JobSpec::parse(&bytes)?;
+    let cost = JobCost::of(&spec)?;
+    let executors = measured_executors(&state).await?;
+    Ok(Json(RunEstimate::of(
+        &spec,
+        &cost,
+        pick(executors, spec.executor),
+    )))
+}
+
+/// The executor that would run a job asking for `choice`: one of those allowed, preferring a
+/// measured one.
+fn pick(executors: Vec<ExecutorInfo>, choice: ExecutorChoice) -> Option<ExecutorInfo> {
+    let allowed: Vec<ExecutorInfo> = executors
+        .into_iter()
+        .filter(|e| choice.allows(&e.name))
+        .collect();
+    let measured = allowed.iter().position(|e| e.measured.is_some());
+    allowed.into_iter().nth(measured.unwrap_or(0))
+}
+
+impl RunEstimate {
+    fn of(spec: &JobSpec, cost: &JobCost, executor: Option<ExecutorInfo>) -> RunEstimate {
+        let total_steps = cost.steps_per_generation.saturating_mul(spec.generations);
+        let at_rate = executor
+            .as_ref()
+            .and_then(|e| e.measured)
+            .map(|m| total_steps as f64 / m.steps_per_s);
+        let wall = spec.stop.max_wall_seconds;
+        let capped = matches!((at_rate, wall), (Some(s), Some(w)) if w < s);
+        RunEstimate {
+            generations: spec.generations,
+            steps_per_generation: cost.steps_per_generation,
+            total_steps,
+            exact_steps: spec.lifetime.episode_mode == EpisodeMode::FixedHorizon,
+            executor,
+            seconds_upper: if capped { wall } else { at_rate },
+            capped_by_wall_clock: capped,
+        }
+    }
+}
