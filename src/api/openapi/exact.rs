@@ -16,6 +16,7 @@ pub fn apply(doc: &mut Value) {
     spec_ranges(doc);
     clone_patch(doc);
     genome_file_tag(doc);
+    telemetry_pairs(doc);
     parameters_are_never_null(doc);
 }
 
@@ -191,6 +192,32 @@ fn genome_file_tag(doc: &mut Value) {
     let properties = at(doc, "/components/schemas/GenomeFile/properties");
     properties["format"] = json!({"type": "string", "enum": [tagged.format]});
     properties["version"] = json!({"type": "integer", "enum": [tagged.version]});
+}
+
+/// `GenerationRecord.telemetry`: `[name, value]` pairs. The derive says it with `prefixItems`
+/// and `items: false` (nothing after the two), which RapiDoc (`/api/docs`) cannot render: it
+/// needs an `items` schema for every array. `maxItems: 2` says "nothing after the two" instead,
+/// which leaves `items` free to describe the elements for RapiDoc without admitting anything
+/// more (it applies only after the prefix).
+fn telemetry_pairs(doc: &mut Value) {
+    let pair = at(
+        doc,
+        "/components/schemas/GenerationRecord/properties/telemetry/items",
+    );
+    let pair = pair
+        .as_object_mut()
+        .expect("a telemetry pair is a schema object");
+    assert_eq!(
+        pair.get("items"),
+        Some(&json!(false)),
+        "telemetry pairs changed shape"
+    );
+    pair.insert("minItems".into(), json!(2));
+    pair.insert("maxItems".into(), json!(2));
+    pair.insert(
+        "items".into(),
+        json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
+    );
 }
 
 /// A parameter (query or header) is absent or text: `null` is not one of its values (an

@@ -178,11 +178,13 @@ export function submitView(root) {
     let text;
     let seconds = '';
     let steps = '';
+    let rate = '';
     try {
       const result = await api('/jobs/estimate', { method: 'POST', body: spec, signal: controller.signal });
       text = estimateText(result);
       seconds = result.seconds_upper ?? '';
       steps = result.total_steps;
+      rate = result.executor?.measured?.steps_per_s ?? '';
     } catch (e) {
       if (e.name === 'AbortError') return;
       text = e instanceof ApiError && e.status === 422
@@ -193,6 +195,7 @@ export function submitView(root) {
     estimateBox.textContent = text;
     estimateBox.dataset.seconds = String(seconds);
     estimateBox.dataset.steps = String(steps);
+    estimateBox.dataset.rate = String(rate);
   }
   // The fitness line names the spec's `combine` as it is edited.
   const estimateSoon = throttle(() => {
