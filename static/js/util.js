@@ -86,6 +86,11 @@ export function statusBadge(status) {
   return h('span', { class: `badge status-${status}`, text: status });
 }
 
+// A job recorded elsewhere (`sfnn push`): its history is what was uploaded, not a run here.
+export function importedBadge() {
+  return h('span', { class: 'badge badge-imported', title: 'recorded elsewhere and uploaded (sfnn push)', text: 'imported' });
+}
+
 /** The environment names of a job spec (entries may be names or objects). */
 export function envNames(spec) {
   return (spec?.envs || []).map((e) => (typeof e === 'string' ? e : e?.name)).filter(Boolean);

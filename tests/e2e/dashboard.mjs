@@ -442,6 +442,22 @@ try {
   }
   summary.estimate = await page.locator('#run-estimate').textContent();
 
+  // ---- an import (what `sfnn push` opens) is marked as such, and offers no resume ------------------
+  step('an imported job');
+  const opened = await page.request.post(`${url}/api/v1/imports`, { data: { spec: quick, name: 'pushed from elsewhere' } });
+  check(opened.status() === 201, `an import opens (${opened.status()})`);
+  const importId = (await opened.json()).id;
+  await page.goto(`${url}#/?q=${encodeURIComponent('pushed from elsewhere')}`);
+  const importRow = page.locator(`tr[data-job-id="${importId}"]`);
+  await importRow.waitFor();
+  check(await importRow.locator('.badge-imported').count() === 1, 'the job list marks the import');
+  check(await page.locator('.badge-imported').count() === 1, 'and only the import');
+  check((await page.request.post(`${url}/api/v1/jobs/${importId}/cancel`)).ok(), 'the import is cancelled');
+  await page.goto(`${url}#/jobs/${importId}`);
+  await page.locator('.page-head .badge-imported').waitFor();
+  await eventually(async () => (await page.locator('.page-head .badge.status-cancelled').count()) === 1, 'the job page shows the cancelled import');
+  check(await page.getByRole('button', { name: 'Resume' }).count() === 0, 'a cancelled import offers no resume (the server holds no checkpoint of it)');
+
   // ---- the browsable API page, from the live OpenAPI document ----------------------------------
   step('API docs page');
   await page.goto(url);

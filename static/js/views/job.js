@@ -3,7 +3,7 @@
 
 import { api, stream, jobUrl, downloadUrl, API, ApiError } from '../api.js';
 import { lineChart, line, stepped, fade, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, envNames, throttle, toast, fitnessNote } from '../util.js';
+import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, importedBadge, envNames, throttle, toast, fitnessNote } from '../util.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const ENV_METRICS = {
@@ -71,11 +71,11 @@ export function jobView(root, id, { setConnection }) {
   function renderHead() {
     document.title = `${job.name} · SFNN Lab`;
     title.textContent = job.name || id.slice(0, 8);
-    replace(badge, statusBadge(job.status));
+    replace(badge, statusBadge(job.status), job.imported ? importedBadge() : null);
     replace(tags, job.tags.map((t) => h('a', { class: 'tag', href: `#/?tag=${encodeURIComponent(t)}`, text: t })));
     const buttons = [];
     if (ACTIVE.has(job.status)) buttons.push(button('Cancel', 'btn-danger-outline', () => act('cancel')));
-    if (job.kind === 'evolve' && (job.status === 'failed' || job.status === 'cancelled')) buttons.push(button('Resume', '', () => act('resume')));
+    if (job.kind === 'evolve' && !job.imported && (job.status === 'failed' || job.status === 'cancelled')) buttons.push(button('Resume', '', () => act('resume')));
     if (job.kind === 'evolve') {
       buttons.push(h('a', { class: 'btn', href: `#/new?from=${job.id}`, text: 'Clone…' }));
       buttons.push(h('a', { class: 'btn', href: `#/compare?ids=${job.id}`, text: 'Compare…' }));

@@ -1,7 +1,7 @@
 // The job list: filters, live status and progress (SSE /events), selection, bulk cancel.
 
 import { api, stream, jobUrl } from '../api.js';
-import { h, replace, fmtNum, fmtAgo, fmtDate, statusBadge, envNames, hashQuery, STATUSES, toast, throttle, fitnessNote } from '../util.js';
+import { h, replace, fmtNum, fmtAgo, fmtDate, statusBadge, importedBadge, envNames, hashQuery, STATUSES, toast, throttle, fitnessNote } from '../util.js';
 
 const PAGE = 50;
 const ACTIVE = new Set(['queued', 'running']);
@@ -172,7 +172,7 @@ export function jobsView(root, { setConnection }) {
   function fillRow(entry) {
     const { job, parts, tr } = entry;
     tr.dataset.status = job.status;
-    replace(parts.statusCell, statusBadge(job.status), job.error ? h('span', { class: 'error-dot', title: job.error, 'aria-label': `error: ${job.error}` }, '!') : null);
+    replace(parts.statusCell, statusBadge(job.status), job.imported ? importedBadge() : null, job.error ? h('span', { class: 'error-dot', title: job.error, 'aria-label': `error: ${job.error}` }, '!') : null);
     parts.progress.max = Math.max(1, job.generations);
     parts.progress.value = Math.min(job.generation, job.generations);
     parts.progressText.textContent = `${job.generation} / ${job.generations}`;
