@@ -565,7 +565,7 @@ fn plot_draws_each_group_and_names_a_folder_that_is_not_a_run() {
         .map(|l| l.split('>').nth(1).unwrap().trim_end_matches("</text"))
         .collect();
     assert_eq!(legend, ["first", "second", "cli-test"]);
-    assert!(svg.contains("2 runs, mean and min–max"));
+    assert!(svg.contains("2 runs: mean, min–max"));
     assert!(svg.contains(">generation</text>") && svg.contains(">fitness</text>"));
     // Tags balance: every element opened is closed (self-closing or paired).
     let opened = svg.matches('<').count();

@@ -223,7 +223,7 @@ const TOP: f64 = 46.0;
 const GAP: f64 = 56.0;
 /// Points per drawn curve at most: enough for a smooth curve, small enough that a figure of
 /// several groups stays a few tens of KB.
-const MAX_POINTS: usize = 160;
+const MAX_POINTS: usize = 100;
 /// Colour-blind-safe (Okabe–Ito), in group order.
 const COLOURS: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
@@ -253,7 +253,7 @@ fn render(title: &str, groups: &[Group]) -> String {
     }
     // One legend, right of the top panel: colour, group name, run count.
     for (i, group) in groups.iter().enumerate() {
-        let y = TOP + 14.0 + i as f64 * 20.0;
+        let y = TOP + 14.0 + i as f64 * 30.0;
         let x = WIDTH - RIGHT + 16.0;
         let colour = COLOURS[i % COLOURS.len()];
         let _ = writeln!(
@@ -271,7 +271,7 @@ fn render(title: &str, groups: &[Group]) -> String {
         );
         let _ = writeln!(
             svg,
-            r##"<text x="{}" y="{}" font-size="10" fill="#555">{} run{}, mean and min–max</text>"##,
+            r##"<text x="{}" y="{}" font-size="10" fill="#555">{} run{}: mean, min–max</text>"##,
             x + 26.0,
             y + 11.0,
             group.runs,
