@@ -229,6 +229,9 @@ const COLOURS: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
 ];
 
+/// Which of a group's curves a panel draws.
+type BandOf = fn(&Group) -> &Band;
+
 fn render(title: &str, groups: &[Group]) -> String {
     let height = TOP + 2.0 * PANEL_HEIGHT + GAP + 40.0;
     let mut svg = String::new();
@@ -243,7 +246,7 @@ fn render(title: &str, groups: &[Group]) -> String {
         (LEFT + WIDTH - RIGHT) / 2.0,
         escape(title)
     );
-    let panels: [(&str, fn(&Group) -> &Band); 2] = [
+    let panels: [(&str, BandOf); 2] = [
         ("best fitness so far", |g| &g.best_so_far),
         ("population mean fitness", |g| &g.mean),
     ];
@@ -479,7 +482,7 @@ mod tests {
     fn ticks_are_round_and_cover_the_range() {
         let (ticks, lo, hi) = nice_ticks(0.0, 0.43);
         assert_eq!(lo, 0.0);
-        assert!(hi >= 0.43 && hi <= 0.5 + 1e-12, "{hi}");
+        assert!((0.43..=0.5 + 1e-12).contains(&hi), "{hi}");
         assert!(ticks.len() >= 3 && ticks.len() <= 7, "{ticks:?}");
         assert_eq!(sample(1000).len(), MAX_POINTS);
         assert_eq!(*sample(1000).last().unwrap(), 999);
