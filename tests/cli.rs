@@ -514,3 +514,74 @@ fn run_refuses_a_folder_with_an_earlier_run_unless_told_to_resume_or_start_over(
     let jsonl = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 1);
 }
+
+/// Runs `SPEC` with `seed` into `dir/name`; returns the run folder.
+fn tiny_run(dir: &Path, name: &str, seed: u64) -> std::path::PathBuf {
+    let spec = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &spec,
+        SPEC.replace("\"seed\": 4", &format!("\"seed\": {seed}")),
+    )
+    .unwrap();
+    let out = dir.join(name);
+    let status = sfnn()
+        .args(["run", spec.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn plot_draws_each_group_and_names_a_folder_that_is_not_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny_run(dir.path(), "a", 4);
+    let b = tiny_run(dir.path(), "b", 5);
+    let svg_path = dir.path().join("curves.svg");
+    let output = sfnn()
+        .args(["plot", "--out", svg_path.to_str().unwrap()])
+        .arg(format!("--group=first={}", a.display()))
+        .arg(format!("--group=second={}", b.display()))
+        // Positional folders group by spec minus seed: both runs form one group, "cli-test".
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg "), "{}", &svg[..80.min(svg.len())]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    // Two panels (best so far, population mean), one line and one band per group in each.
+    assert_eq!(svg.matches("class=\"line\"").count(), 3 * 2);
+    assert_eq!(svg.matches("class=\"band\"").count(), 3 * 2);
+    let legend: Vec<&str> = svg
+        .lines()
+        .filter(|l| l.contains("class=\"legend\""))
+        .map(|l| l.split('>').nth(1).unwrap().trim_end_matches("</text"))
+        .collect();
+    assert_eq!(legend, ["first", "second", "cli-test"]);
+    assert!(svg.contains("2 runs: mean, min–max"));
+    assert!(svg.contains(">generation</text>") && svg.contains(">fitness</text>"));
+    // Tags balance: every element opened is closed (self-closing or paired).
+    let opened = svg.matches('<').count();
+    assert_eq!(opened, svg.matches('>').count());
+
+    let missing = dir.path().join("no-such-run");
+    let output = sfnn()
+        .args(["plot", "--out", svg_path.to_str().unwrap()])
+        .arg(&a)
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(missing.to_str().unwrap()) && stderr.contains("not a run folder"),
+        "{stderr}"
+    );
+}

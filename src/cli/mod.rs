@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod node;
 mod output;
+mod plot;
 mod push;
 mod run;
 mod serve;
@@ -38,6 +39,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Measure executor throughput on the paper configuration.
     Bench(bench::BenchArgs),
+    /// Draw the fitness curves of `sfnn run` folders (grouped over seeds) as an SVG.
+    Plot(plot::PlotArgs),
     /// Upload a finished `sfnn run` folder to a server, where it becomes a job like any other.
     Push(push::PushArgs),
 }
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Plot(args) => plot::plot(args),
         Command::Push(args) => push::push(args),
     };
     match result {
