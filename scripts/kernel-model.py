@@ -306,7 +306,7 @@ def classify(header: str) -> str:
         (r"in_off|in_g|incoming", "in_edge"),
         (r"\bedges\s*\*\s*D\b.*\bthreads\b", "setup_edge_states"),
         (r"\bedges\s*\*\s*D\b", "digest"),
-        (r"\bedges\b.*\bthreads\b", "synapse"),
+        (r"\bedges\b.*threads\b", "synapse"),
         (r"\b3\s*\*\s*width\b", "setup_activations"),
         (r"\bprefix_count\b", "gate_pre"),
         (r"\bpost_rows\b", "gate_post"),
@@ -575,12 +575,24 @@ def lanes_of(warp: int) -> range:
     return range(32 * warp, 32 * warp + 32)
 
 
+# Environments whose step keeps warp 0 out of the synapse update (sfnn.cu: long_env_step).
+LONG_STEP_ENVS = {"Acrobot-v1"}
+
+
 def synapse_trips(ctx: Context, life: Lifetime, warp: int) -> int:
     # Thread tid walks edges rotated, rotated + threads, ... with rotated = (tid + threads - 32)
     # % threads, so that warp 0 (which also steps the environment) gets the fewest.
+    # Where the environment's step is long (LONG_STEP_ENVS), warp 0 takes none: thread tid ≥ 32
+    # walks tid - 32, tid - 32 + (threads - 32), ...
     T = ctx.threads
     trips = 0
+    long_step = life.env in LONG_STEP_ENVS and T > 32
+    if long_step and warp == 0:
+        return 0
     for tid in lanes_of(warp):
+        if long_step:
+            trips = max(trips, max(0, math.ceil((life.edges - (tid - 32)) / (T - 32))))
+            continue
         r = (tid + T - 32) % T if T > 32 else tid
         trips = max(trips, max(0, math.ceil((life.edges - r) / T)))
     return trips
