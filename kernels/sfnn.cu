@@ -87,15 +87,17 @@ SFNN_FN unsigned int digest_float(float v) { return is_nan(v) ? 0x7fc00000u : fl
 
 using namespace sfnn;
 
-// 128 threads per block (src/exec/cuda/pack.rs THREADS). The minimum of resident blocks caps the
-// registers per thread (4 blocks: 128); wide synapse states need more, or ptxas spills.
+// 192 threads per block (src/exec/cuda/pack.rs THREADS): the node·channel phases use at most
+// nodes·D = 128 of them, the synapse update all, so a thread owns 2–3 synapses instead of 3–5
+// (docs/gpu-model.md). The minimum of resident blocks caps the registers per thread (4 blocks:
+// 80, which keeps 4 blocks per SM); wide synapse states need more, or ptxas spills.
 #if SFNN_D > 8
 #define SFNN_MIN_BLOCKS 2
 #else
 #define SFNN_MIN_BLOCKS 4
 #endif
 
-extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetimes(
+extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetimes(
     const float* __restrict__ genomes,          // [members][param_count]
     int param_count, int types, int nodes, int lifetimes, int lifetimes_per_member, int episodes,
     int stop_on_done,

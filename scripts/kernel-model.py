@@ -756,16 +756,20 @@ class BlockModel:
 
 def step_cycles(resident: list[BlockModel], mode: str) -> list[float]:
     """Cycles per step of each resident block of one SM: its own latency, or the issue time
-    that all resident warps need (the busiest sub-partition: warp w of every block shares one;
-    MUFU, FP64 and conversion pipes; the SM's shared-memory accesses), or the larger."""
-    warps = max(len(b.warp_issue) for b in resident)
+    that all resident warps need (the busiest sub-partition: the resident blocks' warps take the
+    SM's warp slots in order and slot s issues on sub-partition s mod 4, so with 4 warps per
+    block warp w of every block shares one; MUFU, FP64 and conversion pipes; the SM's
+    shared-memory accesses), or the larger."""
+    per_sub: list[dict[str, float]] = [{} for _ in range(SCHEDULERS)]
+    slot = 0
+    for b in resident:
+        for warp in b.warp_issue:
+            c = per_sub[slot % SCHEDULERS]
+            for k, v in warp.items():
+                c[k] = c.get(k, 0.0) + v
+            slot += 1
     issue = 0.0
-    for w in range(warps):
-        c: dict[str, float] = {}
-        for b in resident:
-            if w < len(b.warp_issue):
-                for k, v in b.warp_issue[w].items():
-                    c[k] = c.get(k, 0.0) + v
+    for c in per_sub:
         issue = max(issue, c.get("total", 0.0), *(PIPE_CYCLES[p] * c.get(p, 0.0) for p in PIPE_CYCLES))
     shared = sum(w.get("shared", 0.0) for b in resident for w in b.warp_issue)
     issue = max(issue, shared / SHARED_ACCESSES_PER_CYCLE)
