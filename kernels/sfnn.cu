@@ -87,15 +87,17 @@ SFNN_FN unsigned int digest_float(float v) { return is_nan(v) ? 0x7fc00000u : fl
 
 using namespace sfnn;
 
-// 128 threads per block (src/exec/cuda/pack.rs THREADS). The minimum of resident blocks caps the
-// registers per thread (4 blocks: 128); wide synapse states need more, or ptxas spills.
+// 192 threads per block (src/exec/cuda/pack.rs THREADS): the node·channel phases use at most
+// nodes·D = 128 of them, the synapse update all, so a thread owns 2–3 synapses instead of 3–5
+// (docs/gpu-model.md). The minimum of resident blocks caps the registers per thread (4 blocks:
+// 80, which keeps 4 blocks per SM); wide synapse states need more, or ptxas spills.
 #if SFNN_D > 8
 #define SFNN_MIN_BLOCKS 2
 #else
 #define SFNN_MIN_BLOCKS 4
 #endif
 
-extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetimes(
+extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetimes(
     const float* __restrict__ genomes,          // [members][param_count]
     int param_count, int types, int nodes, int lifetimes, int lifetimes_per_member, int episodes,
     int stop_on_done,
@@ -193,8 +195,13 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
     // Activation buffers: p = last step's, a and b = this step's propagations (see below).
     int p = 0, a = 1, b = 2;
     int prev_nan = 0;
-    // Warp 0 also runs the environment: give it the fewest synapses.
-    const int rotated = threads > 32 ? (tid + threads - 32) % threads : tid;
+    // Warp 0 also runs the environment: give it the fewest synapses, and none where the
+    // environment's step is long (Acrobot's RK4 takes about as long as four synapse updates):
+    // there warps 1.. share the synapses, so the step is not the synapse phase's longest chain.
+    const bool long_env_step = env_id == ACROBOT && threads > 32;
+    const int synapse_threads = long_env_step ? threads - 32 : threads;
+    const int first_edge = long_env_step ? (tid >= 32 ? tid - 32 : edges)
+                                         : (threads > 32 ? (tid + threads - 32) % threads : tid);
 
     for (int episode = 0; episode < episodes; ++episode) {
         if (tid == 0) {
@@ -332,7 +339,7 @@ extern "C" __global__ void __launch_bounds__(128, SFNN_MIN_BLOCKS) sfnn_lifetime
             }
 
             // Synapse plasticity: e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e).
-            for (int edge = rotated; edge < edges; edge += threads) {
+            for (int edge = first_edge; edge < edges; edge += synapse_threads) {
                 const int i = pre_g[edge], j = post_g[edge];
                 const int ty = types_sh[i];
                 const float* pre = prefix_sh + i * 3 * D;

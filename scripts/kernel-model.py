@@ -306,7 +306,7 @@ def classify(header: str) -> str:
         (r"in_off|in_g|incoming", "in_edge"),
         (r"\bedges\s*\*\s*D\b.*\bthreads\b", "setup_edge_states"),
         (r"\bedges\s*\*\s*D\b", "digest"),
-        (r"\bedges\b.*\bthreads\b", "synapse"),
+        (r"\bedges\b.*threads\b", "synapse"),
         (r"\b3\s*\*\s*width\b", "setup_activations"),
         (r"\bprefix_count\b", "gate_pre"),
         (r"\bpost_rows\b", "gate_post"),
@@ -575,12 +575,24 @@ def lanes_of(warp: int) -> range:
     return range(32 * warp, 32 * warp + 32)
 
 
+# Environments whose step keeps warp 0 out of the synapse update (sfnn.cu: long_env_step).
+LONG_STEP_ENVS = {"Acrobot-v1"}
+
+
 def synapse_trips(ctx: Context, life: Lifetime, warp: int) -> int:
     # Thread tid walks edges rotated, rotated + threads, ... with rotated = (tid + threads - 32)
     # % threads, so that warp 0 (which also steps the environment) gets the fewest.
+    # Where the environment's step is long (LONG_STEP_ENVS), warp 0 takes none: thread tid ≥ 32
+    # walks tid - 32, tid - 32 + (threads - 32), ...
     T = ctx.threads
     trips = 0
+    long_step = life.env in LONG_STEP_ENVS and T > 32
+    if long_step and warp == 0:
+        return 0
     for tid in lanes_of(warp):
+        if long_step:
+            trips = max(trips, max(0, math.ceil((life.edges - (tid - 32)) / (T - 32))))
+            continue
         r = (tid + T - 32) % T if T > 32 else tid
         trips = max(trips, max(0, math.ceil((life.edges - r) / T)))
     return trips
@@ -744,16 +756,20 @@ class BlockModel:
 
 def step_cycles(resident: list[BlockModel], mode: str) -> list[float]:
     """Cycles per step of each resident block of one SM: its own latency, or the issue time
-    that all resident warps need (the busiest sub-partition: warp w of every block shares one;
-    MUFU, FP64 and conversion pipes; the SM's shared-memory accesses), or the larger."""
-    warps = max(len(b.warp_issue) for b in resident)
+    that all resident warps need (the busiest sub-partition: the resident blocks' warps take the
+    SM's warp slots in order and slot s issues on sub-partition s mod 4, so with 4 warps per
+    block warp w of every block shares one; MUFU, FP64 and conversion pipes; the SM's
+    shared-memory accesses), or the larger."""
+    per_sub: list[dict[str, float]] = [{} for _ in range(SCHEDULERS)]
+    slot = 0
+    for b in resident:
+        for warp in b.warp_issue:
+            c = per_sub[slot % SCHEDULERS]
+            for k, v in warp.items():
+                c[k] = c.get(k, 0.0) + v
+            slot += 1
     issue = 0.0
-    for w in range(warps):
-        c: dict[str, float] = {}
-        for b in resident:
-            if w < len(b.warp_issue):
-                for k, v in b.warp_issue[w].items():
-                    c[k] = c.get(k, 0.0) + v
+    for c in per_sub:
         issue = max(issue, c.get("total", 0.0), *(PIPE_CYCLES[p] * c.get(p, 0.0) for p in PIPE_CYCLES))
     shared = sum(w.get("shared", 0.0) for b in resident for w in b.warp_issue)
     issue = max(issue, shared / SHARED_ACCESSES_PER_CYCLE)

@@ -252,7 +252,7 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
 
     // Fixed horizon with auto-resets (CartPole fails fast), and a member whose synapse states
     // overflow to inf/NaN in the first episode (λ = 1e4), so that the later episodes' returns
-    // show the NaN rules; on the full 128-thread block.
+    // show the NaN rules; on the full block (pack::THREADS).
     let envs = [envs::info("CartPole-v1").unwrap()];
     let protocol = Protocol {
         episodes: 3,
@@ -269,7 +269,12 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
         repeats: 1,
         lifetimes: &lifetimes,
     };
-    check(&exe, "fixed horizon, exploding synapses", &request, 128);
+    check(
+        &exe,
+        "fixed horizon, exploding synapses",
+        &request,
+        pack::THREADS as usize,
+    );
 }
 
 /// The kernel keeps its own copies of two lists: the environment table (ids in `envs::all()`
@@ -390,7 +395,7 @@ fn evolved_genomes_in_every_environment_both_modes() {
                 &exe,
                 &format!("evolved {} {mode:?}", fixture.env.name),
                 request,
-                128,
+                pack::THREADS as usize,
             )
         });
     }

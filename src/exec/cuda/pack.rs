@@ -9,7 +9,7 @@ use crate::exec::{EvalRequest, ExecError};
 use crate::model::{GenomeLayout, MAX_MSG_DIMS, MAX_NODES};
 
 /// Threads per block (the kernel's `__launch_bounds__`).
-pub const THREADS: u32 = 128;
+pub const THREADS: u32 = 192;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Packed {
