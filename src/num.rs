@@ -6,10 +6,11 @@
 //!
 //! The two instances deliberately use different transcendental functions:
 //! - `f64` uses the correctly rounded libm functions (the fixtures' float64 runs do too).
-//! - `f32` uses branch-free rational and polynomial approximations ([`tanh_f32`], [`exp_f32`]) that
-//!   vectorise across synapses and can be written identically in CUDA, so every executor can agree
-//!   bit for bit. The tanh is the one XLA uses on CPU for float32 (Eigen's 13/6 rational), so it is
-//!   also the closest match to what the reference actually computed.
+//! - `f32` uses a branch-free rational approximation ([`tanh_f32`]), and the sigmoid built on it
+//!   ([`sigmoid_f32`]), that vectorise across synapses and can be written identically in CUDA, so
+//!   every executor can agree bit for bit. The tanh is the one XLA uses on CPU for float32
+//!   (Eigen's 13/6 rational), so it is also the closest match to what the reference computed.
+//!   [`exp_f32`] is what the sigmoid used before; the model no longer calls it.
 //!
 //! - `f32` also uses its own [`sin_f32`] and [`cos_f32`] (Cephes `sinf`/`cosf`), not the C library's,
 //!   because the GPU's `sinf` differs from glibc's in the last bit; the same sequence of float32
