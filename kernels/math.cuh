@@ -1,5 +1,5 @@
 // float32 math shared by the SFNN kernel and the environments: a line-by-line port of
-// `src/num.rs` (tanh_f32, exp_f32, sigmoid, sin_f32, cos_f32).
+// `src/num.rs` (tanh_f32, sigmoid, sin_f32, cos_f32).
 //
 // Every function is a fixed sequence of float32 operations, fused multiply-adds written out
 // (fmaf) exactly where src/num.rs has mul_add. Bit-for-bit agreement with the CPU executor
@@ -69,33 +69,6 @@ SFNN_FN float tanh_f32(float x) {
     q = fmaf(q, x2, 2.2684346e-3f);
     q = fmaf(q, x2, 4.893525e-3f);
     return select(fabsf(x) < SMALL, x, p / q);
-}
-
-// Cephes-coefficient exp without branches, as exp_f32 in src/num.rs.
-SFNN_FN float exp_f32(float x) {
-    const float HI = 88.72283f;
-    const float LO = -87.33655f;
-    const float LOG2E = 1.44269504088896340736f;
-    const float LN2_HI = 0.6933594f;
-    const float LN2_LO = -2.1219444e-4f;
-    float xc = select(x > HI, HI, select(x < LO, LO, x));
-    float k = floorf(xc * LOG2E + 0.5f);
-    float r = fmaf(-k, LN2_HI, xc);
-    r = fmaf(-k, LN2_LO, r);
-    float p = 1.9875691e-4f;
-    p = fmaf(p, r, 1.3981999e-3f);
-    p = fmaf(p, r, 8.333452e-3f);
-    p = fmaf(p, r, 4.1665796e-2f);
-    p = fmaf(p, r, 1.6666665e-1f);
-    p = fmaf(p, r, 5.0000001e-1f);
-    float y = fmaf(p, r * r, r) + 1.0f;
-    int ki = (int)float_bits(k + 12582912.0f) - 0x4B400000;
-    int half = ki >> 1;
-    float s1 = bits_float((unsigned int)(half + 127) << 23);
-    float s2 = bits_float((unsigned int)(ki - half + 127) << 23);
-    float result = y * s1 * s2;
-    result = select(x > HI, bits_float(0x7f800000u), select(x < LO, 0.0f, result));
-    return select(is_nan(x), x, result);
 }
 
 // The GRU gate nonlinearity as 0.5 + 0.5 tanh(x/2), as sigmoid_f32 in src/num.rs.

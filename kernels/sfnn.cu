@@ -97,27 +97,40 @@ using namespace sfnn;
 #define SFNN_MIN_BLOCKS 4
 #endif
 
-extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetimes(
-    const float* __restrict__ genomes,          // [members][param_count]
-    int param_count, int types, int nodes, int lifetimes, int lifetimes_per_member, int episodes,
-    int stop_on_done,
-    const int* __restrict__ env_ids,                // [lifetimes]
-    const unsigned char* __restrict__ node_types,   // [lifetimes][nodes]
-    const unsigned int* __restrict__ edge_offsets,  // [lifetimes + 1]
-    const unsigned short* __restrict__ edge_pre,    // [edges], wiring order
-    const unsigned short* __restrict__ edge_post,   // [edges]
-    const unsigned int* __restrict__ in_offsets,    // [lifetimes][nodes + 1], local to a lifetime
-    const unsigned short* __restrict__ in_edges,    // [edges]: local edge ids by (post, pre)
-    const float* __restrict__ synapse_init,         // [edges][D]
-    const unsigned int* __restrict__ reset_offsets, // [lifetimes + 1], in floats
-    const float* __restrict__ resets,
-    float* __restrict__ e_global,                   // per-block scratch (what shared lacks)
-    int states_in_global,  // 0: all in shared memory; 1: synapse states in e_global;
-                           // 2: synapse states and the input gates' post parts in e_global
-    unsigned int e_capacity,                        // edges per block in that scratch area
-    double* __restrict__ returns,                   // [lifetimes][episodes]
-    unsigned long long* __restrict__ steps_out,     // [lifetimes]
-    unsigned long long* __restrict__ digests_out)   // [lifetimes]
+// The D lanes of one node's channels wait for each other (they are always in one warp, see
+// NODES_PER_WARP): a node's messages feed only its own neurons, and its activations only its
+// own input gates' post parts, so these hand-overs need no block-wide barrier.
+__device__ __forceinline__ void node_lanes_sync(int tid) {
+#ifdef __CUDACC__
+    if (D > 1) {
+        const unsigned group = D >= 32 ? 0xffffffffu : ((1u << D) - 1u) << ((tid & 31) / D * D);
+        __syncwarp(group);
+    }
+#else
+    node_lanes_sync_emulated(tid);
+#endif
+}
+
+// A warp serves NODES_PER_WARP whole nodes, D lanes each (lanes past NODES_PER_WARP·D idle), so
+// a node's lanes share a warp for any D.
+const int NODES_PER_WARP = 32 / D;
+
+// One block runs one lifetime. SHARED: the synapse states, the input gates' post parts and the
+// wiring lists live in shared memory (typed as such, so their accesses are LDS/STS); otherwise
+// the states (and with states_in_global == 2 the post parts) live in the block's part of
+// e_global and the lists are read from global memory.
+template <bool SHARED>
+__device__ __forceinline__ void run_lifetime(
+    const float* __restrict__ genomes, int param_count, int types, int nodes, int lifetimes,
+    int lifetimes_per_member, int episodes, int stop_on_done, const int* __restrict__ env_ids,
+    const unsigned char* __restrict__ node_types, const unsigned int* __restrict__ edge_offsets,
+    const unsigned short* __restrict__ edge_pre, const unsigned short* __restrict__ edge_post,
+    const unsigned int* __restrict__ in_offsets, const unsigned short* __restrict__ in_edges,
+    const float* __restrict__ synapse_init, const unsigned int* __restrict__ reset_offsets,
+    const float* __restrict__ resets, float* __restrict__ e_global, int states_in_global,
+    unsigned int e_capacity, double* __restrict__ returns,
+    unsigned long long* __restrict__ steps_out, unsigned long long* __restrict__ digests_out,
+    float* shared)
 {
     const int lt = blockIdx.x;
     if (lt >= lifetimes) return;
@@ -125,26 +138,32 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
     const int threads = blockDim.x;
     const int width = nodes * D;
 
-#ifdef __CUDACC__
-    extern __shared__ float shared[];  // (the CPU emulation in tests/mirror provides its own)
-#endif
+    const unsigned int ebase = edge_offsets[lt];
+    const int edges = (int)(edge_offsets[lt + 1] - ebase);
     float* params = shared;
     float* ybuf = params + ((param_count + 3) & ~3);
     float* x = ybuf + 3 * width;
     float* obs = x + width;
     int* types_sh = (int*)(obs + 8);
     // The input gates' pre parts, [node][gate], and post parts, [type][node][gate] (once per
-    // step); src/exec/cuda/pack.rs sizes the same areas.
+    // step); then, with SHARED, each node's incoming synapses (offsets, then `edge·D | pre·D << 16`
+    // in the CPU's summation order: word offsets of the synapse's state and of the sender's
+    // activations, both below 2^16 as they index shared memory), each synapse's
+    // `pre | post << 16`, and the synapse states.
+    // src/exec/cuda/pack.rs (BlockSizes::shared_bytes) sizes the same areas.
     const int prefix_count = nodes * 3 * D;
     const int post_rows = types * nodes;
     const int post_count = post_rows * 3 * D;
     float* prefix_sh = (float*)(types_sh + ((nodes + 3) & ~3));
     float* post_sh = prefix_sh + ((prefix_count + 3) & ~3);
-    float* e_sh = post_sh + (states_in_global == 2 ? 0 : ((post_count + 3) & ~3));
+    unsigned int* in_off_sh = (unsigned int*)(post_sh + (states_in_global == 2 ? 0 : ((post_count + 3) & ~3)));
+    unsigned int* in_list_sh = in_off_sh + ((nodes + 1 + 3) & ~3);
+    unsigned int* ends_sh = in_list_sh + edges;
+    float* e_sh = (float*)(ends_sh + edges);
     float* scratch = e_global + (size_t)lt * ((size_t)e_capacity * D +
                                               (states_in_global == 2 ? (size_t)post_count : 0));
-    float* e = states_in_global ? scratch : e_sh;
-    float* post_part = states_in_global == 2 ? scratch + (size_t)e_capacity * D : post_sh;
+    float* e = SHARED ? e_sh : scratch;
+    float* post_part = SHARED || states_in_global != 2 ? post_sh : scratch + (size_t)e_capacity * D;
 
     __shared__ float reward_sh;
     __shared__ int prev_action_sh;
@@ -156,19 +175,25 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
     const int outputs = env_outputs(env_id);
     const bool continuous = env_is_continuous(env_id);
     const int horizon = env_horizon(env_id);
-    const unsigned int ebase = edge_offsets[lt];
-    const int edges = (int)(edge_offsets[lt + 1] - ebase);
-    const unsigned int* in_off = in_offsets + (size_t)lt * (nodes + 1);
+    const unsigned int* in_off_g = in_offsets + (size_t)lt * (nodes + 1);
     const unsigned short* pre_g = edge_pre + ebase;
     const unsigned short* post_g = edge_post + ebase;
     const unsigned short* in_g = in_edges + ebase;
 
-    // Load the genome, node types, synapse states; zero the activations.
+    // Load the genome, node types, synapse states (and the wiring lists); zero the activations.
     const float* genome = genomes + (size_t)(lt / lifetimes_per_member) * param_count;
     for (int i = tid; i < param_count; i += threads) params[i] = genome[i];
     for (int i = tid; i < nodes; i += threads) types_sh[i] = node_types[(size_t)lt * nodes + i];
     for (int i = tid; i < edges * D; i += threads) e[i] = synapse_init[(size_t)ebase * D + i];
     for (int i = tid; i < 3 * width; i += threads) ybuf[i] = 0.0f;
+    if (SHARED) {
+        for (int i = tid; i <= nodes; i += threads) in_off_sh[i] = in_off_g[i];
+        for (int edge_slot = tid; edge_slot < edges; edge_slot += threads) {
+            const unsigned int edge = in_g[edge_slot];
+            in_list_sh[edge_slot] = edge * D | (unsigned int)pre_g[edge] * D << 16;
+            ends_sh[edge_slot] = pre_g[edge_slot] | (unsigned int)post_g[edge_slot] << 16;
+        }
+    }
     if (tid == 0) {
         reward_sh = 0.0f;
         prev_action_sh = 0;
@@ -176,6 +201,7 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
         stop_sh = 0;
     }
     __syncthreads();
+    const unsigned int* in_off = SHARED ? in_off_sh : in_off_g;
     const Layout L = layout_for(types);
     const float plasticity = 0.01f * params[L.lambda];
 
@@ -195,6 +221,16 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
     // Activation buffers: p = last step's, a and b = this step's propagations (see below).
     int p = 0, a = 1, b = 2;
     int prev_nan = 0;
+    // Node·channel work: lane l of warp w serves node w·NODES_PER_WARP + l / D (+ k · node_slots
+    // on its k-th pass), channel l % D. Warps left without a node (nodes·D = 128 of 192 threads
+    // in the paper configuration) form the input gates' pre parts meanwhile.
+    const int warps = threads / 32;
+    const int node_slots = warps * NODES_PER_WARP;
+    const int lane = tid & 31;
+    const int first_node = lane < NODES_PER_WARP * D ? (tid >> 5) * NODES_PER_WARP + lane / D : nodes;
+    const int channel = lane % D;
+    const int node_warps = (nodes + NODES_PER_WARP - 1) / NODES_PER_WARP;
+    const int gate_pre_first = node_warps < warps ? node_warps * 32 : 0;
     // Warp 0 also runs the environment: give it the fewest synapses, and none where the
     // environment's step is long (Acrobot's RK4 takes about as long as four synapse updates):
     // there warps 1.. share the synapses, so the step is not the synapse phase's longest chain.
@@ -212,79 +248,93 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
         __syncthreads();
         for (int t = 0; t < horizon; ++t) {
             const float reward = reward_sh;
-            // Three propagations: p → a (no action clamp), a → b, b → a.
+            // Three propagations: p → a (no action clamp), a → b, b → a. Each is one phase:
+            // a node's lanes aggregate its messages (then the input and previous-action
+            // clamps), wait for each other, and form its neurons; in the last one they go on
+            // to its input gates' post parts.
             int src_nan = prev_nan;
             for (int s = 0; s < 3; ++s) {
                 const float* src = ybuf + (s == 0 ? p : (s == 1 ? a : b)) * width;
                 float* dst = ybuf + (s == 1 ? b : a) * width;
-                // Messages (aggregate), then the input and previous-action clamps.
-                for (int i = tid; i < width; i += threads) {
-                    const int j = i / D, c = i % D;
+                int any_nan = 0;
+                for (int j = first_node; j < nodes; j += node_slots) {
+                    const int i = j * D + channel;
                     float v;
                     if (src_nan) {
                         // One NaN activation anywhere poisons every message (dense 0·NaN).
                         v = j < inputs ? 0.0f : quiet_nan();
                     } else {
                         float acc = 0.0f;
-                        for (unsigned int k = in_off[j]; k < in_off[j + 1]; ++k) {
-                            const int edge = in_g[k];
-                            acc = fmaf(e[edge * D + c], src[pre_g[edge] * D + c], acc);
+                        const unsigned int in_end = in_off[j + 1];
+                        const float* e_channel = e + channel;
+                        const float* src_channel = src + channel;
+                        // Four in-edges per pass: ptxas would unroll 16×, with up to 15
+                        // iterations of remainder for the 10–20 in-edges a node has.
+#pragma unroll 4
+                        for (unsigned int k = in_off[j]; k < in_end; ++k) {
+                            unsigned int state, sender;
+                            if (SHARED) {
+                                const unsigned int packed = in_list_sh[k];
+                                state = packed & 0xffffu;
+                                sender = packed >> 16;
+                            } else {
+                                const unsigned int edge = in_g[k];
+                                state = edge * D;
+                                sender = pre_g[edge] * D;
+                            }
+                            acc = fmaf(e_channel[state], src_channel[sender], acc);
                         }
                         v = acc;
                     }
                     if (j < inputs) v = obs[j];
-                    if (s > 0 && c == 0 && j >= nodes - outputs) {
+                    if (s > 0 && channel == 0 && j >= nodes - outputs) {
                         v = continuous ? prev_action_value_sh
                                        : (j - (nodes - outputs) == prev_action_sh ? 1.0f : 0.0f);
                     }
                     x[i] = v;
-                }
-                if (s == 0) {
-                    // Last step's activations are fixed for the whole step: the input gates'
-                    // pre parts can be formed now (read after the propagations' barriers; the
-                    // previous step's readers finished at its closing barrier).
-                    for (int i = tid; i < prefix_count; i += threads) {
-                        const int node = i / (3 * D), g = i % (3 * D);
-                        const float* w_row =
-                            params + L.w_ih + (types_sh[node] * 3 * D + g) * (2 * D + 1);
-                        prefix_sh[i] = input_gate_pre(w_row, src + node * D);
-                    }
-                }
-                __syncthreads();
-                // Neurons: y = tanh(W_τ x), each output summed over inputs in order.
-                int any_nan = 0;
-                for (int i = tid; i < width; i += threads) {
-                    const int j = i / D, k = i % D;
-                    const float* w = params + L.w + (types_sh[j] * D + k) * D;
+                    node_lanes_sync(tid);
+                    // Neurons: y = tanh(W_τ x), each output summed over inputs in order.
+                    const float* w = params + L.w + (types_sh[j] * D + channel) * D;
                     float acc = 0.0f;
 #pragma unroll
                     for (int c = 0; c < D; ++c) acc = fmaf(w[c], x[j * D + c], acc);
                     const float y = tanh_f32(acc);
                     dst[i] = y;
                     any_nan |= is_nan(y);
+                    if (s == 2) {
+                        // The input gates' post parts of every type's synapses into node j,
+                        // from this step's activations and the reward: this lane forms the
+                        // r, z and n gates of its channel, each an independent sum.
+                        node_lanes_sync(tid);
+                        float y_post[D];
+#pragma unroll
+                        for (int k = 0; k < D; ++k) y_post[k] = dst[j * D + k];
+                        for (int ty = 0; ty < types; ++ty) {
+#pragma unroll
+                            for (int g3 = 0; g3 < 3; ++g3) {
+                                const int gate = ty * 3 * D + g3 * D + channel;
+                                post_part[(ty * nodes + j) * 3 * D + g3 * D + channel] =
+                                    input_gate_post(params + L.w_ih + gate * (2 * D + 1), y_post,
+                                                    reward, params[L.bias + gate]);
+                            }
+                        }
+                    }
+                }
+                if (s == 0 && tid >= gate_pre_first) {
+                    // Last step's activations are fixed for the whole step: the input gates'
+                    // pre parts can be formed now (read after this step's barriers; the
+                    // previous step's readers finished at its closing barrier).
+                    for (int i = tid - gate_pre_first; i < prefix_count; i += threads - gate_pre_first) {
+                        const int node = i / (3 * D), g = i % (3 * D);
+                        const float* w_row =
+                            params + L.w_ih + (types_sh[node] * 3 * D + g) * (2 * D + 1);
+                        prefix_sh[i] = input_gate_pre(w_row, src + node * D);
+                    }
                 }
                 src_nan = __syncthreads_or(any_nan);
             }
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
-
-            // The input gates' post parts, from this step's activations and the reward, a
-            // (type, node) row of 3D independent sums per thread. Their barrier comes before
-            // thread 0's environment step, so that step still overlaps the other warps'
-            // synapse updates.
-            for (int row = tid; row < post_rows; row += threads) {
-                const int ty = row / nodes, node = row - ty * nodes;
-                float y_post[D];
-#pragma unroll
-                for (int k = 0; k < D; ++k) y_post[k] = y[node * D + k];
-#pragma unroll
-                for (int g = 0; g < 3 * D; ++g) {
-                    const int gate = ty * 3 * D + g;
-                    post_part[row * 3 * D + g] = input_gate_post(
-                        params + L.w_ih + gate * (2 * D + 1), y_post, reward, params[L.bias + gate]);
-                }
-            }
-            __syncthreads();
 
             if (tid == 0) {
                 // Readout (read_action), then the environment step (run_lifetime).
@@ -340,7 +390,15 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
 
             // Synapse plasticity: e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e).
             for (int edge = first_edge; edge < edges; edge += synapse_threads) {
-                const int i = pre_g[edge], j = post_g[edge];
+                int i, j;
+                if (SHARED) {
+                    const unsigned int ends = ends_sh[edge];
+                    i = (int)(ends & 0xffffu);
+                    j = (int)(ends >> 16);
+                } else {
+                    i = pre_g[edge];
+                    j = post_g[edge];
+                }
                 const int ty = types_sh[i];
                 const float* pre = prefix_sh + i * 3 * D;
                 const float* post = post_part + (ty * nodes + j) * 3 * D;
@@ -384,3 +442,38 @@ extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS) sfnn_lifetime
         digests_out[lt] = digest;
     }
 }
+
+#ifdef __CUDACC__
+// The two entry points differ only in where a block keeps its synapse states (src/exec/cuda
+// pack.rs Placement): all in shared memory, or in global memory for networks too large for it.
+#define SFNN_KERNEL_PARAMS                                                                      \
+    const float* __restrict__ genomes, int param_count, int types, int nodes, int lifetimes,    \
+        int lifetimes_per_member, int episodes, int stop_on_done,                               \
+        const int* __restrict__ env_ids, const unsigned char* __restrict__ node_types,          \
+        const unsigned int* __restrict__ edge_offsets,                                          \
+        const unsigned short* __restrict__ edge_pre, const unsigned short* __restrict__ edge_post, \
+        const unsigned int* __restrict__ in_offsets, const unsigned short* __restrict__ in_edges, \
+        const float* __restrict__ synapse_init, const unsigned int* __restrict__ reset_offsets, \
+        const float* __restrict__ resets, float* __restrict__ e_global, int states_in_global,   \
+        unsigned int e_capacity, double* __restrict__ returns,                                  \
+        unsigned long long* __restrict__ steps_out, unsigned long long* __restrict__ digests_out
+#define SFNN_KERNEL_ARGS                                                                        \
+    genomes, param_count, types, nodes, lifetimes, lifetimes_per_member, episodes, stop_on_done, \
+        env_ids, node_types, edge_offsets, edge_pre, edge_post, in_offsets, in_edges,           \
+        synapse_init, reset_offsets, resets, e_global, states_in_global, e_capacity, returns,   \
+        steps_out, digests_out
+
+extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS)
+    sfnn_lifetimes(SFNN_KERNEL_PARAMS) {
+    extern __shared__ float shared[];
+    run_lifetime<true>(SFNN_KERNEL_ARGS, shared);
+}
+
+// Networks this large fill shared memory with the genome and the gates' parts, so few blocks fit
+// an SM anyway: 2 leave ptxas the registers it needs without spilling on sm_80.
+extern "C" __global__ void __launch_bounds__(192, 2)
+    sfnn_lifetimes_global(SFNN_KERNEL_PARAMS) {
+    extern __shared__ float shared[];
+    run_lifetime<false>(SFNN_KERNEL_ARGS, shared);
+}
+#endif

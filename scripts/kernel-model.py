@@ -171,6 +171,11 @@ INSTR_RE = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T0-9]+\s+)?([A-Z0-9_.
 HEX_RE = re.compile(r"^\s*/\*\s*(0x[0-9a-f]+)\s*\*/\s*$")
 LINE_RE = re.compile(r'"([^"]+)", line (\d+)')
 LABEL_RE = re.compile(r"^\s*(\.L_x_\d+):")
+SECTION_RE = re.compile(r"^\s*\.section\s+\.text\.(\w+)")
+# The entry point modelled: the one whose synapse states live in shared memory (every paper-size
+# network); sfnn_lifetimes_global, for networks too large for it, is the same code on global
+# memory.
+KERNEL = "sfnn_lifetimes"
 
 
 def disassemble(nvdisasm: str, cubin: Path, line_info: bool) -> list[str]:
@@ -187,7 +192,14 @@ def parse_sass(lines: list[str]) -> tuple[list[Instr], dict[str, int]]:
     pending_labels: list[str] = []
     chain: list[tuple[str, int]] = []
     annotated = False
+    function = None
     for raw in lines:
+        m = SECTION_RE.match(raw)
+        if m:
+            function = m.group(1)
+            continue
+        if function != KERNEL:
+            continue
         if raw.lstrip().startswith("//##"):
             # -gi prints the inlining chain one level per line ("line A inlined at line B",
             # "line B inlined at line C", ..., then the outermost line alone): join them.
@@ -224,14 +236,19 @@ def branch_target(i: Instr, labels: dict[str, int]) -> int | None:
     return labels.get(m.group(1)) if m and i.base in ("BRA", "BRX") else None
 
 
+COLLECTIVE = {"WARPSYNC.COLLECTIVE", "ENDCOLLECTIVE"}
+
+
 def mark_cold_blocks(instrs: list[Instr], labels: dict[str, int]) -> None:
     """Basic blocks that call a slow-path routine (IEEE division and reciprocal on denormal or
-    huge operands) are taken almost never: they are left out of the timed stream."""
+    huge operands) or that re-converge a diverged warp for __syncwarp (WARPSYNC.COLLECTIVE …
+    ENDCOLLECTIVE, reached by BRA.DIV only when the named lanes are not converged; the node
+    loop's lanes always are) are taken almost never: they are left out of the timed stream."""
     starts = set(labels.values())
     block: list[Instr] = []
 
     def close() -> None:
-        if any(b.base == "CALL" and "slowpath" in b.text for b in block):
+        if any(b.base == "CALL" and "slowpath" in b.text or b.op in COLLECTIVE for b in block):
             for b in block:
                 b.cold = True
         block.clear()
@@ -243,6 +260,31 @@ def mark_cold_blocks(instrs: list[Instr], labels: dict[str, int]) -> None:
         if i.base in ("BRA", "BRX", "EXIT", "RET", "CALL"):
             close()
     close()
+    # What only cold code reaches is cold too (the convergence point and the branch back that
+    # end a slow path): a block entered by falling through from cold code or from nothing, whose
+    # label only cold instructions name.
+    referrers: dict[int, list[Instr]] = {}
+    for i in instrs:
+        for name in re.findall(r"\(?(\.L_x_\d+)\)?", i.text):
+            if name in labels:
+                referrers.setdefault(labels[name], []).append(i)
+    changed = True
+    while changed:
+        changed = False
+        for k, i in enumerate(instrs):
+            if i.cold or k == 0 or i.addr not in starts:
+                continue
+            before = instrs[k - 1]
+            falls_in = not before.cold and not (before.base in ("BRA", "EXIT") and not before.pred)
+            if falls_in or not all(r.cold for r in referrers.get(i.addr, [])):
+                continue
+            n = k
+            while n < len(instrs) and (n == k or instrs[n].addr not in starts):
+                instrs[n].cold = True
+                changed = True
+                if instrs[n].base in ("BRA", "BRX", "EXIT", "RET", "CALL"):
+                    break
+                n += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +345,7 @@ def classify(header: str) -> str:
         (r"\bhorizon\b", "step"),
         (r"\bepisodes\b", "episode"),
         (r"\blifetimes\b", "lifetime"),
+        (r"\bedge_slot\b", "setup_lists"),
         (r"in_off|in_g|incoming", "in_edge"),
         (r"\bedges\s*\*\s*D\b.*\bthreads\b", "setup_edge_states"),
         (r"\bedges\s*\*\s*D\b", "digest"),
@@ -310,6 +353,8 @@ def classify(header: str) -> str:
         (r"\b3\s*\*\s*width\b", "setup_activations"),
         (r"\bprefix_count\b", "gate_pre"),
         (r"\bpost_rows\b", "gate_post"),
+        (r"\bty\s*<\s*types\b", "post_types"),
+        (r"\bnode_slots\b", "node_channel"),
         (r"\bwidth\b.*\bthreads\b", "node_channel"),
         (r"\bparam_count\b", "setup_params"),
         (r"\bnodes\b.*\bthreads\b", "setup_types"),
@@ -334,9 +379,9 @@ def parse_kernel_source(path: Path) -> Source:
     text = path.read_text()
     code = strip_comments(text)
     line_of = lambda pos: code.count("\n", 0, pos) + 1  # noqa: E731
-    m = re.search(r"__global__[^{]*?\bsfnn_lifetimes\s*\(", code)
+    m = re.search(r"\bvoid\s+run_lifetime\s*\(", code)
     if not m:
-        fail(f"{path}: no sfnn_lifetimes kernel")
+        fail(f"{path}: no run_lifetime function (the body of both entry points)")
     body_open = code.index("{", matching_paren(code, m.end() - 1))
     body_close = statement_end(code, body_open)
     loops = []
@@ -598,13 +643,37 @@ def synapse_trips(ctx: Context, life: Lifetime, warp: int) -> int:
     return trips
 
 
+def warp_nodes(ctx: Context, warp: int, k: int) -> list[int]:
+    """Nodes warp `warp` serves on its k-th node·channel pass (sfnn.cu: lane l of warp w takes
+    node w·(32 // D) + l // D, then + node_slots per pass, channel l % D)."""
+    per_warp = 32 // ctx.d
+    slots = ctx.threads // 32 * per_warp
+    nodes = ctx.width // ctx.d
+    return [j for g in range(per_warp) if (j := warp * per_warp + g + k * slots) < nodes]
+
+
 def node_channel_trips(ctx: Context, warp: int) -> int:
-    return max(max(0, math.ceil((ctx.width - tid) / ctx.threads)) for tid in lanes_of(warp))
+    k = 0
+    while warp_nodes(ctx, warp, k):
+        k += 1
+    return k
 
 
 def in_edge_trips(ctx: Context, life: Lifetime, warp: int, k: int) -> int:
-    nodes = {(tid + k * ctx.threads) // ctx.d for tid in lanes_of(warp) if tid + k * ctx.threads < ctx.width}
-    return max((life.in_degree[j] for j in nodes), default=0)
+    return max((life.in_degree[j] for j in warp_nodes(ctx, warp, k)), default=0)
+
+
+def gate_pre_trips(ctx: Context, life: Lifetime, warp: int, outer: dict) -> int:
+    """The input gates' pre parts, once per step (first propagation), on the warps that serve
+    no node when there are such (sfnn.cu gate_pre_first), else on every thread."""
+    if outer.get("propagation", 0) != 0:
+        return 0
+    warps = ctx.threads // 32
+    node_warps = math.ceil(len(life.in_degree) / (32 // ctx.d))
+    first = node_warps * 32 if node_warps < warps else 0
+    n = len(life.in_degree) * 3 * ctx.d
+    return max(0, max(math.ceil((n - (tid - first)) / (ctx.threads - first))
+                      for tid in lanes_of(warp) if tid >= first) if 32 * warp + 31 >= first else 0)
 
 
 def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) -> int:
@@ -622,7 +691,10 @@ def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) 
         "setup_activations": lambda: per_thread(3 * ctx.width),
         "setup_params": lambda: per_thread(ctx.outputs["__params__"]),
         "setup_types": lambda: per_thread(len(life.in_degree)),
-        "gate_pre": lambda: per_thread(len(life.in_degree) * 3 * D),
+        "gate_pre": lambda: gate_pre_trips(ctx, life, warp, outer),
+        # The post parts of node j's synapses, per type, in the last propagation only.
+        "post_types": lambda: ctx.types if outer.get("propagation", 2) == 2 else 0,
+        "setup_lists": lambda: per_thread(E),
         "gate_post": lambda: per_thread(ctx.types * len(life.in_degree)),
         "digest": lambda: E * D if warp == 0 else 0,
     }
@@ -724,7 +796,10 @@ def phased(ctx: Context, lo: int, hi: int, life: Lifetime, skip: SassLoop | None
         fail("warps pass different numbers of barriers: the model cannot align them")
     cycles = 0.0
     for p in range(count.pop()):
-        cycles += max(simulate(phases[w][p], cold_memory) for w in range(warps))
+        per_warp = [simulate(phases[w][p], cold_memory) for w in range(warps)]
+        if os.environ.get("SFNN_MODEL_PHASES") == str(ctx.d):
+            print(f"  {life.env} phase {p}: " + " ".join(f"{c:.0f}" for c in per_warp), file=sys.stderr)
+        cycles += max(per_warp)
     cycles += sum(barrier_cycles(b) for b in bars)
     return cycles, costs
 
@@ -893,6 +968,11 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
 
     shared = w["shared_bytes_with_states"]
     log = (inputs / f"sm_90_d{d}.ptxas.log").read_text()
+    # The log reports each entry point in turn: keep the modelled one's part.
+    part = re.search(rf"Compiling entry function '{KERNEL}'.*?(?=Compiling entry function|\Z)", log, re.S)
+    if not part:
+        fail(f"d={d}: ptxas log has no entry function {KERNEL}")
+    log = part.group(0)
     used = re.search(r"Used (\d+) registers", log)
     spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
     if not used:
@@ -948,10 +1028,12 @@ def label_of(ctx: Context, loop: SassLoop | None, source: Source | None = None) 
         "synapse": "synapse update (per synapse)", "in_edge": "message aggregate (per in-edge)",
         "node_channel": "neurons + clamps (per node·channel)", "propagation": "propagation (×3 per step)",
         "readout": "readout (per output)", "step": "step loop (rest)",
+        "post_types": "input gates' post parts (per node·channel and type, last propagation)",
+        "gate_pre": "input gates' pre parts (per node·gate, first propagation)",
     }
     if loop and loop.kind == "node_channel":
         has_messages = any(ch.kind == "in_edge" for ch in loop.children)
-        return "messages + clamps (per node·channel)" if has_messages else "neurons (per node·channel)"
+        return "messages + clamps + neuron (per node·channel)" if has_messages else "neurons (per node·channel)"
     return names.get(loop.kind, loop.kind) if loop else "straight"
 
 

@@ -10,7 +10,6 @@
 //!   ([`sigmoid_f32`]), that vectorise across synapses and can be written identically in CUDA, so
 //!   every executor can agree bit for bit. The tanh is the one XLA uses on CPU for float32
 //!   (Eigen's 13/6 rational), so it is also the closest match to what the reference computed.
-//!   [`exp_f32`] is what the sigmoid used before; the model no longer calls it.
 //!
 //! - `f32` also uses its own [`sin_f32`] and [`cos_f32`] (Cephes `sinf`/`cosf`), not the C library's,
 //!   because the GPU's `sinf` differs from glibc's in the last bit; the same sequence of float32
@@ -148,42 +147,6 @@ pub fn tanh_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn sigmoid_f32(x: f32) -> f32 {
     tanh_f32(0.5 * x).mul_add(0.5, 0.5)
-}
-
-/// float32 `exp` without branches: Cody–Waite range reduction by ln 2, a degree-6 polynomial
-/// (Cephes `expf` coefficients, about 1 ulp), and the power of two built from the exponent bits.
-/// Overflows to +inf above 88.72, underflows to 0 below -87.33 (denormals are flushed, which only
-/// matters for the sigmoid of hugely negative inputs, where 0 is the right answer), NaN stays NaN.
-// The coefficients keep the digits they were published with; each rounds to the intended f32.
-#[allow(clippy::excessive_precision)]
-#[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
-    const HI: f32 = 88.722_83;
-    const LO: f32 = -87.336_55;
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let xc = select(x > HI, HI, select(x < LO, LO, x));
-    let k = (xc * LOG2E + 0.5).floor();
-    let r = (-k).mul_add(LN2_HI, xc);
-    let r = (-k).mul_add(LN2_LO, r);
-    let mut p = 1.987_569_1e-4_f32;
-    p = p.mul_add(r, 1.398_199_9e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 5.000_000_1e-1);
-    let y = p.mul_add(r * r, r) + 1.0;
-    // k is an integer in [-126, 128]. Adding 1.5·2^23 puts it in the low mantissa bits, which
-    // reads it out without a float-to-int conversion (Rust's saturating `as` does not vectorise).
-    let k = (k + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
-    // Build 2^k in two halves so k = 128 does not overflow the exponent field.
-    let half = k >> 1;
-    let s1 = f32::from_bits(((half + 127) as u32) << 23);
-    let s2 = f32::from_bits(((k - half + 127) as u32) << 23);
-    let result = y * s1 * s2;
-    let result = select(x > HI, f32::INFINITY, select(x < LO, 0.0, result));
-    select(x.is_nan(), x, result)
 }
 
 // The constants keep Cephes' digits (the CUDA port uses the same literals, rounded the same way).
@@ -388,29 +351,6 @@ mod tests {
         assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
         assert!(tanh_f32(f32::NAN).is_nan());
         assert_eq!(tanh_f32(1e-30), 1e-30);
-    }
-
-    #[test]
-    fn exp_is_within_two_ulp_over_its_range() {
-        let mut worst = 0;
-        for i in -87_000..=88_000 {
-            let x = i as f32 * 1e-3 + 0.000_123;
-            let exact = (x as f64).exp() as f32;
-            if exact.is_normal() {
-                worst = worst.max(ulp_distance(exp_f32(x), exact));
-            }
-        }
-        assert!(worst <= 2, "worst exp error {worst} ulp");
-    }
-
-    #[test]
-    fn exp_handles_the_edges() {
-        assert_eq!(exp_f32(0.0), 1.0);
-        assert_eq!(exp_f32(100.0), f32::INFINITY);
-        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp_f32(-1e16), 0.0);
-        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
-        assert!(exp_f32(f32::NAN).is_nan());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 // Input (little-endian): u32 n, then n f32 arguments for the math functions; u32 runs, then per
 // run: i32 env id, u32 steps, u32 reset states, the reset states (state_dim f32 each), and per
 // step an i32 discrete action and an f32 continuous action.
-// Output: per math argument tanh, exp, sigmoid, sin, cos (f32 each); per environment step the
+// Output: per math argument tanh, sigmoid, sin, cos (f32 each); per environment step the
 // observation (6 f32, unused slots 0), the reward (f32) and i32 flags (1 terminated, 2 truncated).
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +42,6 @@ int main(int argc, char** argv) {
     for (unsigned i = 0; i < n; ++i) {
         float x = read_value<float>(in);
         write_value(out, tanh_f32(x));
-        write_value(out, exp_f32(x));
         write_value(out, sigmoid_f32(x));
         write_value(out, sin_f32(x));
         write_value(out, cos_f32(x));

@@ -1,5 +1,5 @@
 // Runs kernels/sfnn.cu on the CPU for tests/cuda_kernel_emulation.rs: each thread block is
-// emulated by `threads` std::threads and __syncthreads by a std::barrier, so the kernel's own
+// emulated by `threads` std::threads, __syncthreads and __syncwarp by std::barriers, so the kernel's own
 // code (indexing, phases, protocol, readout) runs unchanged against the CPU executor.
 //
 // argv: input file, output file, threads per block, and optionally the placement (the kernel's
@@ -50,6 +50,15 @@ static int __syncthreads_or(int predicate) {
 }
 
 alignas(16) float shared[1 << 20];
+
+// __syncwarp over one node's lanes (sfnn.cu node_lanes_sync): a std::barrier per group of D
+// lanes, indexed by the group's first thread.
+static std::vector<std::unique_ptr<std::barrier<>>> node_group_barriers;
+
+static void node_lanes_sync_emulated(int tid) {
+    const int first = (tid & ~31) + (tid & 31) / SFNN_D * SFNN_D;
+    node_group_barriers[first]->arrive_and_wait();
+}
 
 #include "sfnn.cu"
 
@@ -129,6 +138,13 @@ int main(int argc, char** argv) {
     for (int block = 0; block < lifetimes; ++block) {
         blockIdx.x = block;
         block_barrier = std::make_unique<std::barrier<>>(threads);
+        node_group_barriers.clear();
+        node_group_barriers.resize(threads);
+        for (int warp = 0; warp < threads; warp += 32) {
+            for (int first = warp; first + SFNN_D <= std::min(warp + 32, threads); first += SFNN_D) {
+                node_group_barriers[first] = std::make_unique<std::barrier<>>(SFNN_D);
+            }
+        }
         or_slots[0] = 0;
         or_slots[1] = 0;
         std::vector<std::thread> pool;
@@ -138,13 +154,13 @@ int main(int argc, char** argv) {
                 or_calls = 0;
                 // The CPU executor runs lifetimes with FTZ and DAZ on, as --ftz=true does here.
                 _mm_setcsr(_mm_getcsr() | 0x8040);
-                sfnn_lifetimes(genomes.data(), param_count, types, nodes, lifetimes, per_member,
-                               episodes, stop_on_done, env_ids.data(), node_types.data(),
-                               edge_offsets.data(), edge_pre.data(), edge_post.data(),
-                               in_offsets.data(), in_edges.data(), synapse_init.data(),
-                               reset_offsets.data(), resets.data(), scratch.data(), placement,
-                               max_edges,
-                               returns.data(), steps.data(), digests.data());
+                // The kernel's two entry points (sfnn_lifetimes, sfnn_lifetimes_global).
+                auto run = placement == 0 ? run_lifetime<true> : run_lifetime<false>;
+                run(genomes.data(), param_count, types, nodes, lifetimes, per_member, episodes,
+                    stop_on_done, env_ids.data(), node_types.data(), edge_offsets.data(),
+                    edge_pre.data(), edge_post.data(), in_offsets.data(), in_edges.data(),
+                    synapse_init.data(), reset_offsets.data(), resets.data(), scratch.data(),
+                    placement, max_edges, returns.data(), steps.data(), digests.data(), shared);
             });
         }
         for (auto& th : pool) th.join();

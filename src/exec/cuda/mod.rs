@@ -84,8 +84,16 @@ pub struct CudaExecutor {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     info: DeviceInfo,
-    /// Kernel per message width, loaded into this context.
-    functions: Mutex<HashMap<usize, CudaFunction>>,
+    /// Kernels per message width, loaded into this context.
+    functions: Mutex<HashMap<usize, Kernels>>,
+}
+
+/// The kernel's two entry points (kernels/sfnn.cu): synapse states in shared memory, or in the
+/// global scratch area ([`pack::Placement`]).
+#[derive(Clone)]
+struct Kernels {
+    shared: CudaFunction,
+    global: CudaFunction,
 }
 
 /// Cubins per (architecture, message width), compiled once per process.
@@ -154,7 +162,7 @@ impl CudaExecutor {
             functions: Mutex::new(HashMap::new()),
         };
         // Compile and load the reference width now, so a broken toolchain shows up here.
-        executor.function(crate::model::ModelConfig::default().msg_dims)?;
+        executor.kernels(crate::model::ModelConfig::default().msg_dims)?;
         Ok(executor)
     }
 
@@ -167,21 +175,27 @@ impl CudaExecutor {
         format!("sm_{major}{minor}")
     }
 
-    fn function(&self, msg_dims: usize) -> Result<CudaFunction, ExecError> {
+    fn kernels(&self, msg_dims: usize) -> Result<Kernels, ExecError> {
         let mut functions = self.functions.lock().expect("kernel table");
-        if let Some(f) = functions.get(&msg_dims) {
-            return Ok(f.clone());
+        if let Some(k) = functions.get(&msg_dims) {
+            return Ok(k.clone());
         }
         let cubin = cubin_for(&self.arch(), msg_dims)?;
         let module = self
             .ctx
             .load_module(cudarc::nvrtc::Ptx::from_binary(cubin.as_ref().clone()))
             .map_err(driver_error("loading the kernel"))?;
-        let function = module
-            .load_function("sfnn_lifetimes")
-            .map_err(driver_error("finding the kernel"))?;
-        functions.insert(msg_dims, function.clone());
-        Ok(function)
+        let load = |name| {
+            module
+                .load_function(name)
+                .map_err(driver_error("finding the kernel"))
+        };
+        let kernels = Kernels {
+            shared: load("sfnn_lifetimes")?,
+            global: load("sfnn_lifetimes_global")?,
+        };
+        functions.insert(msg_dims, kernels.clone());
+        Ok(kernels)
     }
 }
 
@@ -217,7 +231,7 @@ impl Executor for CudaExecutor {
                 digests: Vec::new(),
             });
         }
-        let function = self.function(d)?;
+        let kernels = self.kernels(d)?;
 
         // Synapse states and the input gates' post parts in shared memory when they fit, else
         // in a global scratch area.
@@ -236,6 +250,10 @@ impl Executor for CudaExecutor {
             )));
         };
         let shared = sizes.shared_bytes(placement);
+        let function = match placement {
+            pack::Placement::Shared => kernels.shared,
+            _ => kernels.global,
+        };
         if shared > 48 * 1024 {
             function
                 .set_attribute(

@@ -203,21 +203,23 @@ impl BlockSizes {
     /// genome (padded to 4 floats), three activation buffers and the message buffer (`nodes ×
     /// d` each), 8 observation slots, the node types (padded to 4), the input gates' pre parts
     /// (`nodes × 3d`, padded to 4), then, when they live there, their post parts (`types ×
-    /// nodes × 3d`, padded to 4) and the synapse states (`edges × d`).
+    /// nodes × 3d`, padded to 4); with everything in shared memory, also the wiring lists
+    /// (`nodes + 1` offsets, padded to 4, and two words per synapse) and the synapse states
+    /// (`edges × d`).
     pub fn shared_bytes(&self, placement: Placement) -> usize {
         let (nodes, d) = (self.nodes, self.d);
-        let mut floats = self.params.next_multiple_of(4)
+        let mut words = self.params.next_multiple_of(4)
             + 4 * nodes * d
             + 8
             + nodes.next_multiple_of(4)
             + (nodes * 3 * d).next_multiple_of(4);
         if placement != Placement::StatesAndPostGlobal {
-            floats += self.post_floats().next_multiple_of(4);
+            words += self.post_floats().next_multiple_of(4);
         }
         if placement == Placement::Shared {
-            floats += self.max_edges * d;
+            words += (nodes + 1).next_multiple_of(4) + 2 * self.max_edges + self.max_edges * d;
         }
-        4 * floats
+        4 * words
     }
 
     /// Floats of the global scratch area per block (the kernel's per-block stride).
@@ -336,11 +338,12 @@ mod tests {
             max_edges: 5_000,
         };
         let post_bytes = 4 * 16 * 256 * 3 * 8;
-        let states_bytes = 4 * 5_000 * 8;
+        // The states and the wiring lists (offsets padded to 4, two words per synapse).
+        let states_and_lists_bytes = 4 * 5_000 * 8 + 4 * (260 + 2 * 5_000);
         let all = sizes.shared_bytes(Placement::Shared);
         assert_eq!(
             all - sizes.shared_bytes(Placement::StatesGlobal),
-            states_bytes
+            states_and_lists_bytes
         );
         assert_eq!(
             sizes.shared_bytes(Placement::StatesGlobal)
