@@ -114,8 +114,17 @@ fn main() -> anyhow::Result<()> {
         repeats: 1,
         seed: 0,
     };
-    let lifetimes: Vec<_> = sampler
-        .generation(0, PAPER_POPSIZE)
+    let generation = sampler.generation(0, PAPER_POPSIZE);
+    let zeros = vec![0.0f32; PAPER_POPSIZE * base.param_count()];
+    let launch_order = pack::launch_order(&EvalRequest {
+        model: base,
+        envs: &env_infos,
+        protocol,
+        genomes: &zeros,
+        repeats: 1,
+        lifetimes: &generation,
+    });
+    let lifetimes: Vec<_> = generation
         .iter()
         .enumerate()
         .map(|(i, input)| {
@@ -148,6 +157,7 @@ fn main() -> anyhow::Result<()> {
         })).collect::<Vec<_>>(),
         "widths": widths,
         "lifetimes": lifetimes,
+        "launch_order": launch_order,
     });
     std::fs::write(
         dir.join("paper.json"),

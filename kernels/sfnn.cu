@@ -111,6 +111,23 @@ __device__ __forceinline__ void node_lanes_sync(int tid) {
 #endif
 }
 
+// The workers (warps 1..) wait for each other; warp 0 goes on. Barrier 1: __syncthreads is 0.
+__device__ __forceinline__ void workers_sync(int workers) {
+#ifdef __CUDACC__
+    asm volatile("bar.sync 1, %0;" ::"r"(workers) : "memory");
+#else
+    workers_sync_emulated(workers);
+#endif
+}
+
+// A neuron: y = tanh(W_τ x), the output summed over its inputs in order.
+__device__ __forceinline__ float neuron(const float* w_row, const float* x_node) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int c = 0; c < D; ++c) acc = fmaf(w_row[c], x_node[c], acc);
+    return tanh_f32(acc);
+}
+
 // A warp serves NODES_PER_WARP whole nodes, D lanes each (lanes past NODES_PER_WARP·D idle), so
 // a node's lanes share a warp for any D.
 const int NODES_PER_WARP = 32 / D;
@@ -123,7 +140,8 @@ template <bool SHARED>
 __device__ __forceinline__ void run_lifetime(
     const float* __restrict__ genomes, int param_count, int types, int nodes, int lifetimes,
     int lifetimes_per_member, int episodes, int stop_on_done, const int* __restrict__ env_ids,
-    const unsigned char* __restrict__ node_types, const unsigned int* __restrict__ edge_offsets,
+    const unsigned int* __restrict__ block_lifetimes, const unsigned char* __restrict__ node_types,
+    const unsigned int* __restrict__ edge_offsets,
     const unsigned short* __restrict__ edge_pre, const unsigned short* __restrict__ edge_post,
     const unsigned int* __restrict__ in_offsets, const unsigned short* __restrict__ in_edges,
     const float* __restrict__ synapse_init, const unsigned int* __restrict__ reset_offsets,
@@ -132,8 +150,9 @@ __device__ __forceinline__ void run_lifetime(
     unsigned long long* __restrict__ steps_out, unsigned long long* __restrict__ digests_out,
     float* shared)
 {
-    const int lt = blockIdx.x;
-    if (lt >= lifetimes) return;
+    // Blocks run the lifetimes longest first (pack.rs launch_order).
+    if ((int)blockIdx.x >= lifetimes) return;
+    const int lt = (int)block_lifetimes[blockIdx.x];
     const int tid = threadIdx.x;
     const int threads = blockDim.x;
     const int width = nodes * D;
@@ -168,7 +187,6 @@ __device__ __forceinline__ void run_lifetime(
     __shared__ float reward_sh;
     __shared__ int prev_action_sh;
     __shared__ float prev_action_value_sh;
-    __shared__ int stop_sh;
 
     const int env_id = env_ids[lt];
     const int inputs = env_obs_dim(env_id);
@@ -198,7 +216,6 @@ __device__ __forceinline__ void run_lifetime(
         reward_sh = 0.0f;
         prev_action_sh = 0;
         prev_action_value_sh = 0.0f;
-        stop_sh = 0;
     }
     __syncthreads();
     const unsigned int* in_off = SHARED ? in_off_sh : in_off_g;
@@ -221,23 +238,28 @@ __device__ __forceinline__ void run_lifetime(
     // Activation buffers: p = last step's, a and b = this step's propagations (see below).
     int p = 0, a = 1, b = 2;
     int prev_nan = 0;
-    // Node·channel work: lane l of warp w serves node w·NODES_PER_WARP + l / D (+ k · node_slots
-    // on its k-th pass), channel l % D. Warps left without a node (nodes·D = 128 of 192 threads
-    // in the paper configuration) form the input gates' pre parts meanwhile.
-    const int warps = threads / 32;
-    const int node_slots = warps * NODES_PER_WARP;
+    // Roles. Warp 0 runs the environment: the readout, the step, and the first propagation's
+    // input nodes (the only part of a step that needs its observation). Warps 1.. (the workers)
+    // do everything else: after a step's synapse update they go straight on to the next step's
+    // first propagation for the other nodes, while warp 0 is still stepping the environment
+    // (their messages need only last step's activations and the updated synapses).
+    const bool env_warp = tid < 32;
     const int lane = tid & 31;
-    const int first_node = lane < NODES_PER_WARP * D ? (tid >> 5) * NODES_PER_WARP + lane / D : nodes;
+    const int warps = threads / 32;
+    const int workers = threads - 32;
+    // Node·channel work: lane l of worker warp w serves node (w - 1)·NODES_PER_WARP + l / D (+ k ·
+    // node_slots on its k-th pass), channel l % D; warp 0's lanes take the input nodes the same
+    // way. Worker warps left without a node (nodes·D = 128 of 160 worker threads in the paper
+    // configuration) form the input gates' pre parts meanwhile.
+    const int node_slots = (warps - 1) * NODES_PER_WARP;
+    const int lane_node = lane < NODES_PER_WARP * D ? lane / D : nodes;
+    const int first_node = env_warp ? nodes : ((tid >> 5) - 1) * NODES_PER_WARP + lane_node;
     const int channel = lane % D;
     const int node_warps = (nodes + NODES_PER_WARP - 1) / NODES_PER_WARP;
-    const int gate_pre_first = node_warps < warps ? node_warps * 32 : 0;
-    // Warp 0 also runs the environment: give it the fewest synapses, and none where the
-    // environment's step is long (Acrobot's RK4 takes about as long as four synapse updates):
-    // there warps 1.. share the synapses, so the step is not the synapse phase's longest chain.
-    const bool long_env_step = env_id == ACROBOT && threads > 32;
-    const int synapse_threads = long_env_step ? threads - 32 : threads;
-    const int first_edge = long_env_step ? (tid >= 32 ? tid - 32 : edges)
-                                         : (threads > 32 ? (tid + threads - 32) % threads : tid);
+    const int gate_pre_first = 1 + node_warps < warps ? (1 + node_warps) * 32 : 32;
+    // The stop flag of step t lives in slot t % 2: everyone reads step t - 1's while thread 0
+    // writes step t's.
+    __shared__ int stop_sh[2];
 
     for (int episode = 0; episode < episodes; ++episode) {
         if (tid == 0) {
@@ -245,19 +267,35 @@ __device__ __forceinline__ void run_lifetime(
             total = 0.0;
             ended = false;
         }
-        __syncthreads();
         for (int t = 0; t < horizon; ++t) {
-            const float reward = reward_sh;
             // Three propagations: p → a (no action clamp), a → b, b → a. Each is one phase:
             // a node's lanes aggregate its messages (then the input and previous-action
             // clamps), wait for each other, and form its neurons; in the last one they go on
             // to its input gates' post parts.
+            int any_nan = 0;
+            if (env_warp) {
+                // The first propagation's input nodes: x = the observation, from thread 0.
+                __syncwarp();
+                for (int j = lane_node; j < inputs; j += NODES_PER_WARP) {
+                    const int i = j * D + channel;
+                    x[i] = obs[j];
+                    node_lanes_sync(tid);
+                    const float y = neuron(params + L.w + (types_sh[j] * D + channel) * D, x + j * D);
+                    ybuf[a * width + i] = y;
+                    any_nan |= is_nan(y);
+                }
+            } else {
+                // The last step's synapse updates are done.
+                workers_sync(workers);
+            }
             int src_nan = prev_nan;
             for (int s = 0; s < 3; ++s) {
                 const float* src = ybuf + (s == 0 ? p : (s == 1 ? a : b)) * width;
                 float* dst = ybuf + (s == 1 ? b : a) * width;
-                int any_nan = 0;
+                if (s > 0) any_nan = 0;
                 for (int j = first_node; j < nodes; j += node_slots) {
+                    // Warp 0 forms the first propagation's input nodes (above).
+                    if (s == 0 && j < inputs) continue;
                     const int i = j * D + channel;
                     float v;
                     if (src_nan) {
@@ -293,12 +331,7 @@ __device__ __forceinline__ void run_lifetime(
                     }
                     x[i] = v;
                     node_lanes_sync(tid);
-                    // Neurons: y = tanh(W_τ x), each output summed over inputs in order.
-                    const float* w = params + L.w + (types_sh[j] * D + channel) * D;
-                    float acc = 0.0f;
-#pragma unroll
-                    for (int c = 0; c < D; ++c) acc = fmaf(w[c], x[j * D + c], acc);
-                    const float y = tanh_f32(acc);
+                    const float y = neuron(params + L.w + (types_sh[j] * D + channel) * D, x + j * D);
                     dst[i] = y;
                     any_nan |= is_nan(y);
                     if (s == 2) {
@@ -315,7 +348,7 @@ __device__ __forceinline__ void run_lifetime(
                                 const int gate = ty * 3 * D + g3 * D + channel;
                                 post_part[(ty * nodes + j) * 3 * D + g3 * D + channel] =
                                     input_gate_post(params + L.w_ih + gate * (2 * D + 1), y_post,
-                                                    reward, params[L.bias + gate]);
+                                                    reward_sh, params[L.bias + gate]);
                             }
                         }
                     }
@@ -333,6 +366,9 @@ __device__ __forceinline__ void run_lifetime(
                 }
                 src_nan = __syncthreads_or(any_nan);
             }
+            // A step after the end of an episode (stop_on_done) only recomputed activations
+            // from unchanged inputs; the next episode starts over from the same state.
+            if (t > 0 && stop_sh[(t - 1) & 1]) break;
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
 
@@ -385,11 +421,12 @@ __device__ __forceinline__ void run_lifetime(
                         env_reset_to(env, pool + (size_t)index * state_dim, obs);
                     }
                 }
-                stop_sh = stop;
+                stop_sh[t & 1] = stop;
             }
 
-            // Synapse plasticity: e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e).
-            for (int edge = first_edge; edge < edges; edge += synapse_threads) {
+            // Synapse plasticity: e ← e + 0.01·λ·GRU_τ(pre)([y_prev,pre ; y_post ; r], e), on the
+            // workers while warp 0 steps the environment.
+            for (int edge = tid - 32; !env_warp && edge < edges; edge += workers) {
                 int i, j;
                 if (SHARED) {
                     const unsigned int ends = ends_sh[edge];
@@ -426,17 +463,17 @@ __device__ __forceinline__ void run_lifetime(
 #pragma unroll
                 for (int c = 0; c < D; ++c) e[edge * D + c] = h_new[c];
             }
-            __syncthreads();
-            // This step's activations become last step's.
+            // This step's activations become last step's. No barrier: the next step's first
+            // phase waits for warp 0 (__syncwarp) and for the workers (workers_sync) separately.
             const int old_p = p;
             p = a;
             a = old_p;
-            if (stop_sh) break;
         }
         if (tid == 0) returns[(size_t)lt * episodes + episode] = total;
     }
+    __syncthreads();
     if (tid == 0) {
-        // Every thread's last synapse update is behind the step loop's final barrier.
+        // Every worker's last synapse update is behind the barrier above.
         for (int i = 0; i < edges * D; ++i) digest = digest_word(digest, digest_float(e[i]));
         steps_out[lt] = steps;
         digests_out[lt] = digest;
@@ -449,7 +486,8 @@ __device__ __forceinline__ void run_lifetime(
 #define SFNN_KERNEL_PARAMS                                                                      \
     const float* __restrict__ genomes, int param_count, int types, int nodes, int lifetimes,    \
         int lifetimes_per_member, int episodes, int stop_on_done,                               \
-        const int* __restrict__ env_ids, const unsigned char* __restrict__ node_types,          \
+        const int* __restrict__ env_ids, const unsigned int* __restrict__ block_lifetimes,      \
+        const unsigned char* __restrict__ node_types,                                           \
         const unsigned int* __restrict__ edge_offsets,                                          \
         const unsigned short* __restrict__ edge_pre, const unsigned short* __restrict__ edge_post, \
         const unsigned int* __restrict__ in_offsets, const unsigned short* __restrict__ in_edges, \
@@ -459,9 +497,9 @@ __device__ __forceinline__ void run_lifetime(
         unsigned long long* __restrict__ steps_out, unsigned long long* __restrict__ digests_out
 #define SFNN_KERNEL_ARGS                                                                        \
     genomes, param_count, types, nodes, lifetimes, lifetimes_per_member, episodes, stop_on_done, \
-        env_ids, node_types, edge_offsets, edge_pre, edge_post, in_offsets, in_edges,           \
-        synapse_init, reset_offsets, resets, e_global, states_in_global, e_capacity, returns,   \
-        steps_out, digests_out
+        env_ids, block_lifetimes, node_types, edge_offsets, edge_pre, edge_post, in_offsets,    \
+        in_edges, synapse_init, reset_offsets, resets, e_global, states_in_global, e_capacity,  \
+        returns, steps_out, digests_out
 
 extern "C" __global__ void __launch_bounds__(192, SFNN_MIN_BLOCKS)
     sfnn_lifetimes(SFNN_KERNEL_PARAMS) {

@@ -165,6 +165,8 @@ class Instr:
     kernel_line: int = 0  # outermost sfnn.cu line
     env: str | None = None  # the environment whose code this is, if private to one
     thread0: bool = False  # inside `if (tid == 0)` in the kernel
+    warp0: bool = False  # inside `if (env_warp)`: warp 0 only
+    workers: bool = False  # inside its `else`: every warp but 0
 
 
 INSTR_RE = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T0-9]+\s+)?([A-Z0-9_.]+)\s*(.*?)\s*;\s*(?:/\*\s*(0x[0-9a-f]+)\s*\*/)?")
@@ -349,7 +351,8 @@ def classify(header: str) -> str:
         (r"in_off|in_g|incoming", "in_edge"),
         (r"\bedges\s*\*\s*D\b.*\bthreads\b", "setup_edge_states"),
         (r"\bedges\s*\*\s*D\b", "digest"),
-        (r"\bedges\b.*threads\b", "synapse"),
+        (r"\bedges\b.*\b(threads|workers)\b", "synapse"),
+        (r"\bj\s*<\s*inputs\b", "input_nodes"),
         (r"\b3\s*\*\s*width\b", "setup_activations"),
         (r"\bprefix_count\b", "gate_pre"),
         (r"\bpost_rows\b", "gate_post"),
@@ -371,6 +374,8 @@ def classify(header: str) -> str:
 class Source:
     loops: list[SourceLoop]  # every loop of the kernel function, outermost first
     thread0: list[tuple[int, int]]  # line spans of `if (tid == 0)` blocks
+    warp0: list[tuple[int, int]]  # line spans of `if (env_warp)` blocks (warp 0 only)
+    workers: list[tuple[int, int]]  # line spans of their `else` blocks (every warp but 0)
     kernel: tuple[int, int]
     comments: dict[int, str]  # line -> comment text
 
@@ -396,8 +401,16 @@ def parse_kernel_source(path: Path) -> Source:
         start = body_open + f.start()
         end = statement_end(code, body_open + f.end())
         thread0.append((line_of(start), line_of(end)))
+    warp0, workers = [], []
+    for f in re.finditer(r"\bif\s*\(\s*env_warp\s*\)", code[body_open:body_close]):
+        start = body_open + f.start()
+        end = statement_end(code, body_open + f.end())
+        warp0.append((line_of(start), line_of(end)))
+        rest = re.match(r"\s*else\b", code[end + 1:])
+        if rest:
+            workers.append((line_of(end + 1 + rest.start()), line_of(statement_end(code, end + 1 + rest.end()))))
     comments = {n + 1: l.split("//", 1)[1].strip() for n, l in enumerate(text.splitlines()) if "//" in l}
-    return Source(loops, thread0, (line_of(body_open), line_of(body_close)), comments)
+    return Source(loops, thread0, warp0, workers, (line_of(body_open), line_of(body_close)), comments)
 
 
 def env_line_owners(path: Path) -> dict[int, str]:
@@ -430,6 +443,8 @@ def attribute(instrs: list[Instr], source: Source, owners: dict[int, str]) -> No
         kernel_lines = [n for f, n in i.chain if f == "sfnn.cu" and source.kernel[0] <= n <= source.kernel[1]]
         i.kernel_line = kernel_lines[-1] if kernel_lines else 0
         i.thread0 = any(a <= i.kernel_line <= b for a, b in source.thread0)
+        i.warp0 = any(a <= i.kernel_line <= b for a, b in source.warp0)
+        i.workers = any(a <= i.kernel_line <= b for a, b in source.workers)
         i.env = next((owners[n] for f, n in i.chain if f == "envs.cuh" and n in owners), None)
 
 
@@ -613,6 +628,7 @@ class Context:
     d: int
     types: int
     outputs: dict[str, int]
+    inputs: dict[str, int]  # observation sizes: the input nodes
     warnings: set[str]
 
 
@@ -620,36 +636,25 @@ def lanes_of(warp: int) -> range:
     return range(32 * warp, 32 * warp + 32)
 
 
-# Environments whose step keeps warp 0 out of the synapse update (sfnn.cu: long_env_step).
-LONG_STEP_ENVS = {"Acrobot-v1"}
-
-
 def synapse_trips(ctx: Context, life: Lifetime, warp: int) -> int:
-    # Thread tid walks edges rotated, rotated + threads, ... with rotated = (tid + threads - 32)
-    # % threads, so that warp 0 (which also steps the environment) gets the fewest.
-    # Where the environment's step is long (LONG_STEP_ENVS), warp 0 takes none: thread tid ≥ 32
-    # walks tid - 32, tid - 32 + (threads - 32), ...
-    T = ctx.threads
-    trips = 0
-    long_step = life.env in LONG_STEP_ENVS and T > 32
-    if long_step and warp == 0:
+    # Warp 0 steps the environment meanwhile; worker thread tid ≥ 32 walks edges tid - 32,
+    # tid - 32 + (threads - 32), ...
+    if warp == 0:
         return 0
-    for tid in lanes_of(warp):
-        if long_step:
-            trips = max(trips, max(0, math.ceil((life.edges - (tid - 32)) / (T - 32))))
-            continue
-        r = (tid + T - 32) % T if T > 32 else tid
-        trips = max(trips, max(0, math.ceil((life.edges - r) / T)))
-    return trips
+    T = ctx.threads
+    return max(max(0, math.ceil((life.edges - (tid - 32)) / (T - 32))) for tid in lanes_of(warp))
 
 
 def warp_nodes(ctx: Context, warp: int, k: int) -> list[int]:
-    """Nodes warp `warp` serves on its k-th node·channel pass (sfnn.cu: lane l of warp w takes
-    node w·(32 // D) + l // D, then + node_slots per pass, channel l % D)."""
+    """Nodes warp `warp` serves on its k-th node·channel pass (sfnn.cu: lane l of worker warp w
+    takes node (w - 1)·(32 // D) + l // D, then + node_slots per pass, channel l % D; warp 0
+    serves none)."""
+    if warp == 0:
+        return []
     per_warp = 32 // ctx.d
-    slots = ctx.threads // 32 * per_warp
+    slots = (ctx.threads // 32 - 1) * per_warp
     nodes = ctx.width // ctx.d
-    return [j for g in range(per_warp) if (j := warp * per_warp + g + k * slots) < nodes]
+    return [j for g in range(per_warp) if (j := (warp - 1) * per_warp + g + k * slots) < nodes]
 
 
 def node_channel_trips(ctx: Context, warp: int) -> int:
@@ -664,16 +669,22 @@ def in_edge_trips(ctx: Context, life: Lifetime, warp: int, k: int) -> int:
 
 
 def gate_pre_trips(ctx: Context, life: Lifetime, warp: int, outer: dict) -> int:
-    """The input gates' pre parts, once per step (first propagation), on the warps that serve
-    no node when there are such (sfnn.cu gate_pre_first), else on every thread."""
+    """The input gates' pre parts, once per step (first propagation), on the worker warps that
+    serve no node when there are such (sfnn.cu gate_pre_first), else on every worker."""
     if outer.get("propagation", 0) != 0:
         return 0
     warps = ctx.threads // 32
     node_warps = math.ceil(len(life.in_degree) / (32 // ctx.d))
-    first = node_warps * 32 if node_warps < warps else 0
+    first = (1 + node_warps) * 32 if 1 + node_warps < warps else 32
+    if 32 * warp + 31 < first:
+        return 0
     n = len(life.in_degree) * 3 * ctx.d
-    return max(0, max(math.ceil((n - (tid - first)) / (ctx.threads - first))
-                      for tid in lanes_of(warp) if tid >= first) if 32 * warp + 31 >= first else 0)
+    return max(max(0, math.ceil((n - (tid - first)) / (ctx.threads - first))) for tid in lanes_of(warp))
+
+
+def input_node_trips(ctx: Context, life: Lifetime, warp: int) -> int:
+    """The first propagation's input nodes, on warp 0: 32 // D of them per pass."""
+    return math.ceil(ctx.inputs[life.env] / (32 // ctx.d)) if warp == 0 else 0
 
 
 def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) -> int:
@@ -692,6 +703,7 @@ def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) 
         "setup_params": lambda: per_thread(ctx.outputs["__params__"]),
         "setup_types": lambda: per_thread(len(life.in_degree)),
         "gate_pre": lambda: gate_pre_trips(ctx, life, warp, outer),
+        "input_nodes": lambda: input_node_trips(ctx, life, warp),
         # The post parts of node j's synapses, per type, in the last propagation only.
         "post_types": lambda: ctx.types if outer.get("propagation", 2) == 2 else 0,
         "setup_lists": lambda: per_thread(E),
@@ -706,7 +718,8 @@ def trips(loop: SassLoop, ctx: Context, life: Lifetime, warp: int, outer: dict) 
 
 
 def runs(i: Instr, life: Lifetime, warp: int) -> bool:
-    return not i.cold and (warp == 0 or not i.thread0) and (i.env is None or i.env == life.env)
+    return (not i.cold and (warp == 0 or not (i.thread0 or i.warp0)) and (warp != 0 or not i.workers)
+            and (i.env is None or i.env == life.env))
 
 
 def expand(ctx: Context, lo: int, hi: int, life: Lifetime, warp: int, outer: dict,
@@ -768,40 +781,71 @@ def barrier_cycles(i: Instr) -> int:
     return BARRIER_CYCLES["BAR.RED" if ".RED" in i.op else "BAR.SYNC"]
 
 
+def barrier_id(i: Instr) -> int:
+    """`BAR.SYNC 0x1, R…` waits at named barrier 1 (the workers'); __syncthreads is 0."""
+    m = re.match(r"\s*(0x[0-9a-f]+|\d+)", i.operands[0]) if i.operands else None
+    return int(m.group(1), 0) if m else 0
+
+
 def phased(ctx: Context, lo: int, hi: int, life: Lifetime, skip: SassLoop | None,
-           cold_memory: bool) -> tuple[float, list[Cost]]:
-    """Block time of lo..hi: per barrier-delimited phase, the slowest warp, plus the barrier."""
+           cold_memory: bool, repeat: int = 1) -> tuple[float, list[Cost]]:
+    """Block time of lo..hi: every warp runs its stream up to its next barrier, and a barrier
+    releases its participants (barrier 0: every warp; a named one: the warps that use it) at
+    the last one's arrival plus the barrier's own cycles. With barriers that every warp passes
+    this is, per barrier-delimited phase, the slowest warp plus the barrier. `repeat` runs the
+    streams that many times back to back (consecutive steps, whose warps may overlap across
+    the step boundary); the costs are one pass's."""
     warps = ctx.threads // 32
-    streams, costs = [], []
+    costs = []
+    segments: list[list[tuple[float, Instr | None]]] = []
     for w in range(warps):
         s, c = expand(ctx, lo, hi, life, w, {}, cold_memory, skip=skip)
-        streams.append(s)
         costs.append(c)
-    phases: list[list[list]] = []
-    bars: list[Instr] = []
-    for s in streams:
-        cur, split = [], []
-        for item in s:
+        cur: list = []
+        mine = []
+        for item in s * repeat:
             if isinstance(item, Instr) and item.base == "BAR":
-                split.append(cur)
+                mine.append((simulate(cur, cold_memory), item))
                 cur = []
-                if len(bars) < sum(1 for x in s if isinstance(x, Instr) and x.base == "BAR"):
-                    bars.append(item)
             else:
                 cur.append(item)
-        split.append(cur)
-        phases.append(split)
-    count = {len(p) for p in phases}
-    if len(count) != 1:
-        fail("warps pass different numbers of barriers: the model cannot align them")
-    cycles = 0.0
-    for p in range(count.pop()):
-        per_warp = [simulate(phases[w][p], cold_memory) for w in range(warps)]
-        if os.environ.get("SFNN_MODEL_PHASES") == str(ctx.d):
-            print(f"  {life.env} phase {p}: " + " ".join(f"{c:.0f}" for c in per_warp), file=sys.stderr)
-        cycles += max(per_warp)
-    cycles += sum(barrier_cycles(b) for b in bars)
-    return cycles, costs
+        mine.append((simulate(cur, cold_memory), None))
+        segments.append(mine)
+    users: dict[int, set[int]] = {}
+    for w, mine in enumerate(segments):
+        for _, bar in mine:
+            if bar is not None:
+                users.setdefault(barrier_id(bar), set()).add(w)
+    if set(users.get(0, set())) not in (set(), set(range(warps))):
+        fail("some warps skip barrier 0 (__syncthreads): the model cannot align them")
+    clock = [0.0] * warps
+    at = [0] * warps  # index of the segment each warp runs next
+    phase = 0
+    while True:
+        waiting: dict[int, dict[int, float]] = {}
+        for w in range(warps):
+            if at[w] < len(segments[w]):
+                cycles, bar = segments[w][at[w]]
+                if bar is not None:
+                    waiting.setdefault(barrier_id(bar), {})[w] = clock[w] + cycles
+        ready = [b for b, arrived in waiting.items() if set(arrived) == users[b]]
+        if not ready:
+            break
+        for b in ready:
+            arrived = waiting[b]
+            bar = segments[next(iter(arrived))][at[next(iter(arrived))]][1]
+            release = max(arrived.values()) + barrier_cycles(bar)
+            if os.environ.get("SFNN_MODEL_PHASES") == str(ctx.d):
+                print(f"  {life.env} phase {phase} (barrier {b}): " + " ".join(
+                    f"{arrived[w] - clock[w]:.0f}" if w in arrived else "-" for w in range(warps)),
+                    file=sys.stderr)
+            phase += 1
+            for w in arrived:
+                clock[w] = release
+                at[w] += 1
+    if any(at[w] != len(segments[w]) - 1 for w in range(warps)):
+        fail("warps wait at barriers the others never reach: the model cannot align them")
+    return max(clock[w] + segments[w][-1][0] for w in range(warps)), costs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -849,6 +893,12 @@ def step_cycles(resident: list[BlockModel], mode: str) -> list[float]:
     shared = sum(w.get("shared", 0.0) for b in resident for w in b.warp_issue)
     issue = max(issue, shared / SHARED_ACCESSES_PER_CYCLE)
     return [{"latency": b.step_latency, "issue": issue}.get(mode, max(b.step_latency, issue)) for b in resident]
+
+
+def launch_order(blocks: list[BlockModel]) -> list[BlockModel]:
+    """The executor's launch order (src/exec/cuda/pack.rs launch_order): the longest lifetimes
+    first, in request order among equals."""
+    return sorted(blocks, key=lambda b: -b.steps)
 
 
 def generation_cycles(blocks: list[BlockModel], per_sm: int, mode: str) -> float:
@@ -920,11 +970,15 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
     nodes = paper["nodes"]
     outputs = {e["name"]: e["outputs"] for e in paper["envs"]}
     outputs["__params__"] = w["param_count"]
+    obs_dims = {e["name"]: e["obs_dim"] for e in paper["envs"]}
     ctx = Context(instrs, loops, by_start, paper["threads_per_block"], nodes * d, d,
-                  paper["node_types"], outputs, set())
+                  paper["node_types"], outputs, obs_dims, set())
 
     lifetimes = [Lifetime(l["env"], l["edges"], l["in_degree"]) for l in paper["lifetimes"]]
     steps_of = {e["name"]: e["steps_per_lifetime"] for e in paper["envs"]}
+    rule = sorted(range(len(lifetimes)), key=lambda k: -steps_of[lifetimes[k].env])
+    if paper.get("launch_order") != rule:
+        fail("the executor's launch order (paper.json) is not launch_order()'s rule: update the script")
     # One representative lifetime per environment (median synapse count) for the tables.
     typical = {}
     for env in steps_of:
@@ -948,7 +1002,11 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
     for life in lifetimes:
         key = signature(life)
         if key not in cache:
-            latency_cycles, costs = phased(ctx, step.start, step.end, life, skip=step, cold_memory=False)
+            # Steady state: two steps minus one. Warp 0 steps the environment while the workers
+            # update the synapses and begin the next step, across the loop's back edge.
+            one, costs = phased(ctx, step.start, step.end, life, skip=step, cold_memory=False)
+            two, _ = phased(ctx, step.start, step.end, life, skip=step, cold_memory=False, repeat=2)
+            latency_cycles = two - one
             cache[key] = BlockModel(life.env, steps_of[life.env], latency_cycles,
                                     [c.counts for c in costs], 0.0)
         okey = (life.env, life.edges)
@@ -993,7 +1051,7 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
             "step_latency_cycles": round(b.step_latency, 1),
             "warp_instructions_per_step": [round(c.get("total", 0.0)) for c in b.warp_issue],
             "mufu_per_step": round(sum(c.get("mufu", 0.0) for c in b.warp_issue)),
-            "barriers_per_step": round(b.warp_issue[0].get("bar", 0.0)),
+            "barriers_per_step": round(max(w.get("bar", 0.0) for w in b.warp_issue)),
             "lifetime_overhead_cycles": round(b.overhead),
         }
 
@@ -1001,6 +1059,7 @@ def model_width(d: int, inputs: Path, paper: dict, nvdisasm: str, source: Source
     for popsize in POPSIZES:
         reps = popsize // paper["popsize"]
         gen_blocks = [b for _ in range(max(1, reps)) for b in blocks][: popsize * len(steps_of)]
+        gen_blocks = launch_order(gen_blocks)
         both, lat, issue = (generation_cycles(gen_blocks, per_sm, m) for m in ("both", "latency", "issue"))
         estimates.append({
             "msg_dims": d, "popsize": popsize, "envs": list(steps_of),

@@ -90,6 +90,9 @@ fn emulate(
     }
     array(&mut input, request.genomes, |v| v.to_le_bytes().to_vec());
     array(&mut input, &packed.env_ids, |v| v.to_le_bytes().to_vec());
+    array(&mut input, &packed.block_lifetimes, |v| {
+        v.to_le_bytes().to_vec()
+    });
     array(&mut input, &packed.node_types, |v| vec![v]);
     array(&mut input, &packed.edge_offsets, |v| {
         v.to_le_bytes().to_vec()
@@ -232,7 +235,9 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
         return;
     };
 
-    // Every environment, stop-on-done, two episodes: discrete and continuous readouts.
+    // Every environment, stop-on-done, two episodes: discrete and continuous readouts; on the
+    // smallest block the kernel supports (warp 0 and one worker warp), where every worker
+    // thread walks several nodes and synapses.
     let all: Vec<&'static EnvInfo> = envs::all().to_vec();
     let protocol = Protocol {
         episodes: 2,
@@ -248,7 +253,7 @@ fn the_kernel_run_on_the_cpu_matches_the_cpu_executor() {
         repeats: 1,
         lifetimes: &lifetimes,
     };
-    check(&exe, "every environment, stop on done", &request, 32);
+    check(&exe, "every environment, stop on done", &request, 64);
 
     // Fixed horizon with auto-resets (CartPole fails fast), and a member whose synapse states
     // overflow to inf/NaN in the first episode (λ = 1e4), so that the later episodes' returns

@@ -1,14 +1,16 @@
 // Runs kernels/sfnn.cu on the CPU for tests/cuda_kernel_emulation.rs: each thread block is
-// emulated by `threads` std::threads, __syncthreads and __syncwarp by std::barriers, so the kernel's own
-// code (indexing, phases, protocol, readout) runs unchanged against the CPU executor.
+// emulated by `threads` std::threads, __syncthreads, __syncwarp and the workers' named barrier
+// by std::barriers, so the kernel's own code (indexing, phases, protocol, readout) runs
+// unchanged against the CPU executor.
 //
 // argv: input file, output file, threads per block, and optionally the placement (the kernel's
-// states_in_global: 0, 1 or 2; default 0), for which this provides the global scratch area. Input (little-endian): i32 param_count,
-// types, nodes, lifetimes, lifetimes_per_member, episodes, stop_on_done; then the arrays of
-// src/exec/cuda/pack.rs, each as u32 length + values: genomes f32, env_ids i32, node_types u8,
-// edge_offsets u32, edge_pre u16, edge_post u16, in_offsets u32, in_edges u16, synapse_init
-// f32, reset_offsets u32, resets f32; then u32 shared_bytes. Output: returns (f64 per
-// lifetime × episode), then steps (u64 per lifetime), then digests (u64 per lifetime).
+// states_in_global: 0, 1 or 2; default 0), for which this provides the global scratch area.
+// Input (little-endian): i32 param_count, types, nodes, lifetimes, lifetimes_per_member,
+// episodes, stop_on_done; then the arrays of src/exec/cuda/pack.rs, each as u32 length + values:
+// genomes f32, env_ids i32, block_lifetimes u32, node_types u8, edge_offsets u32, edge_pre u16,
+// edge_post u16, in_offsets u32, in_edges u16, synapse_init f32, reset_offsets u32, resets f32;
+// then u32 shared_bytes. Output: returns (f64 per lifetime × episode), then steps (u64 per
+// lifetime), then digests (u64 per lifetime).
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -54,6 +56,16 @@ alignas(16) float shared[1 << 20];
 // __syncwarp over one node's lanes (sfnn.cu node_lanes_sync): a std::barrier per group of D
 // lanes, indexed by the group's first thread.
 static std::vector<std::unique_ptr<std::barrier<>>> node_group_barriers;
+
+// __syncwarp() (only warp 0 calls it, sfnn.cu).
+static std::unique_ptr<std::barrier<>> warp0_barrier;
+
+static void __syncwarp() { warp0_barrier->arrive_and_wait(); }
+
+// Barrier 1 of the workers (sfnn.cu workers_sync: every thread but warp 0's).
+static std::unique_ptr<std::barrier<>> workers_barrier;
+
+static void workers_sync_emulated(int) { workers_barrier->arrive_and_wait(); }
 
 static void node_lanes_sync_emulated(int tid) {
     const int first = (tid & ~31) + (tid & 31) / SFNN_D * SFNN_D;
@@ -108,6 +120,7 @@ int main(int argc, char** argv) {
     int stop_on_done = read_int(in);
     auto genomes = read_array<float>(in);
     auto env_ids = read_array<int>(in);
+    auto block_lifetimes = read_array<unsigned>(in);
     auto node_types = read_array<unsigned char>(in);
     auto edge_offsets = read_array<unsigned>(in);
     auto edge_pre = read_array<unsigned short>(in);
@@ -138,6 +151,8 @@ int main(int argc, char** argv) {
     for (int block = 0; block < lifetimes; ++block) {
         blockIdx.x = block;
         block_barrier = std::make_unique<std::barrier<>>(threads);
+        warp0_barrier = std::make_unique<std::barrier<>>(std::min(threads, 32));
+        workers_barrier = threads > 32 ? std::make_unique<std::barrier<>>(threads - 32) : nullptr;
         node_group_barriers.clear();
         node_group_barriers.resize(threads);
         for (int warp = 0; warp < threads; warp += 32) {
@@ -157,8 +172,9 @@ int main(int argc, char** argv) {
                 // The kernel's two entry points (sfnn_lifetimes, sfnn_lifetimes_global).
                 auto run = placement == 0 ? run_lifetime<true> : run_lifetime<false>;
                 run(genomes.data(), param_count, types, nodes, lifetimes, per_member, episodes,
-                    stop_on_done, env_ids.data(), node_types.data(), edge_offsets.data(),
-                    edge_pre.data(), edge_post.data(), in_offsets.data(), in_edges.data(),
+                    stop_on_done, env_ids.data(), block_lifetimes.data(), node_types.data(),
+                    edge_offsets.data(), edge_pre.data(), edge_post.data(), in_offsets.data(),
+                    in_edges.data(),
                     synapse_init.data(), reset_offsets.data(), resets.data(), scratch.data(),
                     placement, max_edges, returns.data(), steps.data(), digests.data(), shared);
             });

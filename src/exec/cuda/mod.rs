@@ -271,6 +271,7 @@ impl Executor for CudaExecutor {
         let upload = driver_error("copying inputs to the GPU");
         let genomes = s.clone_htod(request.genomes).map_err(&upload)?;
         let env_ids = s.clone_htod(&packed.env_ids).map_err(&upload)?;
+        let block_lifetimes = s.clone_htod(&packed.block_lifetimes).map_err(&upload)?;
         let node_types = s.clone_htod(&packed.node_types).map_err(&upload)?;
         let edge_offsets = s.clone_htod(&packed.edge_offsets).map_err(&upload)?;
         let nonempty_u16 = |v: &Vec<u16>| if v.is_empty() { vec![0] } else { v.clone() };
@@ -319,6 +320,7 @@ impl Executor for CudaExecutor {
             .arg(&episodes_arg)
             .arg(&stop_on_done)
             .arg(&env_ids)
+            .arg(&block_lifetimes)
             .arg(&node_types)
             .arg(&edge_offsets)
             .arg(&edge_pre)

@@ -25,8 +25,24 @@ pub struct Packed {
     pub synapse_init: Vec<f32>,
     pub reset_offsets: Vec<u32>,
     pub resets: Vec<f32>,
+    /// The lifetime each thread block runs, in launch order: see [`launch_order`].
+    pub block_lifetimes: Vec<u32>,
     /// The most synapses any lifetime has.
     pub max_edges: usize,
+}
+
+/// The order blocks are launched in: the longest lifetimes first (environment steps at most,
+/// `horizon × episodes`), in request order among equals. The GPU hands out the first wave of
+/// blocks round-robin over its SMs; in request order a paper generation's environments
+/// alternate with a period that divides the SM count, so each SM got blocks of one environment
+/// only, and those of the short one (MountainCar, 1,600 steps against 4,000) sat idle for most
+/// of the launch. Longest first spreads the short lifetimes over every SM (docs/gpu-model.md).
+pub fn launch_order(request: &EvalRequest) -> Vec<u32> {
+    let envs = request.envs.len();
+    let steps = |index: usize| request.envs[index % envs].horizon * request.protocol.episodes;
+    let mut order: Vec<u32> = (0..request.lifetimes.len() as u32).collect();
+    order.sort_by_key(|&index| std::cmp::Reverse(steps(index as usize)));
+    order
 }
 
 fn invalid(message: String) -> ExecError {
@@ -171,6 +187,7 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
         }
         packed.reset_offsets.push(packed.resets.len() as u32);
     }
+    packed.block_lifetimes = launch_order(request);
     Ok(packed)
 }
 
@@ -281,6 +298,8 @@ mod tests {
         };
         let packed = pack(&request).unwrap();
         assert_eq!(packed.env_ids, [1, 3, 1, 3, 1, 3, 1, 3]);
+        // Acrobot (500 steps per episode) before Pendulum (200), each in request order.
+        assert_eq!(packed.block_lifetimes, [0, 2, 4, 6, 1, 3, 5, 7]);
         for (l, input) in lifetimes.iter().enumerate() {
             let base = packed.edge_offsets[l] as usize;
             let offsets = &packed.in_offsets[l * (model.nodes + 1)..][..model.nodes + 1];
