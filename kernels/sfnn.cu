@@ -1,5 +1,5 @@
 // One launch evaluates a whole generation: one thread block per lifetime (member × repeat ×
-// environment, in EvalRequest order), each running `episodes` episodes of its environment with
+// environment, launched longest first: pack.rs launch_order), each running `episodes` episodes of its environment with
 // the SFNN step of src/model/network.rs and the protocol of src/exec/lifetime.rs.
 //
 // Bit-for-bit agreement with the CPU executor rests on three things:
@@ -87,10 +87,11 @@ SFNN_FN unsigned int digest_float(float v) { return is_nan(v) ? 0x7fc00000u : fl
 
 using namespace sfnn;
 
-// 192 threads per block (src/exec/cuda/pack.rs THREADS): the node·channel phases use at most
-// nodes·D = 128 of them, the synapse update all, so a thread owns 2–3 synapses instead of 3–5
-// (docs/gpu-model.md). The minimum of resident blocks caps the registers per thread (4 blocks:
-// 80, which keeps 4 blocks per SM); wide synapse states need more, or ptxas spills.
+// 192 threads per block (src/exec/cuda/pack.rs THREADS; the kernel needs at least 64: warp 0
+// and one worker warp): warp 0 steps the environment, the node·channel phases use nodes·D = 128
+// worker threads, the synapse update all 160, so a thread owns 2–3 synapses (docs/gpu-model.md).
+// The minimum of resident blocks caps the registers per thread (4 blocks: 80, which keeps 4
+// blocks per SM); wide synapse states need more, or ptxas spills.
 #if SFNN_D > 8
 #define SFNN_MIN_BLOCKS 2
 #else
