@@ -968,6 +968,56 @@ async fn postgres_notifications_reach_listeners_on_other_connections() {
     assert_eq!(next_payload(&mut events).await, "after");
 }
 
+/// A write fenced off by a lost lease ends its transaction at once. A transaction that is only
+/// dropped keeps its locks until its pooled connection is next used: a migration, or a test
+/// schema's drop, then waits on them (that hung this suite once).
+#[tokio::test]
+async fn a_fenced_off_write_holds_no_locks() {
+    use sqlx::Connection;
+    let Some(db) = common::db::TestDatabase::postgres().await else {
+        eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
+        return;
+    };
+    let store = db.open().await;
+    let job = store.create_job(new_job("j", 0)).await.unwrap();
+    store
+        .claim_job("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = store
+        .record_generation(&job.id, "stale", &record(0, 1.0, 1.0), &[], None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)));
+    let stale = store
+        .finish_job(&job.id, "stale", JobStatus::Failed, None, None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)));
+    // Another connection takes every lock on the table, from a thread of its own while this
+    // runtime waits for it (as a test schema's drop does): a rollback left for the pool to
+    // send could not be sent meanwhile.
+    let url = db.url.clone();
+    let locked = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            let mut tx = conn.begin().await?;
+            sqlx::raw_sql("set local lock_timeout = '2s'; lock table job in access exclusive mode")
+                .execute(&mut *tx)
+                .await?;
+            tx.rollback().await
+        })
+    })
+    .join()
+    .unwrap();
+    if let Err(e) = locked {
+        panic!("a lock of the fenced-off writes is still held: {e}");
+    }
+}
+
 /// The schema named in the URL's `options` is the one used: what a separate `sfnn serve
 /// --database <url>` process relies on.
 #[tokio::test]

@@ -93,6 +93,27 @@ pub(super) enum TxConn {
 }
 
 impl WriteTx<'_> {
+    /// Rolls back now and returns `error`. A transaction that is only dropped queues its
+    /// rollback until its connection is next used, and its locks stay held until then: a
+    /// schema migration or drop waits on them.
+    pub(super) async fn fail<T>(self, error: StoreError) -> Result<T> {
+        // The rollback's own failure matters less than the error being reported.
+        let _ = match self.conn {
+            TxConn::Sqlite(tx) => tx.rollback().await,
+            TxConn::Postgres(tx) => tx.rollback().await,
+        };
+        Err(error)
+    }
+
+    /// `Ok` when a fenced write changed its one row; else the transaction ends at once
+    /// ([`WriteTx::fail`]) with [`StoreError::LeaseLost`].
+    pub(super) async fn fenced(self, rows: u64) -> Result<Self> {
+        match super::jobs::fenced(rows) {
+            Ok(()) => Ok(self),
+            Err(error) => self.fail(error).await,
+        }
+    }
+
     pub(super) async fn commit(self) -> Result<()> {
         let result = match self.conn {
             TxConn::Sqlite(tx) => tx.commit().await,

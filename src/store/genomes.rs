@@ -1,7 +1,6 @@
 //! Genomes and evaluation results: one body for both backends.
 
 use super::backend::{in_tx, on_pool};
-use super::jobs::fenced;
 use super::models::*;
 use super::rows::{GENOME_COLUMNS, GenomeRow, genome_values, parse_json};
 use super::runs::insert_genome;
@@ -65,7 +64,7 @@ impl Store {
         result: &serde_json::Value,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        fenced(in_tx!(&mut tx, |sql, conn| sql
+        let rows = in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "update job set status = 'succeeded', generation = generations, \
                    finished_at = {now}, updated_at = {now}, worker_id = null, \
@@ -76,7 +75,8 @@ impl Store {
             .bind(token)
             .execute(conn)
             .await
-            .map(|done| done.rows_affected()))?)?;
+            .map(|done| done.rows_affected()))?;
+        let mut tx = tx.fenced(rows).await?;
         in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "insert into evaluation (job_id, genome_id, result, created_at, updated_at) \

@@ -478,7 +478,7 @@ impl Store {
         stop_reason: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        fenced(in_tx!(&mut tx, |sql, conn| sql
+        let rows = in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "update job set status = $1, error = $2, stop_reason = $3, \
                    finished_at = {now}, updated_at = {now}, worker_id = null, \
@@ -492,7 +492,8 @@ impl Store {
             .bind(token)
             .execute(conn)
             .await
-            .map(|done| done.rows_affected()))?)?;
+            .map(|done| done.rows_affected()))?;
+        let mut tx = tx.fenced(rows).await?;
         // A succeeded job can never be resumed: its checkpoint is dead weight.
         if status == JobStatus::Succeeded {
             in_tx!(&mut tx, |sql, conn| sql

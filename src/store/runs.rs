@@ -40,7 +40,7 @@ impl Store {
         best_fitness: Option<f64>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        fenced(in_tx!(&mut tx, |sql, conn| sql
+        let rows = in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "update job set generation = $1, best_fitness = $2, updated_at = {now} \
                  where job_id = $3 and lease_token = $4",
@@ -51,7 +51,8 @@ impl Store {
             .bind(token)
             .execute(conn)
             .await
-            .map(|done| done.rows_affected()))?)?;
+            .map(|done| done.rows_affected()))?;
+        let mut tx = tx.fenced(rows).await?;
         for statement in [
             "delete from generation where job_id = $1 and generation >= $2",
             "delete from generation_record where job_id = $1 and generation >= $2",
@@ -84,7 +85,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let best_so_far = record.best_so_far.is_finite().then_some(record.best_so_far);
-        fenced(in_tx!(&mut tx, |sql, conn| sql
+        let rows = in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "update job set generation = $1, best_fitness = $2, updated_at = {now} \
                  where job_id = $3 and lease_token = $4 and status = 'running'",
@@ -95,7 +96,8 @@ impl Store {
             .bind(token)
             .execute(conn)
             .await
-            .map(|done| done.rows_affected()))?)?;
+            .map(|done| done.rows_affected()))?;
+        let mut tx = tx.fenced(rows).await?;
         insert_record(&mut tx, id, record).await?;
         for genome in genomes {
             insert_genome(&mut tx, genome).await?;
@@ -120,7 +122,9 @@ impl Store {
         state: &[u8],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        check_lease(&mut tx, id, token).await?;
+        if let Err(error) = check_lease(&mut tx, id, token).await {
+            return tx.fail(error).await;
+        }
         upsert_checkpoint(&mut tx, id, generation, state).await?;
         tx.commit().await
     }
@@ -133,7 +137,9 @@ impl Store {
         genomes: &[NewGenome],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        check_lease(&mut tx, id, token).await?;
+        if let Err(error) = check_lease(&mut tx, id, token).await {
+            return tx.fail(error).await;
+        }
         for genome in genomes {
             insert_genome(&mut tx, genome).await?;
         }

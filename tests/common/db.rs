@@ -89,7 +89,8 @@ impl Drop for PgSchema {
                 .ok()?;
             runtime.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
-                let sql = format!("drop schema if exists {name} cascade");
+                // A lock some test left held must not hang the suite: give up on the drop.
+                let sql = format!("set lock_timeout = '30s'; drop schema if exists {name} cascade");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .execute(&mut conn)
                     .await
