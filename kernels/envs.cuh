@@ -19,6 +19,22 @@ const int MAX_OBS = 6;
 
 SFNN_FN float pi_f32() { return 3.14159265358979323846f; }
 
+// f(0), ..., f(N - 1): a step's independent sines and cosines. On the GPU every lane of the
+// calling warp (warp 0, which steps the environment) must call this: lane k forms f(k), the
+// lanes past N repeat f(0), and a shuffle hands every lane all N, so the N cost one. In C++
+// they are formed one after another. Either way each value comes from the same operations.
+template <int N, typename F>
+SFNN_FN void lanes_gather(F f, float (&out)[N]) {
+#ifdef __CUDACC__
+    const int lane = (int)(threadIdx.x & 31u);
+    const float mine = f(lane < N ? lane : 0);
+#pragma unroll
+    for (int k = 0; k < N; ++k) out[k] = __shfl_sync(0xffffffffu, mine, k);
+#else
+    for (int k = 0; k < N; ++k) out[k] = f(k);
+#endif
+}
+
 // Observation size, state size, horizon and output nodes of each environment (EnvInfo).
 SFNN_FN int env_obs_dim(int id) {
     switch (id) {
@@ -65,19 +81,25 @@ struct StepResult {
 
 SFNN_FN void env_observe(const Env& env, float* obs) {
     switch (env.id) {
-        case ACROBOT:
-            obs[0] = cos_f32(env.s[0]);
-            obs[1] = sin_f32(env.s[0]);
-            obs[2] = cos_f32(env.s[1]);
-            obs[3] = sin_f32(env.s[1]);
+        case ACROBOT: {
+            // cos θ1, sin θ1, cos θ2, sin θ2 (selects, not env.s[k / 2]: a runtime index would
+            // put the state in local memory).
+            float trig[4];
+            lanes_gather<4>([&](int k) { return trig_f32(k < 2 ? env.s[0] : env.s[1], (k & 1) == 0); },
+                            trig);
+            for (int k = 0; k < 4; ++k) obs[k] = trig[k];
             obs[4] = env.s[2];
             obs[5] = env.s[3];
             break;
-        case PENDULUM:
-            obs[0] = cos_f32(env.s[0]);
-            obs[1] = sin_f32(env.s[0]);
+        }
+        case PENDULUM: {
+            float trig[2];
+            lanes_gather<2>([&](int k) { return trig_f32(env.s[0], k == 0); }, trig);
+            obs[0] = trig[0];
+            obs[1] = trig[1];
             obs[2] = env.s[1];
             break;
+        }
         case CARTPOLE:
             for (int i = 0; i < 4; ++i) obs[i] = env.s[i];
             break;
@@ -112,7 +134,9 @@ SFNN_FN StepResult cartpole_step(Env& env, int action) {
     const float X_THRESHOLD = 2.4f;
     float x = env.s[0], x_dot = env.s[1], theta = env.s[2], theta_dot = env.s[3];
     float force = action == 1 ? FORCE_MAG : -FORCE_MAG;
-    float sn = sin_f32(theta), cs = cos_f32(theta);
+    float trig[2];
+    lanes_gather<2>([&](int k) { return trig_f32(theta, k == 1); }, trig);
+    float sn = trig[0], cs = trig[1];
     float temp = (force + POLE_MASS_LENGTH * (theta_dot * theta_dot) * sn) / TOTAL_MASS;
     float theta_acc = (GRAVITY * sn - cs * temp) /
                       (LENGTH * ((float)(4.0 / 3.0) - MASS_POLE * (cs * cs) / TOTAL_MASS));
@@ -143,13 +167,21 @@ SFNN_FN Vec5 acrobot_dsdt(Vec5 s) {
     const float two = 2.0f;
     const float half_pi = pi_f32() / two;
     float theta1 = s.v[0], theta2 = s.v[1], dtheta1 = s.v[2], dtheta2 = s.v[3], a = s.v[4];
-    float sin2 = sin_f32(theta2), cos2 = cos_f32(theta2);
+    // sin θ2, cos θ2, cos(θ1 + θ2 − π/2), cos(θ1 − π/2)
+    float trig[4];
+    lanes_gather<4>(
+        [&](int k) {
+            float angle = k < 2 ? theta2 : (k == 2 ? theta1 + theta2 - half_pi : theta1 - half_pi);
+            return trig_f32(angle, k > 0);
+        },
+        trig);
+    float sin2 = trig[0], cos2 = trig[1];
     float d1 = m1 * (lc1 * lc1) + m2 * (l1 * l1 + lc2 * lc2 + two * l1 * lc2 * cos2) + i1 + i2;
     float d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos2) + i2;
-    float phi2 = m2 * lc2 * g * cos_f32(theta1 + theta2 - half_pi);
+    float phi2 = m2 * lc2 * g * trig[2];
     float phi1 = -m2 * l1 * lc2 * (dtheta2 * dtheta2) * sin2 -
                  two * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2 +
-                 (m1 * lc1 + m2 * l1) * g * cos_f32(theta1 - half_pi) + phi2;
+                 (m1 * lc1 + m2 * l1) * g * trig[3] + phi2;
     float ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2) /
                      (m2 * (lc2 * lc2) + i2 - (d2 * d2) / d1);
     float ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
@@ -207,7 +239,9 @@ SFNN_FN StepResult acrobot_step(Env& env, int action) {
     env.elapsed += 1;
     float theta1 = env.s[0], theta2 = env.s[1];
     StepResult r;
-    r.terminated = -cos_f32(theta1) - cos_f32(theta2 + theta1) > 1.0f;
+    float trig[2];  // cos θ1, cos(θ2 + θ1)
+    lanes_gather<2>([&](int k) { return cos_f32(k == 0 ? theta1 : theta2 + theta1); }, trig);
+    r.terminated = -trig[0] - trig[1] > 1.0f;
     r.reward = r.terminated ? 0.0f : -1.0f;
     r.truncated = env.elapsed >= 500;
     return r;

@@ -110,25 +110,25 @@ SFNN_FN float cos_poly(float r) {
     return y + 1.0f;
 }
 
-SFNN_FN float sin_f32(float x) {
+// sin (cosine = false) or cos (cosine = true) of x, one instruction stream for both: the lanes
+// of a warp can then form sines and cosines of different angles at once (envs.cuh
+// lanes_gather). For either constant it is exactly sin_f32 or cos_f32 below.
+SFNN_FN float trig_f32(float x, bool cosine) {
     float ax = fabsf(x);
     if (!(ax <= 8192.0f)) return quiet_nan();
     Octant o = reduce_octant(ax);
-    bool negate = (o.j > 3u) != ((float_bits(x) >> 31) != 0u);
     unsigned int j = o.j & 3u;
-    float y = (j == 1u || j == 2u) ? cos_poly(o.r) : sin_poly(o.r);
+    bool sign = cosine ? j > 1u : (float_bits(x) >> 31) != 0u;
+    bool negate = (o.j > 3u) != sign;
+    // In octants 1 and 2 each function takes the other's polynomial.
+    bool swapped = j == 1u || j == 2u;
+    float y = swapped != cosine ? cos_poly(o.r) : sin_poly(o.r);
     return negate ? -y : y;
 }
 
-SFNN_FN float cos_f32(float x) {
-    float ax = fabsf(x);
-    if (!(ax <= 8192.0f)) return quiet_nan();
-    Octant o = reduce_octant(ax);
-    bool negate = (o.j > 3u) != ((o.j & 3u) > 1u);
-    unsigned int j = o.j & 3u;
-    float y = (j == 1u || j == 2u) ? sin_poly(o.r) : cos_poly(o.r);
-    return negate ? -y : y;
-}
+SFNN_FN float sin_f32(float x) { return trig_f32(x, false); }
+
+SFNN_FN float cos_f32(float x) { return trig_f32(x, true); }
 
 // Rust's f32::max / f32::min: the non-NaN operand when one is NaN (as fmaxf/fminf). Callers only
 // compare against non-zero constants, so the sign of zero never matters.

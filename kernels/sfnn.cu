@@ -223,7 +223,15 @@ __device__ __forceinline__ void run_lifetime(
     const Layout L = layout_for(types);
     const float plasticity = 0.01f * params[L.lambda];
 
-    // Environment and protocol state, used by thread 0 only.
+    // Environment and protocol state, kept by the environment's stepper: every lane of warp 0 on
+    // the GPU, all with the same values (their lanes share out the sines and cosines of a step,
+    // envs.cuh lanes_gather); thread 0 alone in the C++ emulation (tests/mirror), where
+    // lanes_gather forms them one after another. Thread 0's copy is the one reported.
+#ifdef __CUDACC__
+    const bool env_stepper = tid < 32;
+#else
+    const bool env_stepper = tid == 0;
+#endif
     Env env;
     env.id = env_id;
     env.elapsed = 0;
@@ -263,7 +271,7 @@ __device__ __forceinline__ void run_lifetime(
     __shared__ int stop_sh[2];
 
     for (int episode = 0; episode < episodes; ++episode) {
-        if (tid == 0) {
+        if (env_stepper) {
             env_reset_to(env, pool + (size_t)episode * state_dim, obs);
             total = 0.0;
             ended = false;
@@ -373,7 +381,7 @@ __device__ __forceinline__ void run_lifetime(
             prev_nan = src_nan;
             const float* y = ybuf + a * width;
 
-            if (tid == 0) {
+            if (env_stepper) {
                 // Readout (read_action), then the environment step (run_lifetime).
                 int action = 0;
                 float value = 0.0f;

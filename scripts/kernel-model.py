@@ -164,7 +164,7 @@ class Instr:
     cold: bool = False  # slow-path blocks (CALL to a *slowpath routine)
     kernel_line: int = 0  # outermost sfnn.cu line
     env: str | None = None  # the environment whose code this is, if private to one
-    thread0: bool = False  # inside `if (tid == 0)` in the kernel
+    thread0: bool = False  # inside `if (tid == 0)` or `if (env_stepper)`: warp 0 only
     warp0: bool = False  # inside `if (env_warp)`: warp 0 only
     workers: bool = False  # inside its `else`: every warp but 0
 
@@ -373,7 +373,7 @@ def classify(header: str) -> str:
 @dataclass
 class Source:
     loops: list[SourceLoop]  # every loop of the kernel function, outermost first
-    thread0: list[tuple[int, int]]  # line spans of `if (tid == 0)` blocks
+    thread0: list[tuple[int, int]]  # line spans of `if (tid == 0)` and `if (env_stepper)` blocks
     warp0: list[tuple[int, int]]  # line spans of `if (env_warp)` blocks (warp 0 only)
     workers: list[tuple[int, int]]  # line spans of their `else` blocks (every warp but 0)
     kernel: tuple[int, int]
@@ -397,7 +397,7 @@ def parse_kernel_source(path: Path) -> Source:
         header = code[start:close + 1]
         loops.append(SourceLoop(line_of(start), line_of(end), header, classify(header)))
     thread0 = []
-    for f in re.finditer(r"\bif\s*\(\s*tid\s*==\s*0\s*\)", code[body_open:body_close]):
+    for f in re.finditer(r"\bif\s*\(\s*(tid\s*==\s*0|env_stepper)\s*\)", code[body_open:body_close]):
         start = body_open + f.start()
         end = statement_end(code, body_open + f.end())
         thread0.append((line_of(start), line_of(end)))
@@ -481,7 +481,8 @@ def find_loops(instrs: list[Instr], labels: dict[str, int], source: Source) -> l
     loops = []
     for k, i in enumerate(instrs):
         target = branch_target(i, labels)
-        if target is not None and target <= i.addr and not i.cold:
+        # A branch to itself is the trap ptxas puts after the function's last instruction.
+        if target is not None and target < i.addr and not i.cold:
             loops.append(SassLoop(index[target], k, None))
     # Merge back edges to the same head (a `continue`): one loop from the head to the last edge.
     merged: dict[int, SassLoop] = {}
@@ -1136,7 +1137,7 @@ def region_table(ctx: Context, step: SassLoop, typical: dict[str, Lifetime]) -> 
     for env, life in typical.items():
         t0 = [ctx.instrs[k] for k in range(step.start, step.end + 1)
               if ctx.instrs[k].thread0 and runs(ctx.instrs[k], life, 0)]
-        rows.append({"region": f"thread 0: readout + {env} step", "kind": "thread0", "source_line": None,
+        rows.append({"region": f"warp 0: readout + {env} step", "kind": "thread0", "source_line": None,
                      "barriers": 0, "latency_one_pass": round(simulate(t0)), **counts(t0)})
     return rows
 
