@@ -4,8 +4,9 @@
 // Every function is a fixed sequence of float32 operations, fused multiply-adds written out
 // (fmaf) exactly where src/num.rs has mul_add. Bit-for-bit agreement with the CPU executor
 // needs: no other FMA contraction (NVRTC `--fmad=false`, g++ `-ffp-contract=off`), IEEE
-// division (`--prec-div=true`), and denormals flushed on both sides (`--ftz=true` here, FTZ/DAZ
-// on the CPU during lifetimes).
+// division (`--prec-div=true`; tanh's quotient by the division's fast path, which is exact over
+// its operands' range: tanh_quotient), and denormals flushed on both sides (`--ftz=true` here,
+// FTZ/DAZ on the CPU during lifetimes).
 //
 // The file also compiles as plain C++ (no __CUDACC__), so tests/cuda_mirror.rs can build it with
 // g++ and compare it with the Rust functions on the CPU.
@@ -49,11 +50,15 @@ SFNN_FN float quiet_nan() { return bits_float(0x7fc00000u); }
 
 SFNN_FN float select(bool cond, float a, float b) { return cond ? a : b; }
 
-// Eigen's float tanh (13/6 rational), as tanh_f32 in src/num.rs. Every literal is spelled as in
-// src/num.rs, so both compilers round it to the same float.
-SFNN_FN float tanh_f32(float x) {
+// Eigen's float tanh (13/6 rational), as tanh_f32 in src/num.rs: x clamped to ±CLAMP, then
+// p(x) / q(x). Every literal is spelled as in src/num.rs, so both compilers round it to the same
+// float.
+struct TanhRational {
+    float p, q;
+};
+
+SFNN_FN TanhRational tanh_rational(float x) {
     const float CLAMP = 7.99881172180175781f;
-    const float SMALL = 0.0004f;
     float clamped = select(x > CLAMP, CLAMP, select(x < -CLAMP, -CLAMP, x));
     float x2 = clamped * clamped;
     float p = -2.7607685e-16f;
@@ -68,7 +73,42 @@ SFNN_FN float tanh_f32(float x) {
     q = fmaf(q, x2, 1.1853471e-4f);
     q = fmaf(q, x2, 2.2684346e-3f);
     q = fmaf(q, x2, 4.893525e-3f);
-    return select(fabsf(x) < SMALL, x, p / q);
+    TanhRational t;
+    t.p = p;
+    t.q = q;
+    return t;
+}
+
+// p / q from an approximate reciprocal r of q: the fast path of the GPU's IEEE division (the
+// instructions ptxas emits for div.rn.ftz.f32 ahead of its range check, FCHK).
+SFNN_FN float quotient_from_reciprocal(float p, float q, float r) {
+    float e = fmaf(-q, r, 1.0f);
+    r = fmaf(r, e, r);
+    float y = fmaf(p, r, 0.0f);
+    float rem = fmaf(-q, y, p);
+    return fmaf(r, rem, y);
+}
+
+// tanh's p / q. On the GPU, the division's fast path alone: IEEE division branches to a slow
+// path for operands out of its range, and those branches cut the synapse update into blocks
+// that ptxas cannot interleave (1,628 → 615 cycles per synapse, docs/gpu-model.md). Where
+// tanh_f32 uses the quotient (|x| ≥ 0.0004: p and q are normal, |p/q| < 1) the fast path is
+// correctly rounded, so equal to the CPU's p / q: tests/cuda_mirror.rs checks that on the CPU
+// for every |x| in range and every reciprocal within the 1 ulp the PTX ISA allows rcp.approx.
+SFNN_FN float tanh_quotient(float p, float q) {
+#ifdef __CUDACC__
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(q));
+    return quotient_from_reciprocal(p, q, r);
+#else
+    return p / q;
+#endif
+}
+
+SFNN_FN float tanh_f32(float x) {
+    const float SMALL = 0.0004f;
+    TanhRational t = tanh_rational(x);
+    return select(fabsf(x) < SMALL, x, tanh_quotient(t.p, t.q));
 }
 
 // The GRU gate nonlinearity as 0.5 + 0.5 tanh(x/2), as sigmoid_f32 in src/num.rs.

@@ -12,7 +12,8 @@
 //   w_r·r) + b` per type τ and node j, each sum from +0 in order of k;
 // - the same float32 functions (math.cuh), no FMA contraction (--fmad=false): the messages,
 //   neurons, hidden gates, the candidate's argument and the state update use explicit fmaf
-//   where the CPU uses mul_add, nothing else is fused; IEEE division;
+//   where the CPU uses mul_add, nothing else is fused; IEEE division (tanh's by its fast path,
+//   exact over its range: math.cuh tanh_quotient);
 // - denormals flushed on both sides (--ftz=true; FTZ/DAZ on the CPU during lifetimes).
 //
 // Per-lifetime data (wiring, synapse init, reset pool) come from the host, exactly as the CPU

@@ -285,3 +285,31 @@ fn device_math_and_environments_match_the_cpu_bit_for_bit() {
         offset / per_step
     );
 }
+
+/// The GPU forms tanh's p / q with the fast path of its IEEE division alone (math.cuh
+/// tanh_quotient). That must round correctly wherever tanh uses the quotient, whatever
+/// reciprocal `rcp.approx` returns within its error: every 13th float |x| in range, both signs,
+/// and each reciprocal within 2 ulp of 1/q (the PTX ISA bounds rcp.approx by 1 ulp) must give
+/// exactly the IEEE quotient. The whole range (stride 1, 1.2 × 10⁹ cases) passed as well.
+#[test]
+fn tanh_division_fast_path_rounds_like_ieee_division() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(harness) = build_harness(dir.path()) else {
+        return;
+    };
+    let out = Command::new(&harness)
+        .args(["--tanh-quotient", "13"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "harness failed: {}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    let (checked, mismatches): (u64, u64) = match fields[..] {
+        ["checked", n, "mismatches", m] => (n.parse().unwrap(), m.parse().unwrap()),
+        _ => panic!("unexpected harness output: {text}"),
+    };
+    // 15 binades of 2²³ floats, each sign, 5 reciprocals, every 13th.
+    assert!(checked > 90_000_000, "only {checked} cases checked");
+    assert_eq!(mismatches, 0, "{text}");
+}

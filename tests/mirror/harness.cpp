@@ -6,7 +6,13 @@
 // step an i32 discrete action and an f32 continuous action.
 // Output: per math argument tanh, sigmoid, sin, cos (f32 each); per environment step the
 // observation (6 f32, unused slots 0), the reward (f32) and i32 flags (1 terminated, 2 truncated).
+//
+// `harness --tanh-quotient STRIDE`: checks the GPU's division of tanh (math.cuh tanh_quotient)
+// for every STRIDE-th float |x| in [0.0004, CLAMP], both signs, and every reciprocal within
+// 2 ulp of 1/q; prints "checked N mismatches M" and the first mismatch.
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <vector>
 #include <xmmintrin.h>
@@ -30,13 +36,39 @@ static void write_value(FILE* f, T v) {
     fwrite(&v, sizeof v, 1, f);
 }
 
+// A float `steps` representable values away from x (x positive and normal).
+static float ulps_away(float x, int steps) { return bits_float(float_bits(x) + steps); }
+
+static int check_tanh_quotient(unsigned stride) {
+    unsigned long long checked = 0, mismatches = 0;
+    for (unsigned u = float_bits(0.0004f); u <= float_bits(7.99881172180175781f); u += stride) {
+        for (float x : {bits_float(u), -bits_float(u)}) {
+            TanhRational t = tanh_rational(x);
+            const float ieee = t.p / t.q;
+            const float nearest = 1.0f / t.q;
+            for (int k = -2; k <= 2; ++k) {
+                const float got = quotient_from_reciprocal(t.p, t.q, ulps_away(nearest, k));
+                checked += 1;
+                if (float_bits(got) != float_bits(ieee) && mismatches++ == 0)
+                    printf("mismatch: x %.9g p %.9g q %.9g reciprocal %+d ulp: %.9g, IEEE %.9g\n",
+                           (double)x, (double)t.p, (double)t.q, k, (double)got, (double)ieee);
+            }
+        }
+    }
+    printf("checked %llu mismatches %llu\n", checked, mismatches);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    // The CPU executor runs lifetimes with FTZ and DAZ on (src/num.rs FlushDenormals), the GPU
+    // with --ftz=true.
+    _mm_setcsr(_mm_getcsr() | 0x8040);
+    if (argc == 3 && std::strcmp(argv[1], "--tanh-quotient") == 0)
+        return check_tanh_quotient((unsigned)std::atoi(argv[2]));
     if (argc != 3) return 2;
     FILE* in = fopen(argv[1], "rb");
     FILE* out = fopen(argv[2], "wb");
     if (!in || !out) return 2;
-    // The CPU executor runs lifetimes with FTZ and DAZ on (src/num.rs FlushDenormals).
-    _mm_setcsr(_mm_getcsr() | 0x8040);
 
     unsigned n = read_value<unsigned>(in);
     for (unsigned i = 0; i < n; ++i) {
