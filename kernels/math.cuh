@@ -91,7 +91,7 @@ SFNN_FN float quotient_from_reciprocal(float p, float q, float r) {
 
 // tanh's p / q. On the GPU, the division's fast path alone: IEEE division branches to a slow
 // path for operands out of its range, and those branches cut the synapse update into blocks
-// that ptxas cannot interleave (1,628 → 615 cycles per synapse, docs/gpu-model.md). Where
+// that ptxas cannot interleave (1,628 → 624 cycles per synapse, docs/gpu-model.md). Where
 // tanh_f32 uses the quotient (|x| ≥ 0.0004: p and q are normal, |p/q| < 1) the fast path is
 // correctly rounded, so equal to the CPU's p / q: tests/cuda_mirror.rs checks that on the CPU
 // for every |x| in range and every reciprocal within the 1 ulp the PTX ISA allows rcp.approx.
