@@ -96,7 +96,7 @@ impl WriteTx<'_> {
     /// Rolls back now and returns `error`. A transaction that is only dropped queues its
     /// rollback until its connection is next used, and its locks stay held until then: a
     /// schema migration or drop waits on them.
-    pub(super) async fn fail<T>(self, error: StoreError) -> Result<T> {
+    async fn fail<T>(self, error: StoreError) -> Result<T> {
         // The rollback's own failure matters less than the error being reported.
         let _ = match self.conn {
             TxConn::Sqlite(tx) => tx.rollback().await,

@@ -3,7 +3,6 @@
 
 use super::backend::{WriteTx, in_tx, on_pool};
 use super::chart::{self, Chart, ChartSeries};
-use super::jobs::fenced;
 use super::models::*;
 use super::notice::Notice;
 use super::rows::{PointRow, genome_bytes, parse_json, real};
@@ -121,10 +120,7 @@ impl Store {
         generation: u64,
         state: &[u8],
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        if let Err(error) = check_lease(&mut tx, id, token).await {
-            return tx.fail(error).await;
-        }
+        let mut tx = check_lease(self.begin().await?, id, token).await?;
         upsert_checkpoint(&mut tx, id, generation, state).await?;
         tx.commit().await
     }
@@ -136,10 +132,7 @@ impl Store {
         token: &str,
         genomes: &[NewGenome],
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        if let Err(error) = check_lease(&mut tx, id, token).await {
-            return tx.fail(error).await;
-        }
+        let mut tx = check_lease(self.begin().await?, id, token).await?;
         for genome in genomes {
             insert_genome(&mut tx, genome).await?;
         }
@@ -326,14 +319,14 @@ impl Store {
 /// PostgreSQL the row stays locked until the transaction ends, so the lease cannot move to
 /// another worker before the write commits (SQLite's write transaction holds the whole
 /// database already).
-async fn check_lease(tx: &mut WriteTx<'_>, id: &str, token: &str) -> Result<()> {
-    let held: Option<i32> = in_tx!(tx, |sql, conn| sql
+async fn check_lease<'a>(mut tx: WriteTx<'a>, id: &str, token: &str) -> Result<WriteTx<'a>> {
+    let held: Option<i32> = in_tx!(&mut tx, |sql, conn| sql
         .query_scalar("select 1 from job where job_id = $1 and lease_token = $2 {for_update}")
         .bind(id)
         .bind(token)
         .fetch_optional(conn)
         .await)?;
-    fenced(u64::from(held.is_some()))
+    tx.fenced(u64::from(held.is_some())).await
 }
 
 /// The job's one checkpoint: the state after `generation` generations.
