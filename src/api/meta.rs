@@ -51,6 +51,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../examples/cartpole-quick.json"),
     ),
     (
+        "cartpole-solve.json",
+        include_str!("../../examples/cartpole-solve.json"),
+    ),
+    (
         "reference-3env.json",
         include_str!("../../examples/reference-3env.json"),
     ),
