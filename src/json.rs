@@ -37,19 +37,17 @@ impl From<JsonError> for FieldError {
 /// counts `1.0` as an integer, so a client that follows our OpenAPI document may send one for
 /// an integer field: those are read as the integers they are.
 pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| JsonError::Syntax {
-        message: strip_position(&e.to_string()),
-        line: e.line(),
-        column: e.column(),
-    })?;
+    check_syntax(bytes)?;
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(JsonError::NotAnObject);
     }
     match parse_named(bytes) {
         Ok(value) => Ok(value),
         Err(error) => {
+            // The syntax pass read every string, so this parse fails only where that pass
+            // would have; an error here is still an error, never a panic.
             let mut value: serde_json::Value =
-                serde_json::from_slice(bytes).expect("syntax was checked");
+                serde_json::from_slice(bytes).map_err(syntax_error)?;
             if integral_floats_to_integers(&mut value) {
                 let normalised = serde_json::to_vec(&value).expect("a value serialises");
                 Ok(parse_named(&normalised)?)
@@ -57,6 +55,67 @@ pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
                 Err(error.into())
             }
         }
+    }
+}
+
+/// Checks that `bytes` is one JSON value and nothing after it, reading every string and key as
+/// the typed parse will (UTF-8, escapes, surrogate pairs) without building anything.
+/// `serde::de::IgnoredAny` would skip strings unread, so `"\ud800"` or a byte `0xff` inside a
+/// string would pass here and fail only in the typed parse, reported as the wrong kind of error.
+fn check_syntax(bytes: &[u8]) -> Result<(), JsonError> {
+    serde_json::from_slice::<StringsRead>(bytes)
+        .map(|_| ())
+        .map_err(syntax_error)
+}
+
+fn syntax_error(e: serde_json::Error) -> JsonError {
+    JsonError::Syntax {
+        message: strip_position(&e.to_string()),
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+/// A JSON value read and dropped, strings included (see [`check_syntax`]).
+struct StringsRead;
+
+impl<'de> serde::Deserialize<'de> for StringsRead {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringsRead)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StringsRead {
+    type Value = StringsRead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(StringsRead)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<StringsRead>()?.is_some() {}
+        Ok(StringsRead)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<StringsRead, StringsRead>()?.is_some() {}
+        Ok(StringsRead)
     }
 }
 
@@ -145,5 +204,134 @@ mod tests {
             parse_object::<Spec>(b"[1]"),
             Err(JsonError::NotAnObject)
         ));
+    }
+
+    #[test]
+    fn strings_with_bad_escapes_or_bytes_are_syntax_errors() {
+        let documents: [&[u8]; 5] = [
+            br#"{"episodes": 3, "name": "\ud800"}"#,
+            b"{\"episodes\": 3, \"name\": \"\xff\"}",
+            br#"{"episodes": 3, "name": "\udc00\ud800"}"#,
+            br#"{"episodes": 3, "\ud800": 1}"#,
+            br#"{"episodes": 3, "name": "\x41"}"#,
+        ];
+        for bytes in documents {
+            match parse_object::<Spec>(bytes) {
+                Err(JsonError::Syntax { line, column, .. }) => {
+                    assert_eq!(line, 1);
+                    assert!(column > 14, "{column}: the position of the string");
+                }
+                other => panic!("{:?}: expected a syntax error, got {other:?}", bytes),
+            }
+        }
+    }
+
+    /// A target with strings at every depth, so the typed parse reads whatever the generator
+    /// puts in them.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Deep {
+        name: Option<String>,
+        tags: Option<Vec<String>>,
+        episodes: Option<u32>,
+        sigma: Option<f64>,
+        nested: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A string body: plain characters, valid escapes, and the escapes and bytes a hostile
+        /// client sends (lone surrogates, reversed pairs, short or non-hex `\u`, raw bytes that
+        /// are not UTF-8, control characters).
+        fn string_body() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                any::<char>().prop_map(|c| c.to_string().into_bytes()),
+                Just(b"\\n".to_vec()),
+                Just(br"\\".to_vec()),
+                Just(br#"\""#.to_vec()),
+                (0u32..=0xffff).prop_map(|u| format!("\\u{u:04x}").into_bytes()),
+                (0xd800u32..=0xdfff, 0u32..=0xffff)
+                    .prop_map(|(a, b)| format!("\\u{a:04X}\\u{b:04x}").into_bytes()),
+                Just(br"\u12".to_vec()),
+                Just(br"\uzzzz".to_vec()),
+                Just(br"\q".to_vec()),
+                any::<u8>().prop_map(|b| vec![b]),
+                (0x80u8..=0xff).prop_map(|b| vec![b]),
+            ];
+            prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+        }
+
+        /// A document shaped like [`Deep`], with hostile strings in keys and values.
+        fn document() -> impl Strategy<Value = Vec<u8>> {
+            (
+                string_body(),
+                string_body(),
+                string_body(),
+                prop::sample::select(vec!["3", "3.0", "-1", "1e3", "null", "\"x\""]),
+            )
+                .prop_map(|(name, tag, key, number)| {
+                    let mut doc = b"{\"name\": \"".to_vec();
+                    doc.extend(name);
+                    doc.extend(b"\", \"tags\": [\"");
+                    doc.extend(tag.clone());
+                    doc.extend(b"\"], \"episodes\": ");
+                    doc.extend(number.as_bytes());
+                    doc.extend(b", \"nested\": {\"");
+                    doc.extend(key);
+                    doc.extend(b"\": [\"");
+                    doc.extend(tag);
+                    doc.extend(b"\"]}}");
+                    doc
+                })
+        }
+
+        /// Whatever `parse_object` answers, it answers: a value, or a syntax, shape or field
+        /// error, and a syntax error exactly when serde_json refuses the document.
+        fn answers(bytes: &[u8]) -> Result<(), TestCaseError> {
+            let result = parse_object::<Deep>(bytes);
+            let valid = serde_json::from_slice::<serde_json::Value>(bytes).is_ok();
+            prop_assert_eq!(
+                matches!(result, Err(JsonError::Syntax { .. })),
+                !valid,
+                "{:?}",
+                result
+            );
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: std::env::var("SFNN_JSON_FUZZ_CASES")
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(4096),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn arbitrary_bytes_get_an_answer(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+                answers(&bytes)?;
+            }
+
+            #[test]
+            fn hostile_strings_get_an_answer(doc in document()) {
+                answers(&doc)?;
+            }
+
+            #[test]
+            fn mutated_documents_get_an_answer(
+                doc in document(),
+                at in any::<prop::sample::Index>(),
+                byte in any::<u8>(),
+            ) {
+                let mut doc = doc;
+                let i = at.index(doc.len());
+                doc[i] = byte;
+                answers(&doc)?;
+            }
+        }
     }
 }

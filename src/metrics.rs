@@ -62,6 +62,7 @@ pub struct Metrics {
     workers_configured: Gauge,
     workers_alive: Gauge,
     worker_panics: Counter,
+    handler_panics: Counter,
     jobs_crashed: Counter,
     connections: ConnectionMetrics,
     event_streams: StreamMetrics,
@@ -158,6 +159,12 @@ impl Metrics {
             "Panics caught in this process's workers (in a job or in the worker loop)",
             worker_panics.clone(),
         );
+        let handler_panics = Counter::default();
+        registry.register(
+            "http_handler_panics",
+            "Requests whose handler panicked (answered 500 internal)",
+            handler_panics.clone(),
+        );
         let jobs_crashed = Counter::default();
         registry.register(
             "jobs_crashed",
@@ -209,6 +216,7 @@ impl Metrics {
             workers_configured,
             workers_alive,
             worker_panics,
+            handler_panics,
             jobs_crashed,
             connections,
             event_streams,
@@ -270,6 +278,11 @@ impl Metrics {
 
     pub fn worker_panicked(&self) {
         self.worker_panics.inc();
+    }
+
+    /// A request handler panicked; its client was answered 500.
+    pub fn handler_panicked(&self) {
+        self.handler_panics.inc();
     }
 
     pub fn jobs_crashed(&self, runs: u64) {

@@ -554,3 +554,114 @@ async fn every_bad_request_gets_a_clear_error() {
     s.get_json(&format!("/jobs/{job}")).await;
     s.server.stop().await.unwrap();
 }
+
+/// A JSON string with a bad escape or bytes that are not UTF-8 is malformed JSON on every
+/// endpoint that reads a body: 400 `invalid_json` with the position, never a dropped connection
+/// (the syntax check once skipped strings unread and the typed parse then panicked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_escapes_and_bytes_in_strings_are_malformed_json_everywhere() {
+    let s = start(0, None).await;
+    let job = s.submit(&tiny_spec(1)).await;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let bodies: [&[u8]; 3] = [
+        br#"{"envs":["CartPole-v1"],"name":"\ud800"}"#,
+        b"{\"envs\":[\"CartPole-v1\"],\"name\":\"\xff\"}",
+        br#"{"envs":["CartPole-v1"],"\udfff\ud800":1}"#,
+    ];
+    let endpoints = [
+        ("POST", "/jobs".to_string()),
+        ("POST", "/jobs/estimate".to_string()),
+        ("POST", "/sweeps".to_string()),
+        ("POST", "/imports".to_string()),
+        ("POST", "/jobs/cancel".to_string()),
+        ("POST", format!("/jobs/{job}/clone")),
+        ("PATCH", format!("/jobs/{job}")),
+        ("POST", format!("/genomes/{missing}/evaluate")),
+    ];
+    for (method, path) in &endpoints {
+        for body in bodies {
+            let response = s
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    s.api(path),
+                )
+                .header("content-type", "application/json")
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: no response ({e})"));
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert_eq!(status, 400, "{method} {path}: {text}");
+            let error: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                error["error"]["code"], "invalid_json",
+                "{method} {path}: {text}"
+            );
+            assert!(
+                error["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("at line 1 column"),
+                "{text}"
+            );
+        }
+    }
+    s.get_json(&format!("/jobs/{job}")).await;
+    s.server.stop().await.unwrap();
+}
+
+/// What axum would answer in plain text (a path that is not UTF-8, a malformed query) is our
+/// JSON error too; a NUL in a query value is a bad value of that parameter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_paths_and_queries_get_json_errors() {
+    let s = start(0, None).await;
+    s.submit(&tiny_spec(1)).await;
+    for (path, status, code, field) in [
+        ("/jobs/%ff", 400, "invalid_path", None),
+        ("/genomes/%ff%fe/download", 400, "invalid_path", None),
+        ("/jobs?q=%00", 422, "invalid_value", Some("q")),
+        ("/jobs?tag=a%00b", 422, "invalid_value", Some("tag")),
+        ("/sweeps?limit=%00", 422, "invalid_value", Some("limit")),
+    ] {
+        let response = s.client.get(s.api(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], code, "{path}: {error}");
+        if let Some(field) = field {
+            assert_eq!(error["error"]["field"], field, "{path}: {error}");
+        }
+    }
+    // A sweep that lists a value twice, or names an axis twice, is refused by the field's path.
+    for (body, field) in [
+        (
+            r#"{"spec": {"envs": ["CartPole-v1"], "generations": 1}, "axes": {"seed": [1, 1, 1]}}"#,
+            "axes.seed[1]",
+        ),
+        (
+            r#"{"spec": {"envs": ["CartPole-v1"], "generations": 1}, "axes": {"seed": [1], "seed": [2]}}"#,
+            "axes",
+        ),
+    ] {
+        let response = s
+            .client
+            .post(s.api("/sweeps"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 422, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["field"], field, "{body}: {error}");
+    }
+    s.server.stop().await.unwrap();
+}

@@ -57,7 +57,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable: `invalid_value`, `invalid_json`, `unreadable_body`, `not_found`,
+    /// Machine-readable: `invalid_value`, `invalid_json`, `invalid_path`, `invalid_query`,
+    /// `unreadable_body`, `not_found`,
     /// `conflict`, `unauthorized`, `payload_too_large`, `unsupported_media_type`, `queue_full`,
     /// `rate_limited`, `busy`, `host_not_allowed`, `unavailable`, `internal`.
     #[schema(value_type = String)]
@@ -194,13 +195,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 impl From<JsonError> for ApiError {
     fn from(e: JsonError) -> Self {
         match e {
-            JsonError::Syntax { message, .. } => {
-                ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"))
-            }
+            JsonError::Syntax {
+                message,
+                line,
+                column,
+            } => ApiError::bad_request(
+                "invalid_json",
+                format!("malformed JSON at line {line} column {column}: {message}"),
+            ),
             JsonError::NotAnObject => ApiError::invalid("", "the body must be a JSON object"),
             JsonError::Value(e) => e.into(),
         }
     }
+}
+
+/// The answer to a request whose handler panicked (`CatchPanicLayer`): our JSON 500, with the
+/// panic's message in the log (one line; the panic hook adds its location) and never in the body.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    ApiError::Internal(format!("a request handler panicked: {message}")).into_response()
 }
 
 /// Checks that a request declares `Content-Type: application/json`.

@@ -12,6 +12,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, ErrorDetail, Result};
+use super::extract::{Path, Query};
 use super::jobs::load_job;
 use super::responses::NoSuchJob;
 use crate::events::Event as HubEvent;
@@ -20,7 +21,7 @@ use crate::limits::events::{REPLAY_PAGE, RETRY_AFTER_SECONDS};
 use crate::metrics::StreamMetrics;
 use crate::store::Store;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};

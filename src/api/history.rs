@@ -2,6 +2,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result};
+use super::extract::{Path, Query};
 use super::jobs::load_job;
 use super::query::only_params;
 use super::responses::NoSuchJob;
@@ -10,7 +11,7 @@ use crate::evolution::csv;
 use crate::store::{Chart, ChartSeries};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

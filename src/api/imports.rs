@@ -26,6 +26,7 @@
 use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, Result};
+use super::extract::{Path, Query};
 use super::genomes::read_genome_file;
 use super::jobs::{created, load_job};
 use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
@@ -35,7 +36,7 @@ use crate::json::JsonError;
 use crate::limits::{FieldError, import as limits, spec as spec_limits};
 use crate::store::{GenomeKind, GenomeMeta, Job, NewGenome, NewJob};
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
+use super::extract::{Path, Query};
 use super::query::{only_params, page_limit};
 use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
 use crate::events::Event;
@@ -14,7 +15,7 @@ use crate::store::{
 };
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

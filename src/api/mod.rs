@@ -8,6 +8,7 @@ mod auth;
 pub mod error;
 mod estimate;
 mod events;
+mod extract;
 mod genomes;
 mod history;
 pub mod hosts;
@@ -33,6 +34,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -68,6 +70,18 @@ pub struct AppState {
     pub streams: StreamSlots,
     /// Caps the genome replays computed at once.
     pub replays: ReplaySlots,
+}
+
+/// Answers a request whose handler panicked with our JSON 500 (`internal`) and counts it
+/// (`sfnn_http_handler_panics_total`), instead of dropping the connection unanswered.
+fn catch_panics<S: Clone + Send + Sync + 'static>(
+    app: Router<S>,
+    metrics: Arc<Metrics>,
+) -> Router<S> {
+    app.layer(CatchPanicLayer::custom(move |panic| {
+        metrics.handler_panicked();
+        error::panic_response(panic)
+    }))
 }
 
 /// The whole HTTP application.
@@ -132,22 +146,73 @@ pub fn router(state: AppState) -> Router {
                 .service(ServeDir::new(dir).append_index_html_on_directories(true)),
         );
     }
-    app.layer(SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
-    .layer(SetResponseHeaderLayer::overriding(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    ))
-    .layer(SetResponseHeaderLayer::overriding(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ))
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        hosts::check_host,
-    ))
-    .layer(TraceLayer::new_for_http())
-    .with_state(state)
+    catch_panics(app, state.metrics.clone())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts::check_host,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_with_a_json_500_and_counted() {
+        let metrics = Metrics::new();
+        let app: Router = catch_panics(
+            Router::new().route(
+                "/boom",
+                axum::routing::get(|| async {
+                    #[allow(clippy::panic)]
+                    if true {
+                        panic!("deliberately");
+                    }
+                    "unreachable"
+                }),
+            ),
+            metrics.clone(),
+        );
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(
+            !body.to_string().contains("deliberately"),
+            "the panic's message stays in the log"
+        );
+        assert!(
+            metrics
+                .encode()
+                .contains("sfnn_http_handler_panics_total 1"),
+            "{}",
+            metrics.encode()
+        );
+    }
 }

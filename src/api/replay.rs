@@ -17,6 +17,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result};
+use super::extract::{Path, Query};
 use super::genomes::load_meta;
 use super::history::parse_enum;
 use super::query::only_params;
@@ -29,7 +30,7 @@ use crate::limits::spec::MAX_EPISODES;
 use crate::model::{ModelConfig, Topology, Wiring};
 use crate::store::GenomeMeta;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::admission::admit_many;
 use super::error::{ApiError, ErrorBody, Result, require_json};
+use super::extract::{Path, Query};
 use super::jobs::check_warm_start;
 use super::query::{only_params, page_limit};
 use super::responses::{Admission, JsonBody, Unauthorized};
@@ -15,7 +16,7 @@ use crate::evolution::sweep::SweepRequest;
 use crate::store::{Sweep, SweepSummary};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

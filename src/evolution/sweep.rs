@@ -31,7 +31,39 @@ pub struct SweepRequest {
     /// Spec fields by dotted path (`seed`, `strategy.sigma0`, `lifetime.episodes`), each with
     /// the values to try; every combination becomes a job.
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "axes_once_each")]
     pub axes: BTreeMap<String, Vec<Value>>,
+}
+
+/// The axes map, refusing a path given twice (a JSON object would keep the last silently, and
+/// the sweep would not be the one the client wrote).
+fn axes_once_each<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Vec<Value>>, D::Error> {
+    struct Axes;
+    impl<'de> serde::de::Visitor<'de> for Axes {
+        type Value = BTreeMap<String, Vec<Value>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of spec field paths, each with a list of values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut axes = BTreeMap::new();
+            while let Some(path) = map.next_key::<String>()? {
+                if axes.contains_key(&path) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the axis {path:?} is given twice; list all its values once"
+                    )));
+                }
+                let values = map.next_value::<Vec<Value>>()?;
+                axes.insert(path, values);
+            }
+            Ok(axes)
+        }
+    }
+    deserializer.deserialize_map(Axes)
 }
 
 /// One job of a sweep: its validated payload, the values its axes gave it, and the variant
@@ -137,6 +169,16 @@ impl SweepPlan {
     }
 }
 
+/// Whether two axis values set the field alike: equal JSON, with `1` and `1.0` the same number.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || ((x.is_f64() || y.is_f64()) && x.as_f64() == y.as_f64())
+        }
+        _ => a == b,
+    }
+}
+
 /// Bounds the axes before anything is expanded: their number, each path, each value count, and
 /// the number of combinations (a checked product).
 fn check_axes(axes: &BTreeMap<String, Vec<Value>>) -> Result<(), FieldError> {
@@ -186,6 +228,17 @@ fn check_axes(axes: &BTreeMap<String, Vec<Value>>) -> Result<(), FieldError> {
                 field,
                 format!("must list 1..={} values", limits::MAX_AXIS_VALUES),
             ));
+        }
+        for (i, value) in values.iter().enumerate() {
+            if let Some(first) = values[..i].iter().position(|v| same_value(v, value)) {
+                return Err(FieldError::new(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "repeats {field}[{first}] ({value}): each value makes one job, so list \
+                         it once (more runs of a setting are more seeds)"
+                    ),
+                ));
+            }
         }
         combinations = combinations
             .checked_mul(values.len())
@@ -275,6 +328,54 @@ mod tests {
         assert_eq!(spec.strategy.sigma0, 0.1);
         assert_eq!(spec.strategy.popsize, 8, "the spec's own fields stay");
         assert_eq!(spec.name, "cp [seed=3, strategy.sigma0=0.1]");
+    }
+
+    #[test]
+    fn a_value_listed_twice_or_an_axis_given_twice_is_refused_by_its_path() {
+        for (values, field) in [
+            (json!([1, 1, 1]), "axes.seed[1]"),
+            (json!([1, 2, 1.0]), "axes.seed[2]"),
+        ] {
+            let e = plan(json!({"spec": {"envs": ["CartPole-v1"]}, "axes": {"seed": values}}))
+                .unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(e.message.contains("repeats axes.seed[0]"), "{}", e.message);
+        }
+        assert_eq!(
+            plan(json!({"spec": {"envs": ["CartPole-v1"]}, "axes": {"seed": [1, 2, 3]}}))
+                .unwrap()
+                .jobs
+                .len(),
+            3
+        );
+        // Big seeds that one f64 cannot tell apart are still two seeds.
+        let big = json!({"spec": {"envs": ["CartPole-v1"]},
+                         "axes": {"seed": [1_u64 << 60, (1_u64 << 60) + 1]}});
+        assert_eq!(plan(big).unwrap().jobs.len(), 2);
+
+        let twice = br#"{"spec": {"envs": ["CartPole-v1"]},
+                         "axes": {"seed": [1, 2], "seed": [3]}}"#;
+        let e = FieldError::from(SweepPlan::parse(twice).unwrap_err());
+        assert_eq!(e.field, "axes");
+        assert!(
+            e.message.contains("\"seed\" is given twice"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn the_example_sweeps_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweeps");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let plan = SweepPlan::parse(&std::fs::read(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(plan.jobs.len() > 1, "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen > 0);
     }
 
     #[test]
