@@ -51,6 +51,11 @@ pub mod spec {
     pub const MAX_EVAL_REPEATS: usize = 32;
     /// Seeds (lifetimes) of one evaluation of a stored genome.
     pub const MAX_EVAL_SEEDS: usize = 256;
+    /// Extra input nodes a meta-test evaluation may add (`variant.extra_inputs`). Their noise
+    /// is drawn per lifetime: at most this × `MAX_EPISODES` × a horizon (1,000) values, 6.4 MB.
+    pub const MAX_EXTRA_INPUTS: usize = 16;
+    /// The largest constant extra inputs may read, in magnitude (observations are of order 1-10).
+    pub const MAX_EXTRA_INPUT_VALUE: f64 = 1e3;
     pub const MAX_GENERATIONS: u64 = 10_000_000;
     /// Lifetimes simulated per generation (popsize × repeats × envs).
     pub const MAX_LIFETIMES_PER_GENERATION: usize = 1 << 18;

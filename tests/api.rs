@@ -40,6 +40,33 @@ async fn a_job_runs_and_its_history_and_genomes_can_be_read_back() {
     let history = s.get_json(&format!("/jobs/{id}/history")).await;
     let records = history.as_array().unwrap();
     assert_eq!(records.len(), 4);
+
+    // The job's compute is the sum of its generations' (CPU, wall, steps) and names the machine.
+    let compute = &done["compute"];
+    let sum = |f: &dyn Fn(&Value) -> f64| records.iter().map(f).sum::<f64>();
+    let cpu = sum(&|r| r["timing"]["cpu"].as_f64().unwrap());
+    assert!(cpu > 0.0, "{compute}");
+    assert!(
+        (compute["cpu_seconds"].as_f64().unwrap() - cpu).abs() < 1e-9,
+        "{compute}"
+    );
+    let wall = sum(&|r| {
+        let t = &r["timing"];
+        t["ask"].as_f64().unwrap() + t["evaluate"].as_f64().unwrap() + t["tell"].as_f64().unwrap()
+    });
+    assert!(
+        (compute["wall_seconds"].as_f64().unwrap() - wall).abs() < 1e-9,
+        "{compute}"
+    );
+    let steps = sum(&|r| r["env_steps"].as_f64().unwrap());
+    assert_eq!(compute["env_steps"].as_f64().unwrap(), steps);
+    assert_eq!(compute["sfnn_steps"], compute["env_steps"]);
+    assert!(steps > 0.0);
+    let machine = compute["machine"].as_str().unwrap();
+    assert!(
+        machine.contains(" × ") && machine.contains("thread"),
+        "{machine}"
+    );
     for (g, r) in records.iter().enumerate() {
         assert_eq!(r["generation"], g as u64);
     }
@@ -516,6 +543,169 @@ async fn uploaded_genomes_warm_start_jobs_and_are_evaluated_as_jobs() {
     // MountainCar returns are -200..=-1 per episode.
     let mc = &envs[1]["lifetimes"][0]["episode_returns"][0];
     assert!((-200.0..=-1.0).contains(&mc.as_f64().unwrap()));
+    s.server.stop().await.unwrap();
+}
+
+/// An export whose job is deleted while it streams ends as a failed transfer, in every format,
+/// never as a complete-looking shorter history; an undisturbed one has every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_that_loses_its_job_is_aborted_not_ended() {
+    use sfnn::evolution::GenerationRecord;
+    let s = start(0, None).await;
+    // Enough records that the export cannot sit whole in the sockets' buffers before the
+    // delete: about 10 MB of JSON.
+    const RECORDS: u64 = 40_000;
+    let store = &s.server.store;
+    let template: GenerationRecord = serde_json::from_value(json!({
+        "generation": 0, "best_so_far": 0.5, "improved": false, "envs": [],
+        "sigma": 1.0, "telemetry": [], "env_steps": 100,
+        "fitness": {"best": 1.0, "mean": 0.5, "worst": 0.0, "std": 0.1,
+                    "q25": 0.2, "median": 0.5, "q75": 0.7},
+        "timing": {"ask": 0.001, "evaluate": 0.01, "tell": 0.001, "cpu": 0.02}
+    }))
+    .unwrap();
+    let imported = || async {
+        let payload = sfnn::evolution::JobPayload::evolve(
+            br#"{"envs": ["CartPole-v1"], "generations": 40000}"#,
+        )
+        .unwrap();
+        let job = store
+            .create_import(sfnn::store::NewJob::new(payload, 0))
+            .await
+            .unwrap();
+        let records: Vec<GenerationRecord> = (0..RECORDS)
+            .map(|g| GenerationRecord {
+                generation: g,
+                ..template.clone()
+            })
+            .collect();
+        for chunk in records.chunks(1000) {
+            store.import_generations(&job.id, chunk).await.unwrap();
+        }
+        store
+            .finish_import(&job.id, RECORDS, 0, "generations")
+            .await
+            .unwrap();
+        job.id
+    };
+    for format in ["json", "ndjson", "csv"] {
+        let id = imported().await;
+        let mut body = s
+            .call(Method::GET, &format!("/jobs/{id}/history?format={format}"))
+            .await
+            .bytes_stream();
+        let first = body.next().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        s.server.store.delete_job(&id).await.unwrap();
+        let mut read = first.len();
+        let outcome = loop {
+            match body.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            }
+        };
+        assert!(
+            outcome.is_err(),
+            "{format}: the export ended cleanly after {read} bytes of a deleted job"
+        );
+    }
+    // Undisturbed, the same export is whole.
+    let id = imported().await;
+    let history = s.get_json(&format!("/jobs/{id}/history")).await;
+    assert_eq!(history.as_array().unwrap().len() as u64, RECORDS);
+    s.server.stop().await.unwrap();
+}
+
+/// Meta-test variants of an evaluation: accepted alone or combined, recorded with the result,
+/// and refused with the field's path when out of bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluations_take_structural_variants_and_record_them() {
+    let s = start(1, None).await;
+    let values: Vec<f32> = (0..565).map(|i| ((i % 13) as f32 - 6.0) * 0.05).collect();
+    let file = sfnn::model::GenomeFile::new(sfnn::model::ModelConfig::default(), values, None);
+    let response = s
+        .client
+        .post(s.api("/genomes"))
+        .header("content-type", "application/json")
+        .body(file.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let genome: Value = response.json().await.unwrap();
+    let evaluate = |body: Value| {
+        let url = s.api(&format!(
+            "/genomes/{}/evaluate",
+            genome["id"].as_str().unwrap()
+        ));
+        let client = s.client.clone();
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+
+    // Bad values, each named by its path.
+    for (variant, field) in [
+        (json!({"nodes": 0}), "variant.nodes"),
+        (json!({"nodes": 257}), "variant.nodes"),
+        (json!({"nodes": 9}), "variant.nodes"), // Acrobot: 6 inputs + 3 outputs + 1 hidden
+        (json!({"nodes": 10, "extra_inputs": 1}), "variant.nodes"),
+        (json!({"extra_inputs": 17}), "variant.extra_inputs"),
+        (json!({"extra_inputs": -1}), "variant.extra_inputs"),
+        (
+            json!({"extra_input_value": 1.0}),
+            "variant.extra_input_value",
+        ),
+        (
+            json!({"extra_inputs": 1, "extra_input_value": 1e9}),
+            "variant.extra_input_value",
+        ),
+        (json!({"permute_inputs": -3}), "variant.permute_inputs"),
+        (json!({"permute_inputs": "seven"}), "variant.permute_inputs"),
+        (json!({"colour": "red"}), "variant.colour"),
+        (json!(3), "variant"),
+    ] {
+        let response = evaluate(json!({"envs": ["Acrobot-v1"], "variant": variant})).await;
+        assert_eq!(response.status(), 422, "{variant}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["field"], field, "{variant}: {error}");
+    }
+
+    // All three combined, on an environment of another size than the genome ever saw.
+    let variant = json!({"nodes": 64, "permute_inputs": 7, "extra_inputs": 2});
+    let response = evaluate(json!({
+        "envs": ["Acrobot-v1", "Pendulum-v1"], "episodes": 1, "seeds": [1, 2], "variant": variant
+    }))
+    .await;
+    assert_eq!(response.status(), 201);
+    let job: Value = response.json().await.unwrap();
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(job["spec"]["variant"]["nodes"], 64);
+    s.wait_for(id, "succeeded", LONG).await;
+    let result = s.get_json(&format!("/jobs/{id}/evaluation")).await;
+    assert_eq!(result["nodes"], 64);
+    assert_eq!(result["variant"]["permute_inputs"], 7);
+    assert_eq!(result["variant"]["extra_inputs"], 2);
+    for (env, dim) in [(&result["envs"][0], 6), (&result["envs"][1], 3)] {
+        let mut order: Vec<u64> = env["input_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        order.sort();
+        assert_eq!(order, (0..dim).collect::<Vec<u64>>(), "{env}");
+        assert_eq!(env["lifetimes"].as_array().unwrap().len(), 2);
+    }
+    // Without a variant the result says so, and lists no input order.
+    let response = evaluate(json!({"envs": ["Acrobot-v1"], "episodes": 1})).await;
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.wait_for(&id, "succeeded", LONG).await;
+    let plain = s.get_json(&format!("/jobs/{id}/evaluation")).await;
+    assert_eq!(plain["nodes"], 32);
+    assert!(plain["envs"][0].get("input_order").is_none());
     s.server.stop().await.unwrap();
 }
 

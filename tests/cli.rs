@@ -35,7 +35,7 @@ fn run_writes_history_genomes_and_checkpoint_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path(), SPEC);
     let out = dir.path().join("out");
-    let status = sfnn()
+    let output = sfnn()
         .args([
             "run",
             spec.to_str().unwrap(),
@@ -43,11 +43,32 @@ fn run_writes_history_genomes_and_checkpoint_and_resumes() {
             "--out",
             out.to_str().unwrap(),
         ])
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(output.status.success());
     let first = history(&out);
     assert_eq!(first.len(), 3);
+    // The summary states the compute, and compute.json keeps it: the sums of the records.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("compute: "))
+        .unwrap_or_else(|| panic!("no compute line in {stderr}"));
+    assert!(
+        line.contains("CPU s") && line.contains("SFNN") && line.contains("thread"),
+        "{line}"
+    );
+    let compute: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compute.json")).unwrap()).unwrap();
+    let cpu: f64 = first.iter().map(|r| r.timing.cpu).sum();
+    assert!(cpu > 0.0);
+    assert_eq!(compute["cpu_seconds"].as_f64().unwrap(), cpu);
+    assert_eq!(
+        compute["sfnn_steps"].as_u64().unwrap(),
+        first.iter().map(|r| r.env_steps).sum::<u64>()
+    );
+    assert_eq!(compute["generations"], 3);
+    assert_eq!(compute["executor"], "cpu");
     let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("generation,best,mean"));

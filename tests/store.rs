@@ -59,6 +59,7 @@ on_both_backends!(
     crashes_with_progress_between_them_never_fail_a_job,
     a_worker_claims_only_jobs_its_executor_may_run,
     jobs_are_updated_searched_and_paged_in_every_sort,
+    an_export_that_loses_its_job_ends_in_an_error_not_a_short_history,
 );
 
 async fn jobs_are_updated_searched_and_paged_in_every_sort(store: &Store) {
@@ -247,11 +248,76 @@ async fn a_worker_claims_only_jobs_its_executor_may_run(store: &Store) {
     assert_eq!(claim.job.id, auto.id);
     // The run records why it ran where it did.
     store
-        .set_executor(&auto.id, &claim.lease_token, "cpu", "test CPU", "because")
+        .set_executor(
+            &auto.id,
+            &claim.lease_token,
+            &store::RunPlacement {
+                executor: "cpu",
+                device: "test CPU",
+                machine: "test CPU × 1 thread",
+                reason: "because",
+            },
+        )
         .await
         .unwrap();
     let job = store.get_job(&auto.id).await.unwrap().unwrap();
     assert_eq!(job.placement.as_deref(), Some("because"));
+}
+
+/// A history export streams the records that existed when it began, page by page. A job
+/// deleted half-way must not look like a shorter complete history: the stream ends in an error
+/// (which the API turns into an aborted body). Records added meanwhile are not part of it.
+async fn an_export_that_loses_its_job_ends_in_an_error_not_a_short_history(store: &Store) {
+    use futures_util::StreamExt;
+    const RECORDS: u64 = 4_500; // more than two of the export's pages
+    let imported = |name: &str| NewJob {
+        payload: JobPayload::evolve(br#"{"envs": ["CartPole-v1"], "generations": 10000}"#).unwrap(),
+        ..new_job(name, 0)
+    };
+    let fill = |id: String, from: u64, to: u64| async move {
+        let records: Vec<_> = (from..to).map(|g| record(g, g as f64, g as f64)).collect();
+        for chunk in records.chunks(1_000) {
+            store.import_generations(&id, chunk).await.unwrap();
+        }
+    };
+
+    // Undisturbed: every record once, in order, and nothing after the error-free end.
+    let whole = store.create_import(imported("whole")).await.unwrap();
+    fill(whole.id.clone(), 0, RECORDS).await;
+    let mut export = Box::pin(store.history_stream(whole.id.clone()));
+    let first = export.next().await.unwrap().unwrap();
+    assert_eq!(first.generation, 0);
+    // Generations recorded after the export began are not part of it.
+    fill(whole.id.clone(), RECORDS, RECORDS + 10).await;
+    let rest: Vec<_> = export.map(|r| r.unwrap().generation).collect().await;
+    assert_eq!(rest, (1..RECORDS).collect::<Vec<_>>());
+
+    // Deleted after the first page was read: the export does not end cleanly.
+    let lost = store.create_import(imported("lost")).await.unwrap();
+    fill(lost.id.clone(), 0, RECORDS).await;
+    store
+        .finish_import(&lost.id, RECORDS, 0, "generations")
+        .await
+        .unwrap();
+    let mut export = Box::pin(store.history_stream(lost.id.clone()));
+    assert_eq!(export.next().await.unwrap().unwrap().generation, 0);
+    store.delete_job(&lost.id).await.unwrap();
+    let mut delivered = 1;
+    let error = loop {
+        match export.next().await {
+            Some(Ok(_)) => delivered += 1,
+            Some(Err(e)) => break e,
+            None => panic!("the export ended cleanly after {delivered} of {RECORDS} records"),
+        }
+    };
+    assert!(delivered < RECORDS, "{delivered}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("{delivered} of {RECORDS}")),
+        "{error}"
+    );
+    assert!(export.next().await.is_none(), "nothing follows the error");
 }
 
 fn new_job(name: &str, priority: i32) -> NewJob {
@@ -524,6 +590,13 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
             best_return: mean_return + 1.0,
             mean_score: 0.5,
         }],
+        env_steps: 1000 + g,
+        timing: Timing {
+            ask: 0.25,
+            evaluate: 1.0,
+            tell: 0.25,
+            cpu: 2.0 + g as f64,
+        },
         ..record(g, g as f64, g as f64)
     };
     for g in 0..6 {
@@ -559,6 +632,17 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
     assert_eq!(genomes[2].sha256, store::genome_sha256(&[2.0; 565]));
     let job = store.get_job(&job.id).await.unwrap().unwrap();
     assert_eq!((job.generation, job.best_fitness), (3, Some(2.0)));
+    // The compute account is the kept generations' (0, 1, 2), not the six that ran: the
+    // forgotten ones will be recorded again, and counted once then.
+    assert_eq!(
+        (
+            job.compute.cpu_seconds,
+            job.compute.wall_seconds,
+            job.compute.env_steps,
+            job.compute.sfnn_steps
+        ),
+        (2.0 + 3.0 + 4.0, 4.5, 3003, 3003)
+    );
     // The resumed run records generation 3 afresh; the chart shows its returns, not the old.
     store
         .record_generation(&job.id, &claim.lease_token, &with_env(3, 30.0), &[], None)
@@ -573,6 +657,9 @@ async fn truncation_forgets_work_after_the_checkpoint(store: &Store) {
         .history_chart(&job.id, 100, series, &names)
         .await
         .unwrap();
+    let job = store.get_job(&job.id).await.unwrap().unwrap();
+    assert_eq!(job.compute.cpu_seconds, 2.0 + 3.0 + 4.0 + 5.0);
+    assert_eq!(job.compute.env_steps, 4006);
     let envs = chart.envs.unwrap();
     assert_eq!(envs[0].mean_return_max, [0.0, 1.0, 2.0, 30.0]);
     assert_eq!(envs[0].best_return_max, [1.0, 2.0, 3.0, 31.0]);

@@ -40,6 +40,7 @@ pub fn record(generation: u64) -> GenerationRecord {
             ask: 0.01,
             evaluate: 8.0,
             tell: 0.1,
+            cpu: 16.2,
         },
     }
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -45,11 +45,17 @@ class LifetimeResult:
     network: Network
 
 
-def make_network(genome: Genome, inputs: int, readout, rng, topology: Optional[dict] = None) -> Network:
-    """A fresh network for a lifetime: wiring and synapse states drawn from ``rng``."""
+def make_network(
+    genome: Genome, inputs: int, readout, rng, topology: Optional[dict] = None, nodes: Optional[int] = None
+) -> Network:
+    """A fresh network for a lifetime: wiring and synapse states drawn from ``rng``; ``nodes``
+    overrides the genome's network size (its blocks do not depend on it)."""
     outputs = readout[1] if readout[0] == "discrete" else 1
     m = genome.model
-    wiring = sample_wiring(m.nodes, inputs, outputs, m.node_types, rng, topology or genome.topology)
+    nodes = m.nodes if nodes is None else int(nodes)
+    if nodes < inputs + outputs + 1:
+        raise ValueError(f"nodes: needs at least {inputs + outputs + 1} (inputs, outputs and a hidden one)")
+    wiring = sample_wiring(nodes, inputs, outputs, m.node_types, rng, topology or genome.topology)
     return Network(genome, wiring, initial_synapses(wiring, m.msg_dims, rng), readout)
 
 
@@ -61,12 +67,24 @@ def run_lifetime(
     mode: str = "fixed_horizon",
     horizon: Optional[int] = None,
     topology: Optional[dict] = None,
+    nodes: Optional[int] = None,
+    permute_inputs: Optional[int] = None,
+    input_order: Optional[Sequence[int]] = None,
+    extra_inputs: int = 0,
+    extra_input_value: Optional[float] = None,
 ) -> LifetimeResult:
     """Runs one lifetime on a gymnasium environment (an instance, or a name for ``gymnasium.make``).
 
     The horizon defaults to the environment's ``max_episode_steps``. Pass an environment made
     without the TimeLimit wrapper for the reference's fixed-horizon semantics to be exact
     (``gymnasium.make(name, max_episode_steps=None)`` still wraps; the horizon here is what counts).
+
+    Meta-test variants, as ``sfnn eval`` and the API's evaluation take them, alone or combined:
+    ``nodes`` (another network size), ``permute_inputs`` (a seed: input node i reads observation
+    ``order[i]`` of a fixed permutation; NumPy's, so not the order ``sfnn`` draws for the same
+    seed: pass the ``input_order`` an ``sfnn`` result lists to feed exactly that one) and
+    ``extra_inputs`` (input nodes wired like the real ones, reading standard normal noise, fresh
+    each step, or the constant ``extra_input_value``).
     """
     if isinstance(env, str):
         import gymnasium
@@ -81,14 +99,20 @@ def run_lifetime(
             raise ValueError("pass horizon=: the environment has no max_episode_steps")
     rng = np.random.default_rng(seed)
     readout = readout_for(env.action_space)
-    inputs = int(np.prod(env.observation_space.shape))
-    net = make_network(genome, inputs, readout, rng, topology)
+    obs_dim = int(np.prod(env.observation_space.shape))
+    extra_inputs = int(extra_inputs)
+    if extra_inputs < 0:
+        raise ValueError("extra_inputs must not be negative")
+    if extra_input_value is not None and extra_inputs == 0:
+        raise ValueError("extra_input_value is what extra inputs read: give extra_inputs too")
+    feed = _input_feed(obs_dim, permute_inputs, input_order, extra_inputs, extra_input_value, seed)
+    net = make_network(genome, obs_dim + extra_inputs, readout, rng, topology, nodes)
     returns = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         total, ended = 0.0, False
         for _ in range(horizon):
-            action = net.step(obs)
+            action = net.step(obs if feed is None else feed(np.ravel(obs)))
             if readout[0] == "continuous":
                 action = np.array([action], dtype=F32)
             obs, reward, terminated, truncated, _ = env.step(action)
@@ -105,10 +129,40 @@ def run_lifetime(
     return LifetimeResult(returns, weighted, net)
 
 
-def evaluate(path, env: str, lifetimes: int = 1, episodes: int = 8, seed: int = 0, mode="fixed_horizon"):
-    """Evaluates a genome file: one :class:`LifetimeResult` per lifetime (seeds ``seed + k``)."""
+def _input_feed(obs_dim, permute_inputs, input_order, extra_inputs, extra_input_value, seed):
+    """What the input nodes read instead of the observation, or None for the reference. The
+    noise has a stream of its own, so the lifetime's wiring and resets are drawn as without it."""
+    if permute_inputs is None and input_order is None and extra_inputs == 0:
+        return None
+    if input_order is not None:
+        order = np.asarray(input_order, dtype=np.int64)
+        if sorted(order.tolist()) != list(range(obs_dim)):
+            raise ValueError(f"input_order must be a permutation of 0..{obs_dim - 1}")
+    elif permute_inputs is not None:
+        order = np.random.default_rng(int(permute_inputs)).permutation(obs_dim)
+    else:
+        order = np.arange(obs_dim)
+
+    noise = np.random.default_rng([int(seed), 0x5EED])
+
+    def feed(obs):
+        if extra_inputs == 0:
+            return obs[order]
+        if extra_input_value is None:
+            extra = noise.standard_normal(extra_inputs).astype(F32)
+        else:
+            extra = np.full(extra_inputs, extra_input_value, dtype=F32)
+        return np.concatenate([np.asarray(obs, dtype=F32)[order], extra])
+
+    return feed
+
+
+def evaluate(path, env: str, lifetimes: int = 1, episodes: int = 8, seed: int = 0, mode="fixed_horizon", **variant):
+    """Evaluates a genome file: one :class:`LifetimeResult` per lifetime (seeds ``seed + k``).
+    ``variant``: the meta-test keywords of :func:`run_lifetime` (``nodes``, ``permute_inputs``,
+    ``input_order``, ``extra_inputs``, ``extra_input_value``)."""
     genome = load_genome(path)
-    return [run_lifetime(genome, env, episodes, seed + k, mode) for k in range(lifetimes)]
+    return [run_lifetime(genome, env, episodes, seed + k, mode, **variant) for k in range(lifetimes)]
 
 
 @dataclass

@@ -134,6 +134,33 @@ class Lifetimes(unittest.TestCase):
             self.assertTrue(-2.0 <= a[0] <= 2.0)
         self.assertEqual(result.episode_returns, [5.0, 5.0])
 
+    def test_meta_test_variants_change_the_structure_as_stated(self):
+        genome = random_genome()
+        plain = run_lifetime(genome, Countdown(7), episodes=1, horizon=10, seed=4).network
+        self.assertEqual((plain.wiring.nodes, plain.wiring.inputs), (32, 3))
+        wide = run_lifetime(genome, Countdown(7), episodes=1, horizon=10, seed=4, nodes=64).network
+        self.assertEqual((wide.wiring.nodes, wide.wiring.inputs), (64, 3))
+        # A permutation keeps the wiring (same draws) and changes only what the inputs read.
+        permuted = run_lifetime(
+            genome, Countdown(7), episodes=1, horizon=10, seed=4, input_order=[2, 0, 1]
+        ).network
+        np.testing.assert_array_equal(permuted.wiring.adjacency, plain.wiring.adjacency)
+        self.assertFalse(np.array_equal(permuted.y_prev[:3], plain.y_prev[:3]))
+        # Extra inputs are input nodes like the others: no edge ends at one.
+        extra = run_lifetime(
+            genome, Countdown(7), episodes=1, horizon=10, seed=4, extra_inputs=2, extra_input_value=0.5
+        ).network
+        self.assertEqual(extra.wiring.inputs, 5)
+        self.assertFalse(np.any(extra.wiring.adjacency[:, :5]))
+        np.testing.assert_array_equal(extra.y_prev[3], extra.y_prev[4], "two inputs read the same constant")
+        self.assertFalse(np.array_equal(extra.y_prev[2], extra.y_prev[3]))
+        with self.assertRaisesRegex(ValueError, "input_order"):
+            run_lifetime(genome, Countdown(7), episodes=1, horizon=10, input_order=[0, 0, 1])
+        with self.assertRaisesRegex(ValueError, "nodes"):
+            run_lifetime(genome, Countdown(7), episodes=1, horizon=10, nodes=5)
+        with self.assertRaisesRegex(ValueError, "extra_inputs too"):
+            run_lifetime(genome, Countdown(7), episodes=1, horizon=10, extra_input_value=1.0)
+
 
 if __name__ == "__main__":
     unittest.main()

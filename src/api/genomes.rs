@@ -3,6 +3,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
+use super::extract::{Path, Query};
 use super::history::parse_enum;
 use super::jobs::{check_id, created, load_job};
 use super::responses::{Admission, NoSuchJob, Unauthorized};
@@ -13,7 +14,7 @@ use crate::model::{GenomeFile, GenomeFileError, Topology};
 use crate::store::{GenomeKind, GenomeMeta, NewGenome, NewJob};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -301,6 +302,10 @@ pub(super) struct EvaluateRequest {
     /// the topology its uploaded file carried), else the reference's reservoir.
     #[serde(default)]
     topology: Option<Topology>,
+    /// Meta-testing: a network size, a permutation of the observation or extra input nodes
+    /// the genome was not trained with (each alone or combined).
+    #[serde(default)]
+    variant: evaluation::EvaluationVariant,
     /// Higher runs first.
     #[serde(default)]
     #[schema(minimum = -1000, maximum = 1000)]
@@ -344,6 +349,7 @@ async fn evaluate(
         seeds: body.seeds,
         episode_mode: body.episode_mode,
         topology,
+        variant: body.variant,
     };
     let payload = JobPayload::evaluate(spec, &meta.model)?;
     if !(-1000..=1000).contains(&body.priority) {

@@ -4,7 +4,7 @@
 
 use crate::envs;
 use crate::evolution::JobPayload;
-use crate::evolution::evaluation::{EvaluationSpec, evaluate_genome};
+use crate::evolution::evaluation::{EvaluationSpec, EvaluationVariant, evaluate_genome};
 use crate::exec::{self, EpisodeMode, ExecutorChoice, Protocol, trace};
 use crate::limits::FieldError;
 use crate::limits::spec::MAX_EVAL_SEEDS;
@@ -16,9 +16,10 @@ use std::path::PathBuf;
 pub struct EvalArgs {
     /// Genome file (JSON or safetensors, as written by `sfnn run` or the API).
     genome: PathBuf,
-    /// Environment name, e.g. CartPole-v1.
-    #[arg(long)]
-    env: String,
+    /// Environment name, e.g. CartPole-v1; repeat the flag for several (`--trace` takes the
+    /// first).
+    #[arg(long, required = true)]
+    env: Vec<String>,
     /// Episodes per lifetime (network state carried across them).
     #[arg(long, default_value_t = 8)]
     episodes: usize,
@@ -39,6 +40,22 @@ pub struct EvalArgs {
     /// README, "Traces"). At most `limits::trace::MAX_STEPS` steps.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Meta-test: run the genome in networks of N nodes instead of its model's.
+    #[arg(long, value_name = "N")]
+    nodes: Option<usize>,
+    /// Meta-test: feed each observation in a fixed random order drawn from this seed.
+    #[arg(long, value_name = "SEED")]
+    permute_inputs: Option<u64>,
+    /// Meta-test: add K input nodes, wired like the real ones, reading noise (or
+    /// `--extra-input-value`).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    extra_inputs: usize,
+    /// The constant the extra inputs read (default: standard normal noise, fresh every step).
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
+    extra_input_value: Option<f64>,
+    /// Also write the whole result (every lifetime's episode returns, the variant) as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
@@ -60,18 +77,27 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             .chars()
             .take(128)
             .collect(),
-        envs: vec![args.env.clone()],
+        envs: args.env.clone(),
         episodes: args.episodes,
         seeds,
         episode_mode: mode,
         // The wiring of the job that evolved the genome, where its file says.
         topology: genome.topology.unwrap_or_default(),
+        variant: EvaluationVariant {
+            nodes: args.nodes,
+            permute_inputs: args.permute_inputs,
+            extra_inputs: args.extra_inputs,
+            extra_input_value: args.extra_input_value,
+        },
     };
     let invalid = |e: FieldError| {
         let flag = match e.field.as_str() {
-            "envs" | "envs[0]" => "--env",
+            field if field == "envs" || field.starts_with("envs[") => "--env",
             "episodes" => "--episodes",
             "seeds" => "--lifetimes",
+            "variant.nodes" => "--nodes",
+            "variant.extra_inputs" => "--extra-inputs",
+            "variant.extra_input_value" => "--extra-input-value",
             _ => "the genome",
         };
         anyhow!("{flag}: {}", e.message)
@@ -81,43 +107,73 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         unreachable!("an evaluation payload")
     };
     if let Some(path) = &args.trace {
+        if !spec.variant.is_reference() {
+            anyhow::bail!("--trace: traces are of the genome's own structure; drop the variant");
+        }
         write_trace(path, &spec, &genome)?;
     }
     let executor = exec::select(ExecutorChoice::Cpu, args.threads)?;
     let result = evaluate_genome(&spec, genome.model, &genome.values, executor.as_ref())
         .context("evaluating")?;
 
-    println!("seed\tepisode returns\tweighted return\tnormalised score");
-    let env = &result.envs[0];
-    for lifetime in &env.lifetimes {
-        let list: Vec<String> = lifetime
-            .episode_returns
-            .iter()
-            .map(|r| format!("{r}"))
-            .collect();
-        println!(
-            "{}\t{}\t{:.4}\t{:.6}",
-            lifetime.seed,
-            list.join(" "),
-            lifetime.weighted_return,
-            lifetime.score
+    if let Some(path) = &args.json {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &result)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !spec.variant.is_reference() {
+        eprintln!(
+            "variant: {} nodes{}{}",
+            result.nodes,
+            spec.variant
+                .permute_inputs
+                .map_or(String::new(), |s| format!(", inputs permuted (seed {s})")),
+            match (spec.variant.extra_inputs, spec.variant.extra_input_value) {
+                (0, _) => String::new(),
+                (k, Some(x)) => format!(", {k} extra inputs reading {x}"),
+                (k, None) => format!(", {k} extra inputs reading noise"),
+            }
         );
     }
-    let weighted: Vec<f64> = env.lifetimes.iter().map(|l| l.weighted_return).collect();
-    let n = weighted.len() as f64;
-    let std = (weighted
-        .iter()
-        .map(|w| (w - env.mean_weighted_return).powi(2))
-        .sum::<f64>()
-        / n)
-        .sqrt();
-    eprintln!(
-        "{}: weighted return {:.4} ± {std:.4} (mean ± std over {} lifetimes), score {:.6}",
-        env.env,
-        env.mean_weighted_return,
-        weighted.len(),
-        env.mean_score
-    );
+    println!("seed\tepisode returns\tweighted return\tnormalised score\tenv");
+    for env in &result.envs {
+        if let Some(order) = &env.input_order {
+            eprintln!("{}: input node i reads observation {order:?}[i]", env.env);
+        }
+        for lifetime in &env.lifetimes {
+            let list: Vec<String> = lifetime
+                .episode_returns
+                .iter()
+                .map(|r| format!("{r}"))
+                .collect();
+            println!(
+                "{}\t{}\t{:.4}\t{:.6}\t{}",
+                lifetime.seed,
+                list.join(" "),
+                lifetime.weighted_return,
+                lifetime.score,
+                env.env,
+            );
+        }
+    }
+    for env in &result.envs {
+        let weighted: Vec<f64> = env.lifetimes.iter().map(|l| l.weighted_return).collect();
+        let n = weighted.len() as f64;
+        let std = (weighted
+            .iter()
+            .map(|w| (w - env.mean_weighted_return).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        eprintln!(
+            "{}: weighted return {:.4} ± {std:.4} (mean ± std over {} lifetimes), score {:.6}",
+            env.env,
+            env.mean_weighted_return,
+            weighted.len(),
+            env.mean_score
+        );
+    }
     Ok(())
 }
 

@@ -6,7 +6,9 @@ mod node;
 mod output;
 mod plot;
 mod push;
+mod report;
 mod run;
+mod runs;
 mod serve;
 mod worker;
 
@@ -43,6 +45,9 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Upload a finished `sfnn run` folder to a server, where it becomes a job like any other.
     Push(push::PushArgs),
+    /// Draw a study's report (curves per environment, evaluation, meta-test and compute tables)
+    /// from groups of `sfnn run` folders.
+    Report(report::ReportArgs),
 }
 
 fn init_logging(format: &str) {
@@ -65,9 +70,33 @@ fn init_logging(format: &str) {
     }
 }
 
+/// A server's panics (a handler's, a job's) are caught and answered or recorded; each is one
+/// log line with its location and message. The default hook would print a backtrace per panic
+/// under `RUST_BACKTRACE=1`: tens of kilobytes of log per request a client can repeat.
+fn log_panics_in_one_line() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        tracing::error!(target: "sfnn::panic", "thread '{thread}' panicked at {location}: {message}");
+    }));
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
+    if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
+        log_panics_in_one_line();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Worker(args) => worker::worker(args),
@@ -76,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Plot(args) => plot::plot(args),
         Command::Push(args) => push::push(args),
+        Command::Report(args) => report::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! and the checkpoint. Every file that is rewritten is replaced atomically (write, then rename),
 //! so an interrupted run never leaves a torn file behind.
 
+use crate::evolution::compute::JobCompute;
 use crate::evolution::{Checkpoint, GenerationRecord, JobSpec};
 use crate::model::GenomeFile;
 use anyhow::{Context, Result};
@@ -15,11 +16,25 @@ pub struct OutputDir {
 
 const HISTORY_JSONL: &str = "history.jsonl";
 const CHECKPOINT: &str = "checkpoint.json";
+const COMPUTE: &str = "compute.json";
+
+/// `compute.json`: what the run's recorded generations cost and where they ran (the machine
+/// of every run of it: "several" where a resumed run moved).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunCompute {
+    #[serde(flatten)]
+    pub totals: JobCompute,
+    /// Generations recorded.
+    pub generations: u64,
+    pub executor: String,
+    pub device: String,
+}
 
 /// Every file a run writes: where one of them is, a run has been.
-const RUN_FILES: [&str; 10] = [
+const RUN_FILES: [&str; 11] = [
     HISTORY_JSONL,
     CHECKPOINT,
+    COMPUTE,
     "spec.json",
     "history.json",
     "history.csv",
@@ -84,6 +99,18 @@ impl OutputDir {
 
     pub fn write_spec(&self, spec: &JobSpec) -> Result<()> {
         self.write_atomic("spec.json", serde_json::to_string_pretty(spec)?.as_bytes())
+    }
+
+    /// The spec an earlier run in this folder ran with, if it wrote one.
+    pub fn read_spec(&self) -> Result<Option<JobSpec>> {
+        let path = self.path("spec.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = fs::read(&path)?;
+        Ok(Some(
+            JobSpec::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        ))
     }
 
     pub fn read_checkpoint(&self) -> Result<Option<Checkpoint>> {
@@ -152,6 +179,21 @@ impl OutputDir {
             "history.csv",
             crate::evolution::csv::table(records).as_bytes(),
         )
+    }
+
+    pub fn read_compute(&self) -> Result<Option<RunCompute>> {
+        let path = self.path(COMPUTE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path)?;
+        Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+        ))
+    }
+
+    pub fn write_compute(&self, compute: &RunCompute) -> Result<()> {
+        self.write_atomic(COMPUTE, serde_json::to_string_pretty(compute)?.as_bytes())
     }
 
     pub fn write_genome(&self, stem: &str, genome: &GenomeFile) -> Result<()> {

@@ -7,11 +7,10 @@
 //! lines and bands with fixed-layout text, a few hundred lines here, where `plotters` would add
 //! three crates and their build time to every build of a machine that is short of CPU.
 
-use crate::evolution::GenerationRecord;
+use super::runs::RunFolder;
 use anyhow::{Context, Result, anyhow, bail};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -58,7 +57,7 @@ pub fn plot(args: PlotArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" vs ")
     });
-    let svg = render(&title, &groups);
+    let svg = render(&title, &FITNESS_PANELS, &groups);
     std::fs::write(&args.out, svg).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "wrote {} ({} groups, {} runs)",
@@ -77,41 +76,15 @@ struct Run {
 }
 
 fn read_run(dir: &Path) -> Result<Run> {
-    let history = dir.join("history.jsonl");
-    let file = std::fs::File::open(&history).with_context(|| {
-        format!(
-            "{}: not a run folder of `sfnn run` (cannot read history.jsonl)",
-            dir.display()
-        )
-    })?;
-    let mut run = Run {
-        spec: std::fs::read(dir.join("spec.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
-        best_so_far: Vec::new(),
-        mean: Vec::new(),
-    };
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", history.display()))?;
-        let record: GenerationRecord = match serde_json::from_str(&line) {
-            Ok(record) => record,
-            // A torn last line (a run killed mid-write, or still running) ends the history.
-            Err(_) if line.trim_end().ends_with('}') => {
-                bail!(
-                    "{} line {}: not a generation record",
-                    history.display(),
-                    number + 1
-                )
-            }
-            Err(_) => break,
-        };
-        run.best_so_far.push(record.best_so_far);
-        run.mean.push(record.fitness.mean);
+    let folder = RunFolder::read(dir, false)?;
+    if folder.history.is_empty() {
+        bail!("{}: no generation recorded yet", dir.display());
     }
-    if run.best_so_far.is_empty() {
-        bail!("{}: no generation recorded yet", history.display());
-    }
-    Ok(run)
+    Ok(Run {
+        spec: folder.spec,
+        best_so_far: folder.history.iter().map(|r| r.best_so_far).collect(),
+        mean: folder.history.iter().map(|r| r.fitness.mean).collect(),
+    })
 }
 
 /// Groups positional folders by their spec without `seed` (and without the run's own name, so a
@@ -154,7 +127,7 @@ fn groups_by_spec(dirs: &[PathBuf]) -> Result<Vec<Group>> {
 }
 
 /// One curve's summary over a group's runs, per generation.
-struct Band {
+pub(super) struct Band {
     mean: Vec<f64>,
     min: Vec<f64>,
     max: Vec<f64>,
@@ -163,7 +136,7 @@ struct Band {
 impl Band {
     /// Over the generations every run reached (runs of different lengths are cut to the
     /// shortest, so the mean never silently changes its members).
-    fn over(curves: &[&[f64]]) -> Band {
+    pub(super) fn over(curves: &[&[f64]]) -> Band {
         let len = curves.iter().map(|c| c.len()).min().unwrap_or(0);
         let mut band = Band {
             mean: Vec::with_capacity(len),
@@ -193,11 +166,11 @@ impl Band {
     }
 }
 
-struct Group {
-    name: String,
-    runs: usize,
-    best_so_far: Band,
-    mean: Band,
+/// A group's curves: one band per panel, in the panels' order.
+pub(super) struct Group {
+    pub(super) name: String,
+    pub(super) runs: usize,
+    pub(super) bands: Vec<Band>,
 }
 
 impl Group {
@@ -207,11 +180,33 @@ impl Group {
         Ok(Group {
             name,
             runs: runs.len(),
-            best_so_far: Band::over(&best),
-            mean: Band::over(&mean),
+            bands: vec![Band::over(&best), Band::over(&mean)],
         })
     }
 }
+
+/// A panel of the figure: its title and its y axis's label.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Panel<'a> {
+    pub(super) title: &'a str,
+    pub(super) y_label: &'a str,
+    /// Whether the y axis includes 0 whatever the curves reach.
+    pub(super) from_zero: bool,
+}
+
+/// `sfnn plot`'s two panels.
+const FITNESS_PANELS: [Panel; 2] = [
+    Panel {
+        title: "best fitness so far",
+        y_label: "fitness",
+        from_zero: true,
+    },
+    Panel {
+        title: "population mean fitness",
+        y_label: "fitness",
+        from_zero: true,
+    },
+];
 
 // ---- SVG ---------------------------------------------------------------------------------------
 
@@ -229,11 +224,9 @@ const COLOURS: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
 ];
 
-/// Which of a group's curves a panel draws.
-type BandOf = fn(&Group) -> &Band;
-
-fn render(title: &str, groups: &[Group]) -> String {
-    let height = TOP + 2.0 * PANEL_HEIGHT + GAP + 40.0;
+/// Draws one panel per entry of `panels`, stacked, each group's band `i` in panel `i`.
+pub(super) fn render(title: &str, panels: &[Panel], groups: &[Group]) -> String {
+    let height = TOP + panels.len() as f64 * (PANEL_HEIGHT + GAP) - GAP + 40.0;
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -246,13 +239,9 @@ fn render(title: &str, groups: &[Group]) -> String {
         (LEFT + WIDTH - RIGHT) / 2.0,
         escape(title)
     );
-    let panels: [(&str, BandOf); 2] = [
-        ("best fitness so far", |g| &g.best_so_far),
-        ("population mean fitness", |g| &g.mean),
-    ];
-    for (i, (label, band_of)) in panels.iter().enumerate() {
+    for (i, spec) in panels.iter().enumerate() {
         let top = TOP + i as f64 * (PANEL_HEIGHT + GAP);
-        panel(&mut svg, top, label, groups, *band_of);
+        panel(&mut svg, top, spec, groups, i);
     }
     // One legend, right of the top panel: colour, group name, run count.
     for (i, group) in groups.iter().enumerate() {
@@ -285,7 +274,12 @@ fn render(title: &str, groups: &[Group]) -> String {
     svg
 }
 
-fn panel(svg: &mut String, top: f64, label: &str, groups: &[Group], band_of: fn(&Group) -> &Band) {
+fn panel(svg: &mut String, top: f64, spec: &Panel, groups: &[Group], index: usize) {
+    fn band_at(g: &Group, index: usize) -> &Band {
+        &g.bands[index]
+    }
+    let band_of = |g| band_at(g, index);
+    let label = spec.title;
     let (left, right, bottom) = (LEFT, WIDTH - RIGHT, top + PANEL_HEIGHT);
     let generations = groups
         .iter()
@@ -293,16 +287,23 @@ fn panel(svg: &mut String, top: f64, label: &str, groups: &[Group], band_of: fn(
         .max()
         .unwrap_or(1)
         .max(2);
+    // Fitness panels start at 0; a panel of returns spans what its curves reach.
+    let start = if spec.from_zero { 0.0 } else { f64::NAN };
     let y_max = groups
         .iter()
         .flat_map(|g| band_of(g).max.iter().copied())
         .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::max);
+        .fold(start, f64::max);
     let y_min = groups
         .iter()
         .flat_map(|g| band_of(g).min.iter().copied())
         .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::min);
+        .fold(start, f64::min);
+    let (y_min, y_max) = if y_min.is_finite() {
+        (y_min, y_max)
+    } else {
+        (0.0, 1.0)
+    };
     let (y_ticks, y_lo, y_hi) = nice_ticks(y_min, if y_max > y_min { y_max } else { y_min + 1.0 });
     let x_last = (generations - 1) as f64;
     let (x_ticks, _, x_hi) = nice_ticks(0.0, x_last);
@@ -344,11 +345,12 @@ fn panel(svg: &mut String, top: f64, label: &str, groups: &[Group], band_of: fn(
     );
     let _ = writeln!(
         svg,
-        r#"<text x="{}" y="{}" text-anchor="middle" transform="rotate(-90 {} {})">fitness</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle" transform="rotate(-90 {} {})">{}</text>"#,
         left - 46.0,
         (top + bottom) / 2.0,
         left - 46.0,
-        (top + bottom) / 2.0
+        (top + bottom) / 2.0,
+        escape(spec.y_label)
     );
     let _ = writeln!(
         svg,

@@ -1,6 +1,7 @@
 //! `sfnn run <spec.json>`: one job, start to finish, with a progress bar.
 
-use super::output::OutputDir;
+use super::output::{OutputDir, RunCompute};
+use crate::evolution::compute::JobCompute;
 use crate::evolution::{
     Evolution, GenerationRecord, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
 };
@@ -31,6 +32,9 @@ pub struct RunArgs {
     /// Override the spec's generation count.
     #[arg(long)]
     generations: Option<u64>,
+    /// Override the spec's seed (one spec file, several runs of it).
+    #[arg(long)]
+    seed: Option<u64>,
     /// CPU threads (0: one per core).
     #[arg(long, default_value_t = 0, env = "SFNN_THREADS")]
     threads: usize,
@@ -49,6 +53,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut spec = read_spec(&args.spec)?;
     if let Some(g) = args.generations {
         spec.generations = g;
+    }
+    if let Some(seed) = args.seed {
+        spec.seed = seed;
     }
     if !args.resume
         && !args.force
@@ -70,6 +77,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let executor = exec::select(choice, args.threads)?;
 
+    if args.resume
+        && let Some(earlier) = out.read_spec()?
+        && earlier.seed != spec.seed
+    {
+        bail!(
+            "--resume: the run in {} has seed {}, the spec says {}: pass --seed {}",
+            args.out.display(),
+            earlier.seed,
+            spec.seed,
+            earlier.seed
+        );
+    }
     let evolution = match (args.resume, out.read_checkpoint()?) {
         (true, Some(checkpoint)) => Evolution::from_checkpoint(spec.clone(), checkpoint),
         (true, None) => bail!("--resume: no checkpoint in {}", args.out.display()),
@@ -96,6 +115,21 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let history = out.read_history(evolution.generation())?;
     out.reset_history(&history)?;
+    // Where this run's generations are computed, with the machines of the runs before it.
+    let machine = {
+        let mut machines = JobCompute {
+            machine: match (args.resume, out.read_compute()?) {
+                (true, Some(earlier)) => earlier.totals.machine,
+                _ => None,
+            },
+            ..JobCompute::default()
+        };
+        machines.add(&JobCompute {
+            machine: Some(executor.machine()),
+            ..JobCompute::default()
+        });
+        machines.machine
+    };
     out.write_spec(&spec)?;
     eprintln!(
         "{}: {} parameters, {} × {} on {} ({})",
@@ -132,6 +166,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         bar: progress_bar(&spec, evolution.generation(), args.quiet),
         quiet: args.quiet,
         history,
+        machine,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -140,6 +175,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let (_, evolution) = runtime.block_on(drive(evolution, &mut host))?;
     let evolution = evolution.context("the run ended half-way through a generation")?;
     save(&out, &evolution)?;
+    let compute = host.compute();
+    out.write_compute(&compute)?;
     out.write_history_tables(&host.history)?;
     host.bar.finish_and_clear();
     let reason = match evolution.stop_reason() {
@@ -156,7 +193,24 @@ pub fn run(args: RunArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         args.out.display()
     );
+    eprintln!("compute: {}", describe(&compute));
     Ok(())
+}
+
+/// A run's compute in one line.
+fn describe(compute: &RunCompute) -> String {
+    let totals = &compute.totals;
+    format!(
+        "{:.1} CPU s, {:.1} wall s, {:.3} M SFNN (= environment) steps in {} generations on {} \
+         ({}; {})",
+        totals.cpu_seconds,
+        totals.wall_seconds,
+        totals.sfnn_steps as f64 / 1e6,
+        compute.generations,
+        compute.executor,
+        compute.device,
+        totals.machine.as_deref().unwrap_or("machine unknown"),
+    )
 }
 
 /// Reads a spec file through the API's parser; an error names the file and the line and column
@@ -184,6 +238,23 @@ struct FolderRun<'a> {
     bar: ProgressBar,
     quiet: bool,
     history: Vec<GenerationRecord>,
+    /// The machine of this run and those before it (see [`RunCompute`]).
+    machine: Option<String>,
+}
+
+impl FolderRun<'_> {
+    /// What the recorded generations cost so far.
+    fn compute(&self) -> RunCompute {
+        RunCompute {
+            totals: JobCompute {
+                machine: self.machine.clone(),
+                ..JobCompute::of_records(&self.history)
+            },
+            generations: self.history.len() as u64,
+            executor: self.executor.name().to_string(),
+            device: self.executor.device(),
+        }
+    }
 }
 
 impl RunHost for FolderRun<'_> {
@@ -203,11 +274,12 @@ impl RunHost for FolderRun<'_> {
     async fn record(&mut self, evolution: &Evolution, kept: Kept<'_>) -> Result<()> {
         // The folder keeps the best and mean genomes as of the last checkpoint.
         self.out.append_record(kept.record)?;
-        if kept.checkpoint_due {
-            save(self.out, evolution)?;
-        }
         report(&self.bar, kept.record, evolution.spec(), self.quiet);
         self.history.push(kept.record.clone());
+        if kept.checkpoint_due {
+            save(self.out, evolution)?;
+            self.out.write_compute(&self.compute())?;
+        }
         Ok(())
     }
 

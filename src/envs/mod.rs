@@ -59,6 +59,9 @@ pub struct EnvInfo {
     pub return_min: f64,
     /// Episode return mapped to a normalised score of 1.
     pub return_max: f64,
+    /// The return at which gymnasium calls the task solved (its registration's
+    /// `reward_threshold`); `None` where it names none (Pendulum).
+    pub solved_at: Option<f64>,
     /// An upper bound on how many episodes can end within `horizon` steps (the shortest possible
     /// episode bounds it); sizes the pool of auto-reset states the host draws per episode.
     pub max_dones_per_horizon: usize,

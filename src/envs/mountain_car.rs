@@ -21,6 +21,7 @@ pub static INFO: EnvInfo = EnvInfo {
     horizon: 200,
     return_min: -200.0,
     return_max: -110.0,
+    solved_at: Some(-110.0),
     // The velocity changes by at most 0.001 + 0.0025 per step, so after n steps from rest the car
     // has moved at most 0.0035 n (n + 1) / 2; reaching the goal (0.5) from the reset range
     // (p <= -0.4) needs at least 0.9 of that, i.e. n >= 23 steps (in practice far more: the car

@@ -35,6 +35,7 @@ pub static INFO: EnvInfo = EnvInfo {
     horizon: 999,
     return_min: -50.0,
     return_max: 90.0,
+    solved_at: Some(90.0),
     // The velocity changes by at most 0.0015 + 0.0025 per step, so after n steps from rest the car
     // has moved at most 0.004 n (n + 1) / 2; reaching the goal (0.45) from the reset range
     // (p <= -0.4) needs at least 0.85 of that, i.e. n >= 21 steps (in practice ~70 or more).

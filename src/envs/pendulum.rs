@@ -29,6 +29,7 @@ pub static INFO: EnvInfo = EnvInfo {
     horizon: 200,
     return_min: -1600.0,
     return_max: -200.0,
+    solved_at: None,
     // The pendulum never terminates: only the time limit ends an episode.
     max_dones_per_horizon: 1,
     state_dim: 2,

@@ -6,7 +6,7 @@ use super::GenerationRecord;
 /// The header line (with its newline) for a job over `envs`.
 pub fn header(envs: &[String]) -> String {
     let mut out = String::from(
-        "generation,best,mean,worst,std,q25,median,q75,best_so_far,sigma,env_steps,ask_s,evaluate_s,tell_s",
+        "generation,best,mean,worst,std,q25,median,q75,best_so_far,sigma,env_steps,ask_s,evaluate_s,tell_s,cpu_s",
     );
     for e in envs {
         out.push_str(&format!(",{e}_mean_return,{e}_best_return,{e}_mean_score"));
@@ -19,7 +19,7 @@ pub fn header(envs: &[String]) -> String {
 pub fn row(r: &GenerationRecord) -> String {
     let f = &r.fitness;
     let mut out = format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.generation,
         f.best,
         f.mean,
@@ -33,7 +33,8 @@ pub fn row(r: &GenerationRecord) -> String {
         r.env_steps,
         r.timing.ask,
         r.timing.evaluate,
-        r.timing.tell
+        r.timing.tell,
+        r.timing.cpu
     );
     for env in &r.envs {
         out.push_str(&format!(

@@ -1,6 +1,7 @@
 //! Evolution: job specs, lifetime fitness, evolution strategies and the generation loop.
 
 pub mod checkpoint;
+pub mod compute;
 pub mod cost;
 pub mod csv;
 pub mod driver;

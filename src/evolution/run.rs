@@ -8,7 +8,7 @@ use super::fitness::ReturnBounds;
 use super::spec::JobSpec;
 use super::strategies::{EvolutionStrategy, FieldError};
 use crate::envs::EnvInfo;
-use crate::exec::{EvalRequest, ExecError, Executor, Interrupt, Sampler};
+use crate::exec::{EvalRequest, ExecError, Executor, Interrupt, Sampler, cpu_time};
 use crate::model::GenomeLayout;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -124,12 +124,24 @@ pub struct EnvStats {
     pub mean_score: f64,
 }
 
-/// Seconds spent in each phase of a generation.
+/// Seconds spent in each phase of a generation (wall clock), and the CPU seconds the
+/// generation used in all (every thread's own clock: the strategy's ask and tell on the job's
+/// thread plus each executor thread's share of the evaluation).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timing {
     pub ask: f64,
     pub evaluate: f64,
     pub tell: f64,
+    /// CPU seconds, all threads; 0 in records written before it was measured.
+    #[serde(default)]
+    pub cpu: f64,
+}
+
+impl Timing {
+    /// Wall-clock seconds of the generation.
+    pub fn wall(&self) -> f64 {
+        self.ask + self.evaluate + self.tell
+    }
 }
 
 /// What one generation produced.
@@ -290,6 +302,7 @@ impl Evolution {
         interrupt: &Interrupt,
     ) -> Result<GenerationRecord, ExecError> {
         let started = Instant::now();
+        let cpu_started = cpu_time::thread_seconds();
         let generation = self.state.generation;
         let population = self.state.strategy.ask();
         let genomes: Vec<f32> = population.members.iter().map(|&v| v as f32).collect();
@@ -314,7 +327,9 @@ impl Evolution {
             repeats: sampler.repeats,
             lifetimes: &lifetimes,
         };
-        let output = executor.evaluate_interruptible(&request, interrupt)?;
+        let (output, cpu_in_call) =
+            cpu_time::measure(|| executor.evaluate_interruptible(&request, interrupt));
+        let output = output?;
         let per_member = output.returns.len() / members;
         let scores: Vec<_> = output
             .returns
@@ -326,6 +341,10 @@ impl Evolution {
 
         let telemetry = self.state.strategy.tell(&population, &fitness);
         let told = Instant::now();
+        // This thread's time outside the evaluation call (ask, sampling, scoring, tell) plus
+        // the evaluation's own account, which sums its threads (this one included, where the
+        // executor runs work on the caller).
+        let cpu = cpu_time::thread_seconds() - cpu_started - cpu_in_call + output.cpu_seconds;
 
         // The generation's best member; NaN never wins, ties go to the lowest index.
         let champion =
@@ -383,6 +402,7 @@ impl Evolution {
                 ask: (asked - started).as_secs_f64(),
                 evaluate: (evaluated - asked).as_secs_f64(),
                 tell: (told - evaluated).as_secs_f64(),
+                cpu,
             },
         })
     }

@@ -3,7 +3,7 @@
 //! Lifetimes are independent, so they are spread over a rayon pool one lifetime per task; each
 //! writes its own slice of the output, so results do not depend on the number of threads.
 
-use super::{EvalOutput, EvalRequest, ExecError, Executor, Interrupt, lifetime};
+use super::{EvalOutput, EvalRequest, ExecError, Executor, Interrupt, cpu_time, lifetime};
 use crate::model::{GenomeLayout, Params};
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
@@ -50,6 +50,10 @@ impl Executor for CpuExecutor {
         format!("{} ({} threads)", cpu_model(), self.threads())
     }
 
+    fn host_threads(&self) -> usize {
+        self.threads()
+    }
+
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
         self.evaluate_interruptible(request, &Interrupt::new(false))
     }
@@ -81,7 +85,7 @@ impl Executor for CpuExecutor {
         let episodes = request.protocol.episodes;
         let mut returns = vec![0.0; request.lifetimes.len() * episodes];
         let mut digests = vec![0u64; request.lifetimes.len()];
-        let env_steps = self.pool.install(|| {
+        let (env_steps, cpu_seconds) = self.pool.install(|| {
             returns
                 .par_chunks_mut(episodes)
                 .zip(digests.par_iter_mut())
@@ -89,8 +93,9 @@ impl Executor for CpuExecutor {
                 .enumerate()
                 .map(|(index, ((out, digest), input))| {
                     if interrupt.load(Ordering::Relaxed) {
-                        return 0;
+                        return (0, 0.0);
                     }
+                    let cpu_start = cpu_time::thread_seconds();
                     let member = index / per_member;
                     let genome = &request.genomes[member * params_len..(member + 1) * params_len];
                     let params = Params::<f32>::from_flat(&layout, genome);
@@ -104,9 +109,9 @@ impl Executor for CpuExecutor {
                         out,
                     );
                     *digest = run.digest;
-                    run.env_steps
+                    (run.env_steps, cpu_time::thread_seconds() - cpu_start)
                 })
-                .sum::<u64>()
+                .reduce(|| (0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
         });
         if interrupt.load(Ordering::Relaxed) {
             return Err(ExecError::Interrupted);
@@ -115,6 +120,7 @@ impl Executor for CpuExecutor {
             returns,
             env_steps,
             digests,
+            cpu_seconds,
         })
     }
 }

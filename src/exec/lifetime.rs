@@ -100,12 +100,21 @@ pub fn run_lifetime_observed<F: Real, O: StepObserver<F>>(
 
     let mut steps = 0u64;
     let mut digest = Digest::default();
+    // What a meta-test variant feeds the input nodes instead of the observation (see
+    // `InputFeed`); unused by the reference.
+    let mut fed: Vec<F> = Vec::new();
     for (episode, episode_return) in returns.iter_mut().enumerate() {
         let mut obs = env.reset_to(&resets[episode * dim..(episode + 1) * dim]);
         let mut total = 0.0f64;
         let mut ended = false;
         for _ in 0..info.horizon {
-            let decision = net.step(params, obs.as_slice());
+            let decision = match &input.feed {
+                None => net.step(params, obs.as_slice()),
+                Some(feed) => {
+                    feed.feed(obs.as_slice(), steps, &mut fed);
+                    net.step(params, &fed)
+                }
+            };
             let action = match decision {
                 Decision::Discrete(a) => {
                     digest.discrete(a);

@@ -6,6 +6,7 @@
 //! every executor sees identical inputs and is judged by the same arithmetic.
 
 pub mod cpu;
+pub mod cpu_time;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod digest;
@@ -16,7 +17,7 @@ pub mod trace;
 
 pub use cpu::CpuExecutor;
 pub use digest::Digest;
-pub use inputs::{LifetimeInput, Sampler};
+pub use inputs::{ExtraFeed, InputFeed, LifetimeInput, Sampler, StructureVariant};
 pub use lifetime::{LifetimeRun, StepObserver, run_lifetime, run_lifetime_observed};
 
 use crate::envs::EnvInfo;
@@ -68,6 +69,9 @@ pub struct EvalOutput {
     /// One [`Digest`] per lifetime (`[member][repeat][env]`): its actions and final synapse
     /// states, for parity checks between executors.
     pub digests: Vec<u64>,
+    /// CPU seconds the evaluation used, summed over the threads that ran it (for the GPU: the
+    /// host thread's, which packs, launches and waits).
+    pub cpu_seconds: f64,
 }
 
 /// Which executor a job asks for.
@@ -134,6 +138,17 @@ pub trait Executor: Send + Sync {
     /// The device's fp32 peak in GFLOP/s, where the executor knows it (the bench's reference).
     fn peak_gflops(&self) -> Option<f64> {
         None
+    }
+    /// CPU threads the executor computes on (the GPU executor: its one host thread).
+    fn host_threads(&self) -> usize {
+        1
+    }
+    /// The machine, for a compute account: the processor and the threads used
+    /// (`"AMD EPYC 9B45 × 2 threads"`), whatever the device.
+    fn machine(&self) -> String {
+        let threads = self.host_threads();
+        let plural = if threads == 1 { "" } else { "s" };
+        format!("{} × {threads} thread{plural}", cpu::cpu_model())
     }
 }
 

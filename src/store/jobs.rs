@@ -444,25 +444,24 @@ impl Store {
         })
     }
 
-    /// Records which executor and device run the job.
+    /// Records which executor, device and machine run the job, and why there.
     pub async fn set_executor(
         &self,
         id: &str,
         token: &str,
-        executor: &str,
-        device: &str,
-        placement: &str,
+        placement: &RunPlacement<'_>,
     ) -> Result<()> {
         fenced(on_pool!(self, |sql, pool| sql
             .query(
-                "update job set executor = $1, device = $2, placement = $5, updated_at = {now} \
-                 where job_id = $3 and lease_token = $4",
+                "update job set executor = $1, device = $2, placement = $5, machine = $6, \
+                 updated_at = {now} where job_id = $3 and lease_token = $4",
             )
-            .bind(executor)
-            .bind(device)
+            .bind(placement.executor)
+            .bind(placement.device)
             .bind(id)
             .bind(token)
-            .bind(placement)
+            .bind(placement.reason)
+            .bind(placement.machine)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?)

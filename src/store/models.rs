@@ -2,6 +2,7 @@
 
 pub use crate::evolution::JobKind;
 use crate::evolution::JobPayload;
+pub use crate::evolution::compute::JobCompute;
 use crate::model::{ModelConfig, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,22 @@ pub struct Job {
     /// The sweep that queued the job, if one did.
     #[schema(required = true)]
     pub sweep: Option<SweepMembership>,
+    /// What the job's recorded generations cost, summed over every run of it.
+    #[serde(default)]
+    pub compute: JobCompute,
+}
+
+/// Where a claimed job runs (`Store::set_executor`).
+#[derive(Debug, Clone, Copy)]
+pub struct RunPlacement<'a> {
+    /// `cpu` or `cuda`.
+    pub executor: &'a str,
+    /// The device in words (CPU model and threads, GPU name).
+    pub device: &'a str,
+    /// The processor and the threads used, for the compute account.
+    pub machine: &'a str,
+    /// Why on this executor (the spec's `executor` against the worker's).
+    pub reason: &'a str,
 }
 
 /// A job's place in its sweep.
@@ -146,6 +163,8 @@ pub struct Sweep {
     pub jobs: Vec<Job>,
     /// The jobs grouped by variant, in order of first appearance.
     pub variants: Vec<SweepVariant>,
+    /// What all its jobs used.
+    pub compute: JobCompute,
 }
 
 /// The jobs of one variant of a sweep.
@@ -156,6 +175,8 @@ pub struct SweepVariant {
     #[schema(value_type = Object)]
     pub variant: serde_json::Map<String, serde_json::Value>,
     pub job_ids: Vec<String>,
+    /// What the variant's jobs used.
+    pub compute: JobCompute,
 }
 
 /// A sweep in a list: what it is, without its jobs.

@@ -39,6 +39,10 @@ pub(super) struct JobRow {
     sweep_id: Option<String>,
     sweep_values: Option<String>,
     imported: bool,
+    cpu_seconds: f64,
+    wall_seconds: f64,
+    env_steps: i64,
+    machine: Option<String>,
     /// The lower-cased name as the database spells it, where a job list sorts by name.
     #[sqlx(default)]
     sort_name: Option<String>,
@@ -87,6 +91,13 @@ impl JobRow {
             started_at: self.started_at,
             finished_at: self.finished_at,
             imported: self.imported,
+            compute: JobCompute {
+                cpu_seconds: self.cpu_seconds,
+                wall_seconds: self.wall_seconds,
+                env_steps: self.env_steps as u64,
+                sfnn_steps: self.env_steps as u64,
+                machine: self.machine,
+            },
             sweep: match self.sweep_id {
                 Some(id) => {
                     let text = self.sweep_values.unwrap_or_else(|| "{}".into());

@@ -6,12 +6,57 @@ use super::chart::{self, Chart, ChartSeries};
 use super::models::*;
 use super::notice::Notice;
 use super::rows::{PointRow, genome_bytes, parse_json, real};
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
 
 /// Generation records per query of [`Store::history_stream`].
 const HISTORY_BATCH: i64 = 2000;
+
+/// The state of a [`Store::history_stream`].
+struct HistoryExport {
+    store: Store,
+    id: String,
+    /// Records still to deliver; `None` until counted.
+    owed: Option<u64>,
+    delivered: u64,
+    /// The last generation delivered.
+    after: Option<u64>,
+    batch: std::vec::IntoIter<GenerationRecord>,
+}
+
+impl HistoryExport {
+    async fn next(&mut self) -> Option<Result<GenerationRecord>> {
+        let owed = match self.owed {
+            Some(owed) => owed,
+            None => match self.store.history_len(&self.id).await {
+                Ok(count) => *self.owed.insert(count),
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        if owed == 0 {
+            return None;
+        }
+        if self.batch.len() == 0 {
+            let limit = owed.min(HISTORY_BATCH as u64) as i64;
+            match self.store.history_page(&self.id, self.after, limit).await {
+                Ok(records) => self.batch = records.into_iter(),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let Some(record) = self.batch.next() else {
+            return Some(Err(StoreError::Conflict(format!(
+                "the job's history lost records during the export: {} of {} were read",
+                self.delivered,
+                self.delivered + owed
+            ))));
+        };
+        self.owed = Some(owed - 1);
+        self.delivered += 1;
+        self.after = Some(record.generation);
+        Some(Ok(record))
+    }
+}
 
 /// Recent jobs a throughput measurement reads.
 const THROUGHPUT_JOBS: i64 = 5;
@@ -58,6 +103,15 @@ impl Store {
             "delete from generation_env where job_id = $1 and generation >= $2",
             "delete from genome where job_id = $1 \
              and (generation >= $2 or kind in ('final_best', 'final_mean'))",
+            // The compute totals are the sums over the records kept.
+            "update job set \
+             cpu_seconds = coalesce((select sum(cpu_s) from generation g \
+                                     where g.job_id = $1 and g.generation < $2), 0), \
+             wall_seconds = coalesce((select sum(ask_s + evaluate_s + tell_s) from generation g \
+                                      where g.job_id = $1 and g.generation < $2), 0), \
+             env_steps = coalesce((select sum(env_steps) from generation g \
+                                   where g.job_id = $1 and g.generation < $2), 0) \
+             where job_id = $1",
         ] {
             in_tx!(&mut tx, |sql, conn| sql
                 .query(statement)
@@ -139,6 +193,16 @@ impl Store {
         tx.commit().await
     }
 
+    /// How many generation records the job has.
+    pub async fn history_len(&self, id: &str) -> Result<u64> {
+        let count: i64 = on_pool!(self, |sql, pool| sql
+            .query_scalar("select count(*) from generation_record where job_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(count as u64)
+    }
+
     /// Records of generations after `after` (all if `None`), in order, at most `limit` (all if
     /// negative).
     pub async fn history_page(
@@ -160,38 +224,30 @@ impl Store {
         records.iter().map(|text| parse_json(text)).collect()
     }
 
-    /// The whole history as a stream, read in batches, so exporting a long run costs no more
-    /// memory than one batch.
+    /// The whole history as it was when the stream started, read in batches, so exporting a
+    /// long run costs no more memory than one batch. The records are counted first and exactly
+    /// that many are delivered (generations a running job adds meanwhile are left out); if the
+    /// job loses records on the way (deleted, or truncated to its checkpoint after a crash),
+    /// the stream ends with an error instead of looking complete.
     pub fn history_stream(
         &self,
         id: String,
     ) -> impl Stream<Item = Result<GenerationRecord>> + Send + 'static {
-        let store = self.clone();
-        let state = (
-            store,
+        let export = HistoryExport {
+            store: self.clone(),
             id,
-            None::<u64>,
-            Vec::<GenerationRecord>::new().into_iter(),
-            false,
-        );
-        futures_util::stream::unfold(state, |(store, id, after, mut batch, done)| async move {
-            if let Some(record) = batch.next() {
-                let after = Some(record.generation);
-                return Some((Ok(record), (store, id, after, batch, done)));
+            owed: None,
+            delivered: 0,
+            after: None,
+            batch: Vec::new().into_iter(),
+        };
+        futures_util::stream::unfold(export, |mut export| async move {
+            let item = export.next().await?;
+            if item.is_err() {
+                // Nothing follows an error.
+                export.owed = Some(0);
             }
-            if done {
-                return None;
-            }
-            match store.history_page(&id, after, HISTORY_BATCH).await {
-                Ok(records) => {
-                    let last = (records.len() as i64) < HISTORY_BATCH;
-                    let mut batch = records.into_iter();
-                    let record = batch.next()?;
-                    let after = Some(record.generation);
-                    Some((Ok(record), (store, id, after, batch, last)))
-                }
-                Err(e) => Some((Err(e), (store, id, after, Vec::new().into_iter(), true))),
-            }
+            Some((item, export))
         })
     }
 
@@ -353,6 +409,15 @@ async fn upsert_checkpoint(
 }
 
 /// Stores one generation's numbers (the chart's row) and its full record.
+/// A duration as stored: finite and not negative (a clock read backwards counts nothing).
+fn seconds(value: f64) -> f64 {
+    if value.is_finite() {
+        value.max(0.0)
+    } else {
+        0.0
+    }
+}
+
 pub(super) async fn insert_record(
     tx: &mut WriteTx<'_>,
     id: &str,
@@ -362,8 +427,8 @@ pub(super) async fn insert_record(
     in_tx!(tx, |sql, conn| sql
         .query(
             "insert into generation (job_id, generation, best, mean, worst, best_so_far, \
-             improved, ask_s, evaluate_s, tell_s, sigma, env_steps, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {now})",
+             improved, ask_s, evaluate_s, tell_s, sigma, env_steps, cpu_s, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, {now})",
         )
         .bind(id)
         .bind(record.generation as i64)
@@ -377,6 +442,20 @@ pub(super) async fn insert_record(
         .bind(real(record.timing.tell))
         .bind(real(record.sigma))
         .bind(i64::try_from(record.env_steps).unwrap_or(i64::MAX))
+        .bind(seconds(record.timing.cpu))
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    // The job's compute totals move with its records (see `truncate_from`).
+    in_tx!(tx, |sql, conn| sql
+        .query(
+            "update job set cpu_seconds = cpu_seconds + $1, wall_seconds = wall_seconds + $2, \
+             env_steps = env_steps + $3 where job_id = $4",
+        )
+        .bind(seconds(record.timing.cpu))
+        .bind(seconds(record.timing.wall()))
+        .bind(i64::try_from(record.env_steps).unwrap_or(i64::MAX))
+        .bind(id)
         .execute(conn)
         .await
         .map(|done| done.rows_affected()))?;

@@ -89,14 +89,19 @@ impl Store {
         // values give back.
         jobs.sort_by_key(|job| expansion_index(&axes, job));
         let mut variants: Vec<SweepVariant> = Vec::new();
+        let mut compute = JobCompute::default();
         for job in &jobs {
+            compute.add(&job.compute);
             let variant = job
                 .sweep
                 .as_ref()
                 .map(|s| s.variant.clone())
                 .unwrap_or_default();
             match variants.iter_mut().find(|v| v.variant == variant) {
-                Some(group) => group.job_ids.push(job.id.clone()),
+                Some(group) => {
+                    group.job_ids.push(job.id.clone());
+                    group.compute.add(&job.compute);
+                }
                 None => variants.push(SweepVariant {
                     label: if variant.is_empty() {
                         "all".into()
@@ -105,6 +110,7 @@ impl Store {
                     },
                     variant,
                     job_ids: vec![job.id.clone()],
+                    compute: job.compute.clone(),
                 }),
             }
         }
@@ -116,6 +122,7 @@ impl Store {
             created_at: row.created_at,
             jobs,
             variants,
+            compute,
         }))
     }
 

@@ -5,7 +5,7 @@ use super::{Outcome, Worker, WorkerError, blocking};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::evaluate_genome;
 use crate::exec::ExecutorChoice;
-use crate::store::Claim;
+use crate::store::{Claim, RunPlacement};
 
 impl Worker {
     pub(super) async fn evaluate(&self, claim: &Claim) -> Result<Outcome, WorkerError> {
@@ -32,9 +32,12 @@ impl Worker {
             .set_executor(
                 id,
                 token,
-                executor.name(),
-                &executor.device(),
-                &super::placement(ExecutorChoice::Auto, executor.name()),
+                &RunPlacement {
+                    executor: executor.name(),
+                    device: &executor.device(),
+                    machine: &executor.machine(),
+                    reason: &super::placement(ExecutorChoice::Auto, executor.name()),
+                },
             )
             .await?;
         let spec_for_thread = spec.clone();

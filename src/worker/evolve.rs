@@ -10,7 +10,7 @@ use crate::evolution::{
 };
 use crate::exec::{ExecError, Executor, Interrupt};
 use crate::limits::worker::CANCEL_POLL;
-use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, Store};
+use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, RunPlacement, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -49,9 +49,12 @@ impl Worker {
             .set_executor(
                 id,
                 token,
-                executor.name(),
-                &executor.device(),
-                &super::placement(spec.executor, executor.name()),
+                &RunPlacement {
+                    executor: executor.name(),
+                    device: &executor.device(),
+                    machine: &executor.machine(),
+                    reason: &super::placement(spec.executor, executor.name()),
+                },
             )
             .await?;
         let mut host = StoreRun {

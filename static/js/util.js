@@ -80,6 +80,14 @@ export function fmtDuration(seconds) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** A compute account (a job's, a variant's or a sweep's `compute`) in a few words. */
+export function fmtCompute(compute) {
+  if (!compute || !(compute.wall_seconds > 0)) return '—';
+  const steps = compute.sfnn_steps >= 1e9 ? `${(compute.sfnn_steps / 1e9).toFixed(2)} G`
+    : `${(compute.sfnn_steps / 1e6).toFixed(2)} M`;
+  return `${fmtDuration(compute.cpu_seconds)} CPU · ${fmtDuration(compute.wall_seconds)} wall · ${steps} SFNN steps`;
+}
+
 export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
 export function statusBadge(status) {

@@ -218,6 +218,7 @@ impl Executor for CudaExecutor {
     }
 
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
+        let cpu_start = super::cpu_time::thread_seconds();
         let packed = pack::pack(request)?;
         let model = request.model;
         let d = model.msg_dims;
@@ -229,6 +230,7 @@ impl Executor for CudaExecutor {
                 returns: Vec::new(),
                 env_steps: 0,
                 digests: Vec::new(),
+                cpu_seconds: 0.0,
             });
         }
         let kernels = self.kernels(d)?;
@@ -354,6 +356,7 @@ impl Executor for CudaExecutor {
             returns,
             env_steps: steps.iter().sum(),
             digests,
+            cpu_seconds: super::cpu_time::thread_seconds() - cpu_start,
         })
     }
 }

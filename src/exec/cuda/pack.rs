@@ -80,6 +80,11 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
     if request.protocol.episodes == 0 {
         return Err(invalid("at least one episode".into()));
     }
+    if request.lifetimes.iter().any(|l| l.feed.is_some()) {
+        return Err(invalid(
+            "input variants (permuted or extra inputs) run on the CPU executor".into(),
+        ));
+    }
     let env_ids: Vec<i32> = request
         .envs
         .iter()

@@ -3,7 +3,7 @@
 
 import { api, stream, jobUrl, downloadUrl, API, ApiError } from '../api.js';
 import { lineChart, line, stepped, fade, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, importedBadge, envNames, throttle, toast, fitnessNote } from '../util.js';
+import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, importedBadge, envNames, throttle, toast, fitnessNote, fmtCompute } from '../util.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const ENV_METRICS = {
@@ -105,6 +105,7 @@ export function jobView(root, id, { setConnection }) {
     }
     items.push(
       ['Executor', job.executor ? `${job.executor}${job.device ? ` · ${job.device}` : ''}` : '—'],
+      ['Compute', h('span', { id: 'job-compute', title: job.compute?.machine || '', text: fmtCompute(job.compute) })],
       ['Created', fmtDate(job.created_at)],
       ['Run time', started && end ? fmtDuration((end - started) / 1000) : '—'],
     );

@@ -3,7 +3,7 @@
 
 import { api, stream, jobUrl } from '../api.js';
 import { lineChart, line, fade, PALETTE } from '../charts.js';
-import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast, fitnessNote } from '../util.js';
+import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast, fitnessNote, fmtCompute } from '../util.js';
 
 const MAX_POINTS = 600;
 
@@ -72,7 +72,7 @@ export function sweepView(root, id, { setConnection }) {
     h('section', { class: 'card', 'aria-labelledby': 'sw-var-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-var-title', text: 'Variants' })),
       h('table', { class: 'table', id: 'variant-table' },
-        h('thead', {}, h('tr', {}, ['', 'Variant', 'Runs', 'Best so far (mean ± std)', 'Jobs'].map((t) => h('th', { scope: 'col', text: t })))),
+        h('thead', {}, h('tr', {}, ['', 'Variant', 'Runs', 'Best so far (mean ± std)', 'Compute (all runs)', 'Jobs'].map((t) => h('th', { scope: 'col', text: t })))),
         variantsBody)));
 
   /** The variants' curves on one generation grid: per variant [center, low, high]. */
@@ -133,6 +133,7 @@ export function sweepView(root, id, { setConnection }) {
         h('td', {}, h('code', { text: v.label })),
         h('td', { text: String(v.job_ids.length) }),
         h('td', { class: 'num', text: last ? `${fmtNum(last.mean, 4)} ± ${fmtNum(last.std, 3)} (n=${last.n})` : '—' }),
+        h('td', { class: 'num compute', text: fmtCompute(v.compute) }),
         h('td', {}, v.job_ids.map((jid) => {
           const job = sweep.jobs.find((j) => j.id === jid);
           return h('a', { class: 'sweep-member', href: jobUrl(jid), title: job?.name || jid },
@@ -148,7 +149,7 @@ export function sweepView(root, id, { setConnection }) {
       replace(axes, Object.entries(sweep.axes).flatMap(([path, values]) => [
         h('dt', {}, h('code', { text: path })),
         h('dd', { text: values.map((v) => JSON.stringify(v)).join(', ') }),
-      ]));
+      ]), h('dt', { text: 'Compute' }), h('dd', { id: 'sweep-compute', text: fmtCompute(sweep.compute) }));
       await Promise.all(sweep.jobs.map(async (job) => {
         try {
           charts.set(job.id, await api(`/jobs/${job.id}/history/chart?max_points=${MAX_POINTS}`, { signal: controller.signal }));
