@@ -83,8 +83,9 @@ case "${1:-}" in
     binary
     generations=${2:?train GENERATIONS}
     running=0
-    for group in "${GROUPS_[@]}"; do
-      for seed in "${SEEDS[@]}"; do
+    # Seed by seed, both groups side by side, so a study stopped early compares like with like.
+    for seed in "${SEEDS[@]}"; do
+      for group in "${GROUPS_[@]}"; do
         train_one "$group" "$seed" "$generations" &
         running=$((running + 1))
         if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi

@@ -159,12 +159,21 @@ pub mod replay {
     use std::time::Duration;
 
     /// Environment steps of one replay (episodes × horizon): the reference lifetime (8 × 500
-    /// CartPole steps) fits twice; about 100 bytes of JSON a step, so at most about 1 MB.
+    /// CartPole steps) fits twice; about 200 bytes of JSON a step with the heat map (20
+    /// CartPole episodes at N = 32 measured 1.9 MB).
     pub const MAX_STEPS: usize = 10_000;
-    /// Synapse updates of one replay (steps × wired edges): the CPU time it costs. The
-    /// reference lifetime (4,000 steps, about 430 edges at N = 32) needs 1.7 M, a few tens
-    /// of milliseconds; the bound is 12 times that, well under a second of one core.
+    /// Synapse updates of one replay (steps × wired edges), counted at [`REFERENCE_MSG_DIMS`]:
+    /// the CPU time it costs. A synapse's GRU costs about d² multiply-adds, so at `msg_dims`
+    /// d one update counts ⌈d²/16⌉. Measured on the 2-core development machine (release build,
+    /// one blocking thread): the reference lifetime (4,000 CartPole steps, about 430 edges)
+    /// takes 0.05 s, and the heaviest replays the bound lets through (N = 64, 20 episodes; N =
+    /// 128, 5 episodes; N = 256, 1 episode; N = 64 at d = 16, 1 episode) 0.1–0.4 s.
     pub const MAX_SYNAPSE_STEPS: usize = 20_000_000;
+    /// The `msg_dims` at which a synapse update counts once in [`MAX_SYNAPSE_STEPS`].
+    pub const REFERENCE_MSG_DIMS: usize = 4;
+    /// Initial synapse-state values (edges × msg_dims) a replay's trace carries, about 10 bytes
+    /// of JSON each: N = 256 at d = 4 fits (about 130,000), so the answer stays within about 3 MB.
+    pub const MAX_SYNAPSE_STATE_VALUES: usize = 140_000;
     /// Values of the synapse-norm heat map (columns × edges, about 10 bytes of JSON each, so
     /// about 1 MB). When `steps × edges` is larger, a column is kept every `every` steps (at
     /// least one column, whatever the edge count).

@@ -279,6 +279,51 @@ async fn replay_requests_are_validated_field_by_field() {
     );
 }
 
+/// Wide synapses cost more: at d = 16 a synapse update counts 16 times, so the replay that fits
+/// at d = 4 is refused there; a network whose initial states alone would be a huge answer is
+/// refused outright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_synapses_count_by_their_cost_and_huge_states_are_refused() {
+    let s = start(0, None).await;
+    let narrow = upload(
+        &s,
+        ModelConfig {
+            nodes: 64,
+            ..ModelConfig::default()
+        },
+    )
+    .await;
+    let wide = upload(
+        &s,
+        ModelConfig {
+            nodes: 64,
+            msg_dims: 16,
+            ..ModelConfig::default()
+        },
+    )
+    .await;
+    let path = |id: &str| format!("/genomes/{id}/replay?env=CartPole-v1&episodes=6");
+    s.get_json(&path(&narrow)).await;
+    let message = refused(&s, &path(&wide), "episodes").await;
+    assert!(message.contains("16 channels"), "{message}");
+    let huge = upload(
+        &s,
+        ModelConfig {
+            nodes: 256,
+            msg_dims: 16,
+            ..ModelConfig::default()
+        },
+    )
+    .await;
+    let message = refused(
+        &s,
+        &format!("/genomes/{huge}/replay?env=CartPole-v1&episodes=1"),
+        "id",
+    )
+    .await;
+    assert!(message.contains("too large to replay"), "{message}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_networks_are_bounded_by_synapse_updates_and_heat_map_values() {
     let s = start(0, None).await;

@@ -25,7 +25,10 @@ use crate::envs::{self, EnvInfo};
 use crate::evolution::JobPayload;
 use crate::exec::trace::{self, SynapseNorms, Trace};
 use crate::exec::{EpisodeMode, Protocol};
-use crate::limits::replay::{MAX_NORM_VALUES, MAX_STEPS, MAX_SYNAPSE_STEPS, RETRY_AFTER};
+use crate::limits::replay::{
+    MAX_NORM_VALUES, MAX_STEPS, MAX_SYNAPSE_STATE_VALUES, MAX_SYNAPSE_STEPS, REFERENCE_MSG_DIMS,
+    RETRY_AFTER,
+};
 use crate::limits::spec::MAX_EPISODES;
 use crate::model::{ModelConfig, Topology, Wiring};
 use crate::store::GenomeMeta;
@@ -305,18 +308,33 @@ fn run(
     } = request;
     let input = trace::evaluation_lifetime(model, topology, info, protocol, seed);
     let edges = input.wiring.edges.len();
+    let d = model.msg_dims;
+    if edges.saturating_mul(d) > MAX_SYNAPSE_STATE_VALUES {
+        return Err(ApiError::invalid(
+            "id",
+            format!(
+                "this genome's networks are too large to replay: {edges} synapses × {d} state \
+                 channels is over {MAX_SYNAPSE_STATE_VALUES} values"
+            ),
+        ));
+    }
     let steps = protocol.episodes * info.horizon; // at most MAX_STEPS, checked
+    // A synapse's GRU costs about d² multiply-adds: at d it counts as ⌈d²/16⌉ updates.
+    let weight = (d * d)
+        .div_ceil(REFERENCE_MSG_DIMS * REFERENCE_MSG_DIMS)
+        .max(1);
     if steps
         .checked_mul(edges)
+        .and_then(|updates| updates.checked_mul(weight))
         .is_none_or(|work| work > MAX_SYNAPSE_STEPS)
     {
-        let most = MAX_SYNAPSE_STEPS / (edges * info.horizon).max(1);
+        let most = MAX_SYNAPSE_STEPS / (edges * info.horizon * weight).max(1);
         return Err(ApiError::invalid(
             "episodes",
             format!(
-                "this lifetime's network has {edges} synapses, and a replay runs at most \
-                 {MAX_SYNAPSE_STEPS} synapse updates (steps × synapses): at most {most} \
-                 episodes of {}",
+                "this lifetime's network has {edges} synapses of {d} channels, and a replay \
+                 runs at most {MAX_SYNAPSE_STEPS} synapse updates (steps × synapses × \
+                 ⌈d²/16⌉): at most {most} episodes of {}",
                 info.name
             ),
         ));

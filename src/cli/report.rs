@@ -207,7 +207,10 @@ fn setup(groups: &[Group]) -> Vec<Block> {
             .map(|f| f.get(key).unwrap_or(&missing))
             .collect();
         if values.iter().all(|v| *v == values[0]) {
-            shared.push(format!("`{key}` = `{}`", values[0]));
+            // Options left unset say nothing the reader needs.
+            if values[0] != "null" {
+                shared.push(format!("`{key}` = `{}`", values[0]));
+            }
         } else {
             let mut row = vec![format!("`{key}`")];
             row.extend(values.iter().map(|v| format!("`{v}`")));
@@ -614,7 +617,12 @@ fn compute_row(
         group.to_string(),
         run.to_string(),
         generations.to_string(),
-        format!("{:.0}", c.cpu_seconds),
+        // Records from before CPU time was measured hold 0: say so rather than print 0 s.
+        if c.cpu_seconds > 0.0 {
+            format!("{:.0}", c.cpu_seconds)
+        } else {
+            "not measured".into()
+        },
         format!("{:.0}", c.wall_seconds),
         format!("{:.3} G", c.sfnn_steps as f64 / 1e9),
         executor.to_string(),
@@ -662,7 +670,7 @@ impl Document {
                 }
                 Block::Figure { file, caption, .. } => {
                     let path = prefix.join(file);
-                    let _ = writeln!(out, "![{caption}]({})\n", path.display());
+                    let _ = writeln!(out, "![{file}]({})\n", path.display());
                     let _ = writeln!(out, "{caption}\n");
                 }
             }
