@@ -176,6 +176,8 @@ try {
   }
   await page.locator('.badge.status-succeeded').first().waitFor({ timeout: 20000 });
   check((await page.locator('#best-fitness').textContent()) !== '—', 'the best fitness is shown');
+  await page.waitForFunction(() => /CPU/.test(document.querySelector('#job-compute')?.textContent || ''), null, { timeout: 10000 })
+    .catch(async () => check(false, `the job's compute is shown (${await page.locator('#job-compute').textContent()})`));
 
   // ---- genomes: download one as JSON --------------------------------------------------------
   step('download a genome');
@@ -392,6 +394,10 @@ try {
   // The bands fill in as the four runs finish (the worker runs them after the job above).
   await page.waitForFunction(() => Number(document.querySelector('[data-chart="sweep-best"]')?.dataset.points) > 0, null, { timeout: 60000 });
   await page.locator('#sweep-spread').selectOption('range');
+  // Raw returns per environment, and what each variant and the sweep cost.
+  await page.locator('[data-chart="sweep-env-CartPole-v1"] canvas').waitFor();
+  await page.waitForFunction(() => /CPU/.test(document.querySelector('#sweep-compute')?.textContent || ''), null, { timeout: 60000 });
+  check(await page.locator('#variant-table td.compute').count() === 2, 'each variant shows its compute');
   await page.screenshot({ path: join(artifacts, 'sweep.png'), fullPage: true });
   // Two of its jobs side by side: the compare page lists exactly the fields that differ.
   const sweepJobs = (await (await page.request.get(`${url}/api/v1/sweeps/${sweepId}`)).json()).jobs;

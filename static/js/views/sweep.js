@@ -43,12 +43,18 @@ export function sweepView(root, id, { setConnection }) {
   let bsfChart = null;
   let meanChart = null;
   let chartKey = null;
+  // Per environment, in the sweep spec's order: the population mean weighted return (raw).
+  let envNames = [];
+  const envCharts = new Map(); // env -> chart
 
   const title = h('h1', { text: 'Sweep' });
   const axes = h('dl', { class: 'facts', id: 'sweep-axes' });
   const variantsBody = h('tbody');
   const bsfHolder = h('div', { class: 'chart', dataset: { chart: 'sweep-best' } });
   const meanHolder = h('div', { class: 'chart', dataset: { chart: 'sweep-mean' } });
+  const envsCard = h('section', { class: 'card', 'aria-labelledby': 'sw-envs-title', id: 'sweep-envs', hidden: true },
+    h('div', { class: 'card-head' }, h('h2', { id: 'sw-envs-title', text: 'Returns per environment, per variant' })),
+    h('p', { class: 'muted small', text: 'The population mean weighted return Σ w_k R_k in each environment\'s own units (bucket maxima), averaged over a variant\'s seeds with the band chosen above.' }));
   const spreadSelect = h('select', { id: 'sweep-spread', 'aria-label': 'Spread over runs' },
     h('option', { value: 'std', text: 'mean ± std' }),
     h('option', { value: 'range', text: 'mean, min–max' }));
@@ -69,6 +75,7 @@ export function sweepView(root, id, { setConnection }) {
     h('section', { class: 'card chart-card', 'aria-labelledby': 'sw-mean-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-mean-title', text: 'Population mean fitness, per variant' })),
       meanHolder),
+    envsCard,
     h('section', { class: 'card', 'aria-labelledby': 'sw-var-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-var-title', text: 'Variants' })),
       h('table', { class: 'table', id: 'variant-table' },
@@ -84,7 +91,11 @@ export function sweepView(root, id, { setConnection }) {
       const members = v.job_ids.map((j) => charts.get(j)).filter(Boolean);
       const bsf = grid.map((g) => stats(members.map((c) => stepAt(c.best_so_far.generation, c.best_so_far.value, g, c.generations))));
       const mean = grid.map((g) => stats(members.map((c) => stepAt(c.generation, c.mean_max, g, c.generations))));
-      return { bsf, mean };
+      const envs = envNames.map((name) => grid.map((g) => stats(members.map((c) => {
+        const curves = c.envs?.find((e) => e.env === name);
+        return curves ? stepAt(c.generation, curves.mean_return_max, g, c.generations) : null;
+      }))));
+      return { bsf, mean, envs };
     });
     return { grid, columns };
   }
@@ -98,7 +109,7 @@ export function sweepView(root, id, { setConnection }) {
   }
 
   function rebuildCharts() {
-    const key = `${sweep.variants.map((v) => v.label).join('|')}`;
+    const key = `${sweep.variants.map((v) => v.label).join('|')}#${envNames.join('|')}`;
     if (key === chartKey && bsfChart) return;
     chartKey = key;
     bsfChart?.destroy();
@@ -116,6 +127,15 @@ export function sweepView(root, id, { setConnection }) {
     });
     bsfChart = lineChart(bsfHolder, { yLabel: 'fitness', height: 300, series, bands });
     meanChart = lineChart(meanHolder, { yLabel: 'fitness', height: 260, series, bands });
+    for (const chart of envCharts.values()) chart.destroy();
+    envCharts.clear();
+    for (const holder of envsCard.querySelectorAll('.env-panel')) holder.remove();
+    envsCard.hidden = envNames.length === 0;
+    for (const name of envNames) {
+      const holder = h('div', { class: 'chart', dataset: { chart: `sweep-env-${name}` } });
+      envsCard.append(h('div', { class: 'env-panel' }, h('h3', { class: 'small', text: name }), holder));
+      envCharts.set(name, lineChart(holder, { yLabel: 'return', height: 220, series, bands }));
+    }
   }
 
   function draw() {
@@ -125,6 +145,9 @@ export function sweepView(root, id, { setConnection }) {
     const flat = (which) => [grid, ...bandColumns(grid, columns.map((c) => c[which])).flat()];
     bsfChart.setData(flat('bsf'));
     meanChart.setData(flat('mean'));
+    envNames.forEach((name, e) => {
+      envCharts.get(name)?.setData([grid, ...bandColumns(grid, columns.map((c) => c.envs[e])).flat()]);
+    });
     bsfHolder.dataset.points = String(grid.length);
     replace(variantsBody, sweep.variants.map((v, i) => {
       const last = columns[i].bsf.filter(Boolean).at(-1);
@@ -150,9 +173,10 @@ export function sweepView(root, id, { setConnection }) {
         h('dt', {}, h('code', { text: path })),
         h('dd', { text: values.map((v) => JSON.stringify(v)).join(', ') }),
       ]), h('dt', { text: 'Compute' }), h('dd', { id: 'sweep-compute', text: fmtCompute(sweep.compute) }));
+      envNames = (sweep.spec?.envs || []).map((e) => (typeof e === 'string' ? e : e.name));
       await Promise.all(sweep.jobs.map(async (job) => {
         try {
-          charts.set(job.id, await api(`/jobs/${job.id}/history/chart?max_points=${MAX_POINTS}`, { signal: controller.signal }));
+          charts.set(job.id, await api(`/jobs/${job.id}/history/chart?max_points=${MAX_POINTS}&series=envs`, { signal: controller.signal }));
         } catch (e) {
           if (e.name !== 'AbortError') toast(`Could not load job ${job.id.slice(0, 8)}: ${e.message}`, 'error');
         }
@@ -179,6 +203,7 @@ export function sweepView(root, id, { setConnection }) {
     reloadSoon.cancel();
     bsfChart?.destroy();
     meanChart?.destroy();
+    for (const chart of envCharts.values()) chart.destroy();
   };
 }
 
