@@ -231,8 +231,9 @@ fn setup(groups: &[Group]) -> Vec<Block> {
                         .map_or("?".into(), |s| s.to_string())
                 })
                 .collect();
+            let plural = if g.runs.len() == 1 { "" } else { "s" };
             format!(
-                "**{}**: {} runs (seeds {})",
+                "**{}**: {} run{plural} (seed{plural} {})",
                 g.name,
                 g.runs.len(),
                 seeds.join(", ")
