@@ -10,10 +10,11 @@
 //! The evolved fixture genomes (tests/fixtures/evolved) add lifetimes that leave every
 //! environment's floor, compared digest by digest.
 //!
-//! Needs a GPU: prints SKIP without one, unless `REQUIRE_CUDA=1` (scripts/gpu-check.sh).
-#![cfg(feature = "cuda")]
+//! Needs a GPU: without one each test is reported ignored, with the reason; with
+//! `REQUIRE_CUDA=1` (scripts/gpu-check.sh) it fails instead.
 
 mod evolved;
+mod prereq;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,23 +27,50 @@ use sfnn::exec::{
 use sfnn::model::{GenomeLayout, ModelConfig, Network, Params, Topology};
 use std::sync::OnceLock;
 
-fn gpu() -> Option<&'static CudaExecutor> {
-    static GPU: OnceLock<Option<CudaExecutor>> = OnceLock::new();
-    GPU.get_or_init(|| match CudaExecutor::new(0) {
-        Ok(executor) => {
-            println!("GPU: {}", executor.device());
-            Some(executor)
-        }
-        Err(e) => {
-            assert!(
-                std::env::var("REQUIRE_CUDA").as_deref() != Ok("1"),
-                "REQUIRE_CUDA=1 but {e}"
-            );
-            eprintln!("SKIP: {e}");
-            None
-        }
+fn main() {
+    prereq::main(
+        prereq::Needs {
+            require_var: "REQUIRE_CUDA",
+            check: || gpu_executor().map(|_| ()),
+        },
+        vec![
+            (
+                "random_genomes_at_several_scales_every_environment_both_modes",
+                random_genomes_at_several_scales_every_environment_both_modes,
+            ),
+            ("the_paper_configuration", the_paper_configuration),
+            ("other_model_sizes", other_model_sizes),
+            (
+                "a_long_lifetime_with_exploding_synapses_matches_the_cpu",
+                a_long_lifetime_with_exploding_synapses_matches_the_cpu,
+            ),
+            (
+                "invalid_requests_are_errors_not_crashes",
+                invalid_requests_are_errors_not_crashes,
+            ),
+            (
+                "evolved_genomes_in_every_environment_both_modes",
+                evolved_genomes_in_every_environment_both_modes,
+            ),
+        ],
+    )
+}
+
+/// The GPU, opened once for all tests, or why there is none.
+fn gpu_executor() -> Result<&'static CudaExecutor, String> {
+    static GPU: OnceLock<Result<CudaExecutor, String>> = OnceLock::new();
+    GPU.get_or_init(|| {
+        CudaExecutor::new(0)
+            .inspect(|executor| println!("GPU: {}", executor.device()))
+            .map_err(|e| format!("no GPU to compare with: {e}"))
     })
     .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// The GPU, which [`prereq::main`] checked before the test began.
+fn gpu() -> &'static CudaExecutor {
+    gpu_executor().expect("checked before the test ran")
 }
 
 fn genomes(model: &ModelConfig, members: usize, sigma: f32, seed: u64) -> Vec<f32> {
@@ -144,9 +172,8 @@ fn assert_request_parity(gpu: &CudaExecutor, what: &str, request: &EvalRequest) 
     );
 }
 
-#[test]
 fn random_genomes_at_several_scales_every_environment_both_modes() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     let model = ModelConfig::default();
     let all: Vec<&'static EnvInfo> = envs::all().to_vec();
     for (k, sigma) in [0.01f32, 0.1, 1.0, 10.0].into_iter().enumerate() {
@@ -168,9 +195,8 @@ fn random_genomes_at_several_scales_every_environment_both_modes() {
     }
 }
 
-#[test]
 fn the_paper_configuration() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     let model = ModelConfig::default();
     let envs = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
         .map(|n| envs::info(n).unwrap())
@@ -193,9 +219,8 @@ fn the_paper_configuration() {
     );
 }
 
-#[test]
 fn other_model_sizes() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     let all: Vec<&'static EnvInfo> = envs::all().to_vec();
     for (nodes, msg_dims, node_types) in [(16, 2, 2), (48, 8, 5), (20, 1, 1)] {
         let model = ModelConfig {
@@ -239,9 +264,8 @@ fn explode(model: &ModelConfig, genome: &mut [f32], lambda: f32) {
 
 /// A long lifetime (8 fixed-horizon episodes) in which the synapse states overflow at different
 /// times for different members; checked on the CPU first, so the test really covers that regime.
-#[test]
 fn a_long_lifetime_with_exploding_synapses_matches_the_cpu() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     let model = ModelConfig::default();
     let layout = GenomeLayout::new(model);
     let mut genomes = genomes(&model, 4, 3.0, 99);
@@ -300,9 +324,8 @@ fn a_long_lifetime_with_exploding_synapses_matches_the_cpu() {
     );
 }
 
-#[test]
 fn invalid_requests_are_errors_not_crashes() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     let model = ModelConfig::default();
     let envs = [envs::info("CartPole-v1").unwrap()];
     let request = EvalRequest {
@@ -322,9 +345,8 @@ fn invalid_requests_are_errors_not_crashes() {
 /// The evolved fixture genomes (tests/fixtures/evolved), each in its environment, in both
 /// episode modes: lifetimes that leave the floor (tests/evolved_fixtures.rs checks that on the
 /// CPU), compared lifetime by lifetime.
-#[test]
 fn evolved_genomes_in_every_environment_both_modes() {
-    let Some(gpu) = gpu() else { return };
+    let gpu = gpu();
     for fixture in evolved::all() {
         fixture.for_each_request(|mode, request| {
             assert_request_parity(

@@ -1,9 +1,11 @@
 //! The dashboard end to end: a real `sfnn serve` driven by headless Chromium through
 //! `tests/e2e/dashboard.mjs` (Node with playwright-core, Debian's /usr/bin/chromium).
 //!
-//! Without Chromium, Node or `tests/e2e/node_modules` the test prints SKIP and passes, unless
-//! `REQUIRE_BROWSER=1` is set (CI sets it), in which case it fails. Screenshots, the downloaded
+//! Without Chromium, Node or `tests/e2e/node_modules` the test is reported ignored, with what is
+//! missing; with `REQUIRE_BROWSER=1` (CI sets it) it fails instead. Screenshots, the downloaded
 //! genome and the server log go to `target/e2e/`.
+
+mod prereq;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,22 @@ fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+fn main() {
+    prereq::main(
+        prereq::Needs {
+            require_var: "REQUIRE_BROWSER",
+            check: || match missing_prerequisites() {
+                missing if missing.is_empty() => Ok(()),
+                missing => Err(format!("missing {}", missing.join(", "))),
+            },
+        },
+        vec![(
+            "the_dashboard_runs_a_job_end_to_end_in_headless_chromium",
+            the_dashboard_runs_a_job_end_to_end_in_headless_chromium,
+        )],
+    )
 }
 
 /// What is missing to run the browser test, if anything.
@@ -100,18 +118,7 @@ fn start_server(dir: &Path, log: &Path) -> (KillOnDrop, String) {
     (child, url)
 }
 
-#[test]
 fn the_dashboard_runs_a_job_end_to_end_in_headless_chromium() {
-    let missing = missing_prerequisites();
-    if !missing.is_empty() {
-        let list = missing.join(", ");
-        if std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("REQUIRE_BROWSER=1 but the browser test cannot run; missing: {list}");
-        }
-        println!("SKIP the dashboard browser test; missing: {list}");
-        return;
-    }
-
     let artifacts = artifact_dir();
     std::fs::create_dir_all(&artifacts).unwrap();
     let dir = tempfile::tempdir().unwrap();

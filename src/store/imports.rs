@@ -10,7 +10,7 @@ use super::backend::{in_tx, on_pool};
 use super::models::*;
 use super::notice::Notice;
 use super::rows::JobRow;
-use super::runs::{insert_genome, insert_record};
+use super::runs::{compute_of, insert_genome, insert_record};
 use super::{Result, Store, StoreError};
 use crate::evolution::GenerationRecord;
 
@@ -65,11 +65,13 @@ impl Store {
             .rev()
             .map(|r| r.best_so_far)
             .find(|b| b.is_finite());
+        let (cpu, wall, steps) = compute_of(records);
         let mut tx = self.begin().await?;
         let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
             .query_as(
                 "update job set generation = $1, best_fitness = coalesce($2, best_fitness), \
-                   updated_at = {now} \
+                   updated_at = {now}, cpu_seconds = cpu_seconds + $5, \
+                   wall_seconds = wall_seconds + $6, env_steps = env_steps + $7 \
                  where job_id = $3 and imported and status = 'running' and generation = $4 \
                  returning *",
             )
@@ -77,6 +79,9 @@ impl Store {
             .bind(best)
             .bind(id)
             .bind(first.generation as i64)
+            .bind(cpu)
+            .bind(wall)
+            .bind(steps)
             .fetch_optional(conn)
             .await)?;
         let job = row.ok_or_else(moved_on)?.decode()?;

@@ -138,15 +138,21 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let best_so_far = record.best_so_far.is_finite().then_some(record.best_so_far);
+        let (cpu, wall, steps) = compute_of(std::slice::from_ref(record));
         let rows = in_tx!(&mut tx, |sql, conn| sql
             .query(
-                "update job set generation = $1, best_fitness = $2, updated_at = {now} \
+                "update job set generation = $1, best_fitness = $2, updated_at = {now}, \
+                   cpu_seconds = cpu_seconds + $5, wall_seconds = wall_seconds + $6, \
+                   env_steps = env_steps + $7 \
                  where job_id = $3 and lease_token = $4 and status = 'running'",
             )
             .bind(record.generation as i64 + 1)
             .bind(best_so_far)
             .bind(id)
             .bind(token)
+            .bind(cpu)
+            .bind(wall)
+            .bind(steps)
             .execute(conn)
             .await
             .map(|done| done.rows_affected()))?;
@@ -418,6 +424,21 @@ fn seconds(value: f64) -> f64 {
     }
 }
 
+/// What `records` add to their job's compute totals (CPU s, wall s, steps), as the job row's
+/// update binds them: every write of records moves the totals with them, in the same
+/// statement that moves the job's progress (see `truncate_from` for the way back).
+pub(super) fn compute_of(records: &[GenerationRecord]) -> (f64, f64, i64) {
+    records
+        .iter()
+        .fold((0.0, 0.0, 0i64), |(cpu, wall, steps), r| {
+            (
+                cpu + seconds(r.timing.cpu),
+                wall + seconds(r.timing.wall()),
+                steps.saturating_add(i64::try_from(r.env_steps).unwrap_or(i64::MAX)),
+            )
+        })
+}
+
 pub(super) async fn insert_record(
     tx: &mut WriteTx<'_>,
     id: &str,
@@ -443,19 +464,6 @@ pub(super) async fn insert_record(
         .bind(real(record.sigma))
         .bind(i64::try_from(record.env_steps).unwrap_or(i64::MAX))
         .bind(seconds(record.timing.cpu))
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected()))?;
-    // The job's compute totals move with its records (see `truncate_from`).
-    in_tx!(tx, |sql, conn| sql
-        .query(
-            "update job set cpu_seconds = cpu_seconds + $1, wall_seconds = wall_seconds + $2, \
-             env_steps = env_steps + $3 where job_id = $4",
-        )
-        .bind(seconds(record.timing.cpu))
-        .bind(seconds(record.timing.wall()))
-        .bind(i64::try_from(record.env_steps).unwrap_or(i64::MAX))
-        .bind(id)
         .execute(conn)
         .await
         .map(|done| done.rows_affected()))?;
