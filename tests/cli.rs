@@ -173,6 +173,75 @@ fn eval_prints_one_line_per_lifetime() {
     }
 }
 
+/// The command: a genome on Acrobot in 64-node networks, its observation permuted and
+/// two extra inputs added, with the variant in the JSON result; bad values name their flag.
+#[test]
+fn eval_takes_meta_test_variants_and_names_the_flag_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let genome = GenomeFile::new(
+        sfnn::model::ModelConfig::default(),
+        (0..565).map(|i| ((i % 5) as f32 - 2.0) * 0.1).collect(),
+        None,
+    );
+    let path = dir.path().join("g.safetensors");
+    std::fs::write(&path, genome.to_safetensors()).unwrap();
+    let json = dir.path().join("result.json");
+    let output = sfnn()
+        .args(["eval", path.to_str().unwrap(), "--env", "Acrobot-v1"])
+        .args([
+            "--nodes",
+            "64",
+            "--permute-inputs",
+            "7",
+            "--extra-inputs",
+            "2",
+        ])
+        .args(["--episodes", "1", "--lifetimes", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(result["nodes"], 64);
+    assert_eq!(result["variant"]["permute_inputs"], 7);
+    assert_eq!(result["variant"]["extra_inputs"], 2);
+    assert_eq!(result["envs"][0]["lifetimes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        result["envs"][0]["input_order"].as_array().unwrap().len(),
+        6
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("64 nodes") && stderr.contains("2 extra inputs"),
+        "{stderr}"
+    );
+
+    for (flags, flag) in [
+        (vec!["--nodes", "9"], "--nodes"),
+        (vec!["--nodes", "300"], "--nodes"),
+        (vec!["--extra-inputs", "17"], "--extra-inputs"),
+        (vec!["--extra-input-value", "1"], "--extra-input-value"),
+        (
+            vec!["--extra-inputs", "1", "--extra-input-value", "-5000"],
+            "--extra-input-value",
+        ),
+    ] {
+        let output = sfnn()
+            .args(["eval", path.to_str().unwrap(), "--env", "Acrobot-v1"])
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{flags:?}: {stderr}");
+    }
+}
+
 #[test]
 fn a_bad_spec_fails_with_the_field_named() {
     let dir = tempfile::tempdir().unwrap();
