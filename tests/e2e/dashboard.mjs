@@ -398,6 +398,15 @@ try {
   await page.locator('[data-chart="sweep-env-CartPole-v1"] canvas').waitFor();
   await page.waitForFunction(() => /CPU/.test(document.querySelector('#sweep-compute')?.textContent || ''), null, { timeout: 60000 });
   check(await page.locator('#variant-table td.compute').count() === 2, 'each variant shows its compute');
+  // The final evaluation: the page queues one evaluation per finished run's final mean genome and
+  // pools their lifetimes per variant, with the share that reaches CartPole's threshold.
+  await page.waitForFunction(() => document.querySelector('#sweep-evaluate') && !document.querySelector('#sweep-evaluate').disabled, null, { timeout: 60000 });
+  await page.locator('#sweep-evaluate').click();
+  await page.locator('#evaluation-table tr[data-variant] td[data-env="CartPole-v1"]').first().waitFor({ timeout: 90000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('#evaluation-table tr[data-variant] td:nth-child(3)')].every((td) => td.textContent === '2 of 2'), null, { timeout: 90000 })
+    .catch(() => check(false, 'every run of both variants is evaluated'));
+  const evalCell = await page.locator('#evaluation-table tr[data-variant] td[data-env="CartPole-v1"]').first().textContent();
+  check(/ ± .*\/128 solved$/.test(evalCell), `the evaluation pools two runs' 64 lifetimes with the solved share (${evalCell})`);
   await page.screenshot({ path: join(artifacts, 'sweep.png'), fullPage: true });
   // Two of its jobs side by side: the compare page lists exactly the fields that differ.
   const sweepJobs = (await (await page.request.get(`${url}/api/v1/sweeps/${sweepId}`)).json()).jobs;

@@ -6,6 +6,10 @@ import { lineChart, line, fade, PALETTE } from '../charts.js';
 import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast, fitnessNote, fmtCompute } from '../util.js';
 
 const MAX_POINTS = 600;
+/** The final evaluation's wirings: how many, and the first seed (far from any training seed's
+ * lifetime streams, as scripts/three-env-study.sh and docs/results.md use). */
+const EVAL_LIFETIMES = 64;
+const EVAL_SEED = 100000;
 
 export function sweepsView(root) {
   const controller = new AbortController();
@@ -63,6 +67,18 @@ export function sweepView(root, id, { setConnection }) {
     draw();
   });
 
+  // The final evaluation: each finished run's final mean genome on fresh wirings, pooled per
+  // variant, from the evaluation jobs that ran it (queued from here or from the API).
+  const evalBody = h('tbody');
+  const evalHead = h('thead');
+  const evalButton = h('button', { type: 'button', class: 'btn', id: 'sweep-evaluate', text: `Evaluate final genomes (${EVAL_LIFETIMES} wirings)` });
+  evalButton.addEventListener('click', () => evaluateFinals());
+  const evalCard = h('section', { class: 'card', 'aria-labelledby': 'sw-eval-title', id: 'sweep-evaluation' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'sw-eval-title', text: 'Final evaluation, per variant' }), evalButton),
+    h('p', { class: 'muted small', text: `Each finished run's final strategy-mean genome on ${EVAL_LIFETIMES} fresh wirings per environment (seeds ${EVAL_SEED} on, never used in training), with the training lifetime: the weighted return Σ w_k R_k of every lifetime, mean ± std over a variant's runs, and how many reach the environment's solved threshold (gymnasium's).` }),
+    h('table', { class: 'table', id: 'evaluation-table' }, evalHead, evalBody));
+  let thresholds = new Map(); // env -> solved_at
+
   replace(root,
     h('div', { class: 'page-head' }, title),
     h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', { text: 'Axes' })), axes),
@@ -76,6 +92,7 @@ export function sweepView(root, id, { setConnection }) {
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-mean-title', text: 'Population mean fitness, per variant' })),
       meanHolder),
     envsCard,
+    evalCard,
     h('section', { class: 'card', 'aria-labelledby': 'sw-var-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-var-title', text: 'Variants' })),
       h('table', { class: 'table', id: 'variant-table' },
@@ -165,6 +182,103 @@ export function sweepView(root, id, { setConnection }) {
     }));
   }
 
+  /** Each finished job's final mean genome id, by job id. */
+  async function finalGenomes() {
+    const finished = sweep.jobs.filter((j) => j.status === 'succeeded');
+    const found = new Map();
+    await Promise.all(finished.map(async (job) => {
+      const genomes = await api(`/jobs/${job.id}/genomes`, { signal: controller.signal });
+      const final = genomes.find((g) => g.kind === 'final_mean');
+      if (final) found.set(job.id, final.id);
+    }));
+    return found;
+  }
+
+  /** The finished evaluation jobs of the genomes in `ids` that are final evaluations (the
+   * genome's own structure, the seeds above), newest first. */
+  async function evaluationsOf(ids) {
+    const found = [];
+    let cursor = null;
+    for (let page = 0; page < 20; page++) {
+      const q = new URLSearchParams({ kind: 'evaluate', limit: '200' });
+      if (cursor) q.set('cursor', cursor);
+      const result = await api(`/jobs?${q}`, { signal: controller.signal });
+      for (const job of result.jobs) {
+        const spec = job.spec || {};
+        const plain = !spec.variant || Object.values(spec.variant).every((v) => v === null || v === 0);
+        if (ids.has(spec.genome_id) && plain && spec.seeds?.[0] === EVAL_SEED) found.push(job);
+      }
+      cursor = result.next_cursor;
+      if (!cursor) break;
+    }
+    return found;
+  }
+
+  async function drawEvaluation() {
+    const finals = await finalGenomes();
+    const genomeIds = new Set(finals.values());
+    const evaluations = await evaluationsOf(genomeIds);
+    // One evaluation per genome: the newest finished one.
+    const byGenome = new Map();
+    for (const job of evaluations) {
+      if (job.status === 'succeeded' && !byGenome.has(job.spec.genome_id)) byGenome.set(job.spec.genome_id, job);
+    }
+    const pending = evaluations.filter((j) => j.status === 'queued' || j.status === 'running').length;
+    evalButton.disabled = finals.size === 0 || [...genomeIds].every((g) => byGenome.has(g) || evaluations.some((j) => j.spec.genome_id === g && j.status !== 'failed' && j.status !== 'cancelled'));
+    const results = new Map(); // genome id -> result
+    await Promise.all([...byGenome.values()].map(async (job) => {
+      results.set(job.spec.genome_id, await api(`/jobs/${job.id}/evaluation`, { signal: controller.signal }));
+    }));
+    const names = envNames;
+    replace(evalHead, h('tr', {}, ['', 'Variant', 'Runs evaluated', ...names].map((t) => h('th', { scope: 'col', text: t }))));
+    if (!results.size) {
+      replace(evalBody, h('tr', {}, h('td', { colspan: 3 + names.length, class: 'muted', text: pending ? `${pending} evaluations queued or running…` : 'No final evaluation yet.' })));
+      return;
+    }
+    replace(evalBody, sweep.variants.map((v, i) => {
+      const runs = v.job_ids.map((j) => results.get(finals.get(j))).filter(Boolean);
+      const cells = names.map((name) => {
+        const returns = runs.flatMap((r) => r.envs.find((e) => e.env === name)?.lifetimes.map((l) => l.weighted_return) || []);
+        if (!returns.length) return h('td', { text: '—' });
+        const s = stats(returns);
+        const threshold = thresholds.get(name);
+        const solved = threshold === null || threshold === undefined ? '' : ` · ${returns.filter((r) => r >= threshold).length}/${returns.length} solved`;
+        return h('td', { class: 'num', dataset: { env: name }, text: `${fmtNum(s.mean, 4)} ± ${fmtNum(s.std, 3)}${solved}` });
+      });
+      return h('tr', { dataset: { variant: v.label } },
+        h('td', {}, h('span', { class: `swatch swatch-${i % 8}`, 'aria-hidden': 'true' })),
+        h('td', {}, h('code', { text: v.label })),
+        h('td', { text: `${runs.length} of ${v.job_ids.length}` }),
+        ...cells);
+    }));
+  }
+
+  async function evaluateFinals() {
+    evalButton.disabled = true;
+    try {
+      const finals = await finalGenomes();
+      const evaluations = await evaluationsOf(new Set(finals.values()));
+      const covered = new Set(evaluations.filter((j) => j.status !== 'failed' && j.status !== 'cancelled').map((j) => j.spec.genome_id));
+      const seeds = Array.from({ length: EVAL_LIFETIMES }, (_, k) => EVAL_SEED + k);
+      let queued = 0;
+      for (const [jobId, genomeId] of finals) {
+        if (covered.has(genomeId)) continue;
+        const job = sweep.jobs.find((j) => j.id === jobId);
+        await api(`/genomes/${genomeId}/evaluate`, {
+          method: 'POST',
+          body: { envs: envNames, episodes: job?.spec?.lifetime?.episodes ?? 8, seeds, episode_mode: job?.spec?.lifetime?.episode_mode ?? 'fixed_horizon' },
+          signal: controller.signal,
+        });
+        queued += 1;
+      }
+      toast(queued ? `Queued ${queued} evaluations` : 'Every final genome is evaluated already');
+      await drawEvaluation();
+    } catch (e) {
+      if (e.name !== 'AbortError') toast(`Could not queue the evaluations: ${e.message}`, 'error');
+      evalButton.disabled = false;
+    }
+  }
+
   async function load() {
     try {
       sweep = await api(`/sweeps/${id}`, { signal: controller.signal });
@@ -182,6 +296,14 @@ export function sweepView(root, id, { setConnection }) {
         }
       }));
       draw();
+      try {
+        if (!thresholds.size) {
+          thresholds = new Map((await api('/envs', { signal: controller.signal })).map((e) => [e.name, e.solved_at]));
+        }
+        await drawEvaluation();
+      } catch (e) {
+        if (e.name !== 'AbortError') toast(`Could not load the final evaluation: ${e.message}`, 'error');
+      }
     } catch (e) {
       if (e.name === 'AbortError') return;
       replace(root, h('section', { class: 'card empty' }, h('h1', { text: 'Sweep not found' }),
@@ -192,7 +314,8 @@ export function sweepView(root, id, { setConnection }) {
   const reloadSoon = throttle(() => load(), 3000);
   const events = stream('/events', {
     progress: (p) => { if (sweep?.jobs.some((j) => j.id === p.job_id)) reloadSoon(); },
-    job: (job) => { if (job.sweep?.id === id) reloadSoon(); },
+    // Evaluation jobs belong to no sweep; any of them may be one of this sweep's finals.
+    job: (job) => { if (job.sweep?.id === id || job.kind === 'evaluate') reloadSoon(); },
     resync: () => reloadSoon(),
   }, setConnection);
   load();
