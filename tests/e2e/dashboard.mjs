@@ -407,6 +407,12 @@ try {
     .catch(() => check(false, 'every run of both variants is evaluated'));
   const evalCell = await page.locator('#evaluation-table tr[data-variant] td[data-env="CartPole-v1"]').first().textContent();
   check(/ ± .*\/128 solved$/.test(evalCell), `the evaluation pools two runs' 64 lifetimes with the solved share (${evalCell})`);
+  // The meta-tests: other structures and the environments the sweep never trained on.
+  await page.waitForFunction(() => !document.querySelector('#sweep-meta-test')?.disabled, null, { timeout: 30000 });
+  await page.locator('#sweep-meta-test').click();
+  await page.locator('#meta-table tr[data-test="nodes-64"][data-env="CartPole-v1"]').waitFor({ timeout: 120000 });
+  await page.locator('#meta-table tr[data-test="untrained"][data-env="Acrobot-v1"]').waitFor({ timeout: 120000 });
+  check(!(await page.locator('#meta-table tr[data-test="untrained"][data-env="CartPole-v1"]').count()), 'untrained environments exclude the trained one');
   await page.screenshot({ path: join(artifacts, 'sweep.png'), fullPage: true });
   // Two of its jobs side by side: the compare page lists exactly the fields that differ.
   const sweepJobs = (await (await page.request.get(`${url}/api/v1/sweeps/${sweepId}`)).json()).jobs;

@@ -10,6 +10,16 @@ const MAX_POINTS = 600;
  * lifetime streams, as scripts/three-env-study.sh and docs/results.md use). */
 const EVAL_LIFETIMES = 64;
 const EVAL_SEED = 100000;
+/** The meta-tests a sweep's page queues beside the final evaluation: the same genomes on
+ * structures they never saw (as scripts/three-env-study.sh runs them), and `untrained` on the
+ * environments the sweep did not train on. */
+const META_TESTS = [
+  { key: 'nodes-16', label: 'N = 16', variant: { nodes: 16 } },
+  { key: 'nodes-64', label: 'N = 64', variant: { nodes: 64 } },
+  { key: 'permuted', label: 'inputs permuted (seed 7)', variant: { permute_inputs: 7 } },
+  { key: 'extra-inputs', label: '2 extra inputs of noise', variant: { extra_inputs: 2 } },
+  { key: 'untrained', label: 'environments never trained on', variant: {}, untrained: true },
+];
 
 export function sweepsView(root) {
   const controller = new AbortController();
@@ -78,6 +88,14 @@ export function sweepView(root, id, { setConnection }) {
     h('p', { class: 'muted small', text: `Each finished run's final strategy-mean genome on ${EVAL_LIFETIMES} fresh wirings per environment (seeds ${EVAL_SEED} on, never used in training), with the training lifetime: the weighted return Σ w_k R_k of every lifetime, mean ± std over a variant's runs, and how many reach the environment's solved threshold (gymnasium's).` }),
     h('table', { class: 'table', id: 'evaluation-table' }, evalHead, evalBody));
   let thresholds = new Map(); // env -> solved_at
+  const metaBody = h('tbody');
+  const metaHead = h('thead');
+  const metaButton = h('button', { type: 'button', class: 'btn', id: 'sweep-meta-test', text: 'Queue meta-tests' });
+  metaButton.addEventListener('click', () => queueEvaluations(META_TESTS));
+  const metaCard = h('section', { class: 'card', 'aria-labelledby': 'sw-meta-title', id: 'sweep-meta' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'sw-meta-title', text: 'Meta-test, per variant' }), metaButton),
+    h('p', { class: 'muted small', text: `The same final genomes on structures they never saw (other network sizes, a permuted observation, extra inputs of noise) and on the environments the sweep did not train on, ${EVAL_LIFETIMES} wirings each: mean ± std of the weighted return over a variant's runs.` }),
+    h('table', { class: 'table', id: 'meta-table' }, metaHead, metaBody));
 
   replace(root,
     h('div', { class: 'page-head' }, title),
@@ -93,6 +111,7 @@ export function sweepView(root, id, { setConnection }) {
       meanHolder),
     envsCard,
     evalCard,
+    metaCard,
     h('section', { class: 'card', 'aria-labelledby': 'sw-var-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sw-var-title', text: 'Variants' })),
       h('table', { class: 'table', id: 'variant-table' },
@@ -205,8 +224,7 @@ export function sweepView(root, id, { setConnection }) {
       const result = await api(`/jobs?${q}`, { signal: controller.signal });
       for (const job of result.jobs) {
         const spec = job.spec || {};
-        const plain = !spec.variant || Object.values(spec.variant).every((v) => v === null || v === 0);
-        if (ids.has(spec.genome_id) && plain && spec.seeds?.[0] === EVAL_SEED) found.push(job);
+        if (ids.has(spec.genome_id) && spec.seeds?.[0] === EVAL_SEED) found.push(job);
       }
       cursor = result.next_cursor;
       if (!cursor) break;
@@ -217,12 +235,14 @@ export function sweepView(root, id, { setConnection }) {
   async function drawEvaluation() {
     const finals = await finalGenomes();
     const genomeIds = new Set(finals.values());
-    const evaluations = await evaluationsOf(genomeIds);
+    const all = await evaluationsOf(genomeIds);
+    const evaluations = all.filter((j) => testOf(j.spec) === 'final');
     // One evaluation per genome: the newest finished one.
     const byGenome = new Map();
     for (const job of evaluations) {
       if (job.status === 'succeeded' && !byGenome.has(job.spec.genome_id)) byGenome.set(job.spec.genome_id, job);
     }
+    await drawMetaTests(finals, all);
     const pending = evaluations.filter((j) => j.status === 'queued' || j.status === 'running').length;
     evalButton.disabled = finals.size === 0 || [...genomeIds].every((g) => byGenome.has(g) || evaluations.some((j) => j.spec.genome_id === g && j.status !== 'failed' && j.status !== 'cancelled'));
     const results = new Map(); // genome id -> result
@@ -253,29 +273,85 @@ export function sweepView(root, id, { setConnection }) {
     }));
   }
 
-  async function evaluateFinals() {
+  /** Which test an evaluation spec is: 'final', a META_TESTS key, or null. */
+  function testOf(spec) {
+    const variant = Object.fromEntries(Object.entries(spec.variant || {}).filter(([, v]) => v !== null && v !== 0));
+    const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+    const sameEnvs = (list) => list.length === spec.envs.length && list.every((e) => spec.envs.includes(e));
+    if (!Object.keys(variant).length && sameEnvs(envNames)) return 'final';
+    const test = META_TESTS.find((t) => same(t.variant, variant) && sameEnvs(t.untrained ? untrainedEnvs() : envNames));
+    return test ? test.key : null;
+  }
+
+  function untrainedEnvs() {
+    return [...thresholds.keys()].filter((e) => !envNames.includes(e));
+  }
+
+  async function drawMetaTests(finals, all) {
+    const done = new Map(); // `${test}|${genome}` -> job
+    for (const job of all) {
+      const key = `${testOf(job.spec)}|${job.spec.genome_id}`;
+      if (job.status === 'succeeded' && !done.has(key)) done.set(key, job);
+    }
+    const results = new Map();
+    await Promise.all([...done.entries()].filter(([k]) => !k.startsWith('final|')).map(async ([key, job]) => {
+      results.set(key, await api(`/jobs/${job.id}/evaluation`, { signal: controller.signal }));
+    }));
+    replace(metaHead, h('tr', {}, ['Meta-test', 'Environment', ...sweep.variants.map((v) => v.label)].map((t) => h('th', { scope: 'col', text: t }))));
+    const rows = [];
+    for (const test of META_TESTS) {
+      for (const env of test.untrained ? untrainedEnvs() : envNames) {
+        const cells = sweep.variants.map((v) => {
+          const returns = v.job_ids.flatMap((j) => results.get(`${test.key}|${finals.get(j)}`)?.envs.find((e) => e.env === env)?.lifetimes.map((l) => l.weighted_return) || []);
+          if (!returns.length) return h('td', { text: '—' });
+          const st = stats(returns);
+          return h('td', { class: 'num', text: `${fmtNum(st.mean, 4)} ± ${fmtNum(st.std, 3)} (n=${returns.length})` });
+        });
+        if (cells.some((c) => c.textContent !== '—')) rows.push(h('tr', { dataset: { test: test.key, env } }, h('td', { text: test.label }), h('td', { text: env }), ...cells));
+      }
+    }
+    replace(metaBody, rows.length ? rows : h('tr', {}, h('td', { colspan: 2 + sweep.variants.length, class: 'muted', text: 'No meta-test yet.' })));
+    metaButton.disabled = finals.size === 0;
+  }
+
+  function evaluateFinals() {
+    return queueEvaluations([{ key: 'final', variant: {} }]);
+  }
+
+  /** Queues each of `tests` for every finished run's final genome that lacks it. */
+  async function queueEvaluations(tests) {
     evalButton.disabled = true;
+    metaButton.disabled = true;
     try {
       const finals = await finalGenomes();
-      const evaluations = await evaluationsOf(new Set(finals.values()));
-      const covered = new Set(evaluations.filter((j) => j.status !== 'failed' && j.status !== 'cancelled').map((j) => j.spec.genome_id));
+      const all = await evaluationsOf(new Set(finals.values()));
+      const covered = new Set(all.filter((j) => j.status !== 'failed' && j.status !== 'cancelled').map((j) => `${testOf(j.spec)}|${j.spec.genome_id}`));
       const seeds = Array.from({ length: EVAL_LIFETIMES }, (_, k) => EVAL_SEED + k);
       let queued = 0;
-      for (const [jobId, genomeId] of finals) {
-        if (covered.has(genomeId)) continue;
-        const job = sweep.jobs.find((j) => j.id === jobId);
-        await api(`/genomes/${genomeId}/evaluate`, {
-          method: 'POST',
-          body: { envs: envNames, episodes: job?.spec?.lifetime?.episodes ?? 8, seeds, episode_mode: job?.spec?.lifetime?.episode_mode ?? 'fixed_horizon' },
-          signal: controller.signal,
-        });
-        queued += 1;
+      for (const test of tests) {
+        for (const [jobId, genomeId] of finals) {
+          if (covered.has(`${test.key}|${genomeId}`)) continue;
+          const job = sweep.jobs.find((j) => j.id === jobId);
+          await api(`/genomes/${genomeId}/evaluate`, {
+            method: 'POST',
+            body: {
+              envs: test.untrained ? untrainedEnvs() : envNames,
+              episodes: job?.spec?.lifetime?.episodes ?? 8,
+              seeds,
+              episode_mode: job?.spec?.lifetime?.episode_mode ?? 'fixed_horizon',
+              variant: test.variant,
+            },
+            signal: controller.signal,
+          });
+          queued += 1;
+        }
       }
-      toast(queued ? `Queued ${queued} evaluations` : 'Every final genome is evaluated already');
+      toast(queued ? `Queued ${queued} evaluations` : 'Every one is queued or done already');
       await drawEvaluation();
     } catch (e) {
       if (e.name !== 'AbortError') toast(`Could not queue the evaluations: ${e.message}`, 'error');
       evalButton.disabled = false;
+      metaButton.disabled = false;
     }
   }
 
