@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 STUDY=docs/results/three-env
 RUNS=$STUDY/runs
 GROUPS_=(types3 types1)
-SEEDS=(1 2 3)
+read -ra SEEDS <<<"${STUDY_SEEDS:-1 2 3}" # STUDY_SEEDS="3": one seed only
 JOBS=${JOBS:-2}
 EVAL_SEED=100000 # far from the training seeds' lifetime streams
 LIFETIMES=64
@@ -120,6 +120,11 @@ save_genome(Genome.from_flat(values.astype(np.float32)), '$dir/genome.safetensor
   report)
     binary
     list() { local g=$1 s out=""; for s in "${SEEDS[@]}"; do out+="$RUNS/$g/seed$s,"; done; echo "${out%,}"; }
+    P=$STUDY/protocol
+    "$BIN" report --title "Protocol study: three environments, seed 1" \
+      --group "cma32 mean=$P/cma32-e4-mean" --group "sep64 mean=$P/sep64-e4-mean" \
+      --group "sep64 product=$P/sep64-e4-product" \
+      --out "$P" --into docs/results.md --section three-env-protocol
     "$BIN" report --title "One genome, three environments: three node types against one" \
       --group "3 types=$(list types3)" --group "1 type=$(list types1)" \
       --baseline "random genome=$(list random)" \
