@@ -202,15 +202,23 @@ export function sweepView(root, id, { setConnection }) {
   }
 
   /** Each finished job's final mean genome id, by job id. */
+  // A finished job's final genome and a finished evaluation's result never change: fetched once,
+  // not on every reload (the page reloads every few seconds while jobs progress).
+  const finalGenomeOf = new Map(); // job id -> genome id
+  const resultOf = new Map(); // evaluation job id -> result
+  async function evaluationResult(job) {
+    if (!resultOf.has(job.id)) resultOf.set(job.id, await api(`/jobs/${job.id}/evaluation`, { signal: controller.signal }));
+    return resultOf.get(job.id);
+  }
+
   async function finalGenomes() {
-    const finished = sweep.jobs.filter((j) => j.status === 'succeeded');
-    const found = new Map();
+    const finished = sweep.jobs.filter((j) => j.status === 'succeeded' && !finalGenomeOf.has(j.id));
     await Promise.all(finished.map(async (job) => {
       const genomes = await api(`/jobs/${job.id}/genomes`, { signal: controller.signal });
       const final = genomes.find((g) => g.kind === 'final_mean');
-      if (final) found.set(job.id, final.id);
+      if (final) finalGenomeOf.set(job.id, final.id);
     }));
-    return found;
+    return new Map(sweep.jobs.filter((j) => finalGenomeOf.has(j.id)).map((j) => [j.id, finalGenomeOf.get(j.id)]));
   }
 
   /** The finished evaluation jobs of the genomes in `ids` that are final evaluations (the
@@ -247,7 +255,7 @@ export function sweepView(root, id, { setConnection }) {
     evalButton.disabled = finals.size === 0 || [...genomeIds].every((g) => byGenome.has(g) || evaluations.some((j) => j.spec.genome_id === g && j.status !== 'failed' && j.status !== 'cancelled'));
     const results = new Map(); // genome id -> result
     await Promise.all([...byGenome.values()].map(async (job) => {
-      results.set(job.spec.genome_id, await api(`/jobs/${job.id}/evaluation`, { signal: controller.signal }));
+      results.set(job.spec.genome_id, await evaluationResult(job));
     }));
     const names = envNames;
     replace(evalHead, h('tr', {}, ['', 'Variant', 'Runs evaluated', ...names].map((t) => h('th', { scope: 'col', text: t }))));
@@ -295,7 +303,7 @@ export function sweepView(root, id, { setConnection }) {
     }
     const results = new Map();
     await Promise.all([...done.entries()].filter(([k]) => !k.startsWith('final|')).map(async ([key, job]) => {
-      results.set(key, await api(`/jobs/${job.id}/evaluation`, { signal: controller.signal }));
+      results.set(key, await evaluationResult(job));
     }));
     replace(metaHead, h('tr', {}, ['Meta-test', 'Environment', ...sweep.variants.map((v) => v.label)].map((t) => h('th', { scope: 'col', text: t }))));
     const rows = [];
