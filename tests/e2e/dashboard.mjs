@@ -400,6 +400,8 @@ try {
   check(await page.locator('#variant-table td.compute').count() === 2, 'each variant shows its compute');
   // The final evaluation: the page queues one evaluation per finished run's final mean genome and
   // pools their lifetimes per variant, with the share that reaches CartPole's threshold.
+  // Every run finished first: the button queues the final genomes that exist when it is clicked.
+  await page.waitForFunction(() => document.querySelectorAll('#variant-table a.sweep-member .status-succeeded').length === 4, null, { timeout: 90000 });
   await page.waitForFunction(() => document.querySelector('#sweep-evaluate') && !document.querySelector('#sweep-evaluate').disabled, null, { timeout: 60000 });
   await page.locator('#sweep-evaluate').click();
   await page.locator('#evaluation-table tr[data-variant] td[data-env="CartPole-v1"]').first().waitFor({ timeout: 90000 });
