@@ -1,13 +1,13 @@
-//! Live events: what workers and the API publish and SSE clients follow.
+//! Live events: what SSE clients follow, as the store announces it.
 //!
-//! Within one process a broadcast channel carries them. When the store is shared by many
-//! processes (PostgreSQL), events travel through the database instead: publishing sends a
-//! `NOTIFY`, and every process's [`relay`] turns the notifications back into events for its
-//! own subscribers, its own publications included, so each event arrives exactly once
-//! whichever process published it. What travels is a [`Notice`], the store's one notification
-//! type.
+//! The store is the one publisher: every write that changes a job or records a generation
+//! announces a [`Notice`] in its own transaction (see [`crate::store`]). [`EventHub::follow`]
+//! listens to those notices, on SQLite in-process and on PostgreSQL through the database (so
+//! writes by any process reach every server), turns each into an [`Event`] and broadcasts it
+//! to this process's subscribers. Nothing else publishes.
 
 use crate::evolution::GenerationRecord;
+use crate::limits::events::RING;
 use crate::store::{Job, Notice, Store, StoreError};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -23,64 +23,64 @@ pub enum Event {
         job_id: String,
         record: Box<GenerationRecord>,
     },
-    /// A job changed status (or was created or deleted; `job` is then its last state).
+    /// A job was created, changed or deleted (`job` is then its last state).
     Job { job: Box<Job> },
-    /// Events were lost (the database connection dropped); subscribers should re-read the
-    /// store.
+    /// Events were lost (a lagging listener, a dropped database connection); subscribers
+    /// should re-read the store.
     Missed,
 }
 
-/// A broadcast channel of [`Event`]s. Slow subscribers lag and are told so (they resynchronise
-/// from the store); publishers never wait on subscribers.
+/// The store's events for this process's subscribers. Slow subscribers lag and are told so
+/// (they resynchronise from the store); the store never waits on them.
 #[derive(Debug, Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Event>,
-    /// Set when events go through the store to every process.
-    shared: Option<Store>,
 }
 
 impl EventHub {
-    /// A hub for one process.
-    pub fn new(capacity: usize) -> Self {
-        EventHub {
-            sender: broadcast::channel(capacity).0,
-            shared: None,
-        }
-    }
-
-    /// A hub for `store`: in-process on SQLite; through the database on PostgreSQL, where
-    /// [`relay`] must run for local subscribers to hear anything.
-    pub fn for_store(store: &Store) -> Self {
-        EventHub {
-            shared: store
-                .shares_events_across_processes()
-                .then(|| store.clone()),
-            ..EventHub::default()
-        }
-    }
-
-    /// Whether events go through the store (and need a [`relay`]).
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
-    pub async fn publish(&self, event: Event) {
-        let Some(store) = &self.shared else {
-            // No subscribers is fine.
-            let _ = self.sender.send(event);
-            return;
+    /// Follows `store`'s notices until `shutdown`. Listening has begun when this returns, so
+    /// no write committed afterwards is missed.
+    pub async fn follow(
+        store: &Store,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> crate::store::Result<(EventHub, JoinHandle<()>)> {
+        let mut notices = store.listen().await?;
+        let hub = EventHub {
+            sender: broadcast::channel(RING).0,
         };
-        let notice = match event {
-            // The record's own transaction announced it, to every process.
-            Event::Generation { .. } | Event::Missed => return,
-            Event::Job { job } => Notice::Job {
-                job_id: job.id.clone(),
-                job: Some(job),
-            },
-        };
-        if let Err(e) = store.announce(&notice).await {
-            tracing::warn!("announcing a job event failed: {e}");
-        }
+        let sender = hub.sender.clone();
+        let store = store.clone();
+        let relay = tokio::spawn(async move {
+            loop {
+                let notice = tokio::select! {
+                    item = notices.next() => match item {
+                        Some(Ok(notice)) => notice,
+                        Some(Err(StoreError::EventsMissed)) => {
+                            tracing::warn!("the event listener fell behind or reconnected; \
+                                            some events were missed");
+                            let _ = sender.send(Event::Missed);
+                            continue;
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!("event listener: {e}");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            continue;
+                        }
+                        None => return,
+                    },
+                    () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => return,
+                };
+                match resolve(&store, notice).await {
+                    // No subscribers is fine.
+                    Ok(Some(event)) => {
+                        let _ = sender.send(event);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("relaying an event: {e}"),
+                }
+            }
+        });
+        Ok((hub, relay))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -88,61 +88,20 @@ impl EventHub {
     }
 }
 
-impl Default for EventHub {
-    fn default() -> Self {
-        EventHub::new(1024)
-    }
-}
-
-/// Delivers the store's notifications to `hub`'s subscribers until `shutdown`; `None` when the
-/// hub is in-process. Listening has begun when this returns, so nothing published afterwards
-/// is missed.
-pub async fn relay(
-    hub: &EventHub,
-    mut shutdown: watch::Receiver<bool>,
-) -> crate::store::Result<Option<JoinHandle<()>>> {
-    let Some(store) = hub.shared.clone() else {
-        return Ok(None);
-    };
-    let Some(mut notices) = store.listen().await? else {
-        return Ok(None);
-    };
-    let sender = hub.sender.clone();
-    Ok(Some(tokio::spawn(async move {
-        loop {
-            let payload = tokio::select! {
-                item = notices.next() => match item {
-                    Some(Ok(payload)) => payload,
-                    Some(Err(StoreError::EventsMissed)) => {
-                        tracing::warn!("event listener reconnected; some events were missed");
-                        let _ = sender.send(Event::Missed);
-                        continue;
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!("event listener: {e}");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        continue;
-                    }
-                    None => return,
-                },
-                () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => return,
-            };
-            match resolve(&store, &payload).await {
-                Ok(Some(event)) => {
-                    let _ = sender.send(event);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!("relaying event {payload}: {e}"),
-            }
-        }
-    })))
-}
-
-/// The event a notice stands for, read from the store where the notice only names it.
-async fn resolve(store: &Store, payload: &str) -> crate::store::Result<Option<Event>> {
-    let notice = Notice::decode(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+/// The event a notice stands for, read from the store only where the notice came from another
+/// process and names what changed without carrying it.
+async fn resolve(store: &Store, notice: Notice) -> crate::store::Result<Option<Event>> {
     Ok(match notice {
-        Notice::Generation { job_id, generation } => store
+        Notice::Generation {
+            job_id,
+            record: Some(record),
+            ..
+        } => Some(Event::Generation { job_id, record }),
+        Notice::Generation {
+            job_id,
+            generation,
+            record: None,
+        } => store
             .history_page(&job_id, generation.checked_sub(1), 1)
             .await?
             .into_iter()

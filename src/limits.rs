@@ -307,4 +307,7 @@ pub mod events {
     pub const REPLAY_PAGE: i64 = 200;
     /// What a client refused at the stream cap is asked to wait before retrying.
     pub const RETRY_AFTER_SECONDS: u64 = 5;
+    /// Notices and events a broadcast ring holds for its slowest subscriber; one that falls
+    /// further behind is told so (`resync`) and rereads the store.
+    pub const RING: usize = 1024;
 }

@@ -14,7 +14,7 @@ pub use http::HttpOptions;
 use crate::api::admission::{Admission, SubmissionLimits};
 use crate::api::hosts::AllowedHosts;
 use crate::api::{self, ApiConfig, AppState};
-use crate::events::{self, EventHub};
+use crate::events::EventHub;
 use crate::exec::{self, ExecutorChoice};
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
@@ -101,7 +101,7 @@ struct Node {
     stop: watch::Sender<bool>,
     http: Option<JoinHandle<std::io::Result<()>>>,
     workers: Vec<JoinHandle<()>>,
-    /// Delivers events from the database (PostgreSQL) to this process's subscribers.
+    /// Delivers the store's events to this process's subscribers.
     relay: Option<JoinHandle<()>>,
 }
 
@@ -132,7 +132,6 @@ struct Workers {
 
 fn spawn_workers(
     store: &Store,
-    events: &EventHub,
     metrics: &Arc<Metrics>,
     options: &WorkerOptions,
     shutdown: &watch::Receiver<bool>,
@@ -162,7 +161,7 @@ fn spawn_workers(
             executor: executor.clone(),
             metrics: metrics.clone(),
         };
-        let worker = Worker::new(store.clone(), events.clone(), config, shutdown.clone());
+        let worker = Worker::new(store.clone(), config, shutdown.clone());
         workers
             .handles
             .push(tokio::spawn(worker::supervise(worker)));
@@ -189,14 +188,13 @@ async fn open_store(database: &str) -> Result<Store> {
 /// Opens the store, starts the workers and begins serving the API.
 pub async fn start(options: ServerOptions) -> Result<RunningServer> {
     let store = open_store(&options.database).await?;
-    let events = EventHub::for_store(&store);
     let metrics = Metrics::new();
     let (stop, shutdown) = watch::channel(false);
-    // Listening starts before anything can publish, so no event of this process is missed.
-    let relay = events::relay(&events, shutdown.clone())
+    // Listening starts before anything can write, so no event of this process is missed.
+    let (events, relay) = EventHub::follow(&store, shutdown.clone())
         .await
-        .context("listening for events on the database")?;
-    let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
+        .context("listening for the store's events")?;
+    let workers = spawn_workers(&store, &metrics, &options.workers, &shutdown)?;
     let connections = options.http.connections(&metrics);
     let streams = api::StreamSlots::new(
         options.http.event_streams(&connections),
@@ -242,7 +240,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
             stop,
             http: Some(http),
             workers: workers.handles,
-            relay,
+            relay: Some(relay),
         },
     })
 }
@@ -250,11 +248,11 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer> {
 /// Opens the store and starts workers only (`sfnn worker`).
 pub async fn start_workers(options: WorkerNodeOptions) -> Result<RunningWorkerNode> {
     let store = open_store(&options.database).await?;
-    // Events go out through the database (if shared); nobody here subscribes to them.
-    let events = EventHub::for_store(&store);
+    // The store announces what the workers write (to other processes through the database,
+    // when shared); nobody here subscribes.
     let metrics = Metrics::new();
     let (stop, shutdown) = watch::channel(false);
-    let workers = spawn_workers(&store, &events, &metrics, &options.workers, &shutdown)?;
+    let workers = spawn_workers(&store, &metrics, &options.workers, &shutdown)?;
     let (address, http) = match options.metrics_bind {
         Some(bind) => {
             let listener = tokio::net::TcpListener::bind(bind)

@@ -5,7 +5,6 @@ mod common;
 
 use common::{start, tiny_spec};
 use serde_json::{Value, json};
-use sfnn::events::EventHub;
 use sfnn::evolution::JobPayload;
 use sfnn::exec::{CpuExecutor, EvalOutput, EvalRequest, ExecError, Executor};
 use sfnn::limits::worker::MAX_CRASHES;
@@ -215,7 +214,7 @@ async fn a_job_that_panics_its_worker_fails_after_a_few_crashes_and_frees_the_wo
         }),
         metrics: metrics.clone(),
     };
-    let worker = Worker::new(store.clone(), EventHub::new(64), config, shutdown);
+    let worker = Worker::new(store.clone(), config, shutdown);
     let task = tokio::spawn(worker::supervise(worker));
 
     let job = wait_until_final(&store, &poisoned, Duration::from_secs(60)).await;

@@ -7,8 +7,8 @@ use sfnn::evolution::run::{EnvStats, FitnessStats, Timing};
 use sfnn::evolution::{GenerationRecord, JobPayload};
 use sfnn::model::ModelConfig;
 use sfnn::store::{
-    self, Cursor, GenomeKind, JobFilter, JobSort, JobStatus, JobUpdate, NewGenome, NewJob, Store,
-    StoreError, chart,
+    self, Cursor, GenomeKind, JobFilter, JobSort, JobStatus, JobUpdate, NewGenome, NewJob, Notice,
+    RunPlacement, Store, StoreError, chart,
 };
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ on_both_backends!(
     concurrent_claimers_never_share_a_job,
     a_heartbeat_extends_only_its_own_lease,
     floats_read_back_bit_for_bit_and_nan_like_sqlite,
-    oversized_notifications_are_refused,
+    every_write_to_a_job_announces_it_once_on_commit,
     a_job_whose_worker_keeps_dying_is_failed_not_claimed_forever,
     a_caught_panic_requeues_then_fails_the_job,
     crashes_with_progress_between_them_never_fail_a_job,
@@ -995,64 +995,134 @@ async fn floats_read_back_bit_for_bit_and_nan_like_sqlite(store: &Store) {
     );
 }
 
-async fn oversized_notifications_are_refused(store: &Store) {
-    let limit = store::MAX_NOTIFY_PAYLOAD;
-    assert!(matches!(
-        store.notify(&"x".repeat(limit + 1)).await,
-        Err(StoreError::Invalid(message)) if message.contains("8000") || message.contains(&limit.to_string())
-    ));
-    store.notify(&"x".repeat(limit)).await.unwrap();
-    let listener = store.listen().await.unwrap();
-    assert_eq!(listener.is_some(), store.backend() == "postgres");
-}
-
-async fn next_payload(
-    events: &mut (impl futures_util::Stream<Item = store::Result<String>> + Unpin),
-) -> String {
+/// The next notice the store announces, within 10 s.
+async fn next_notice(events: &mut store::NoticeStream) -> Notice {
     use futures_util::StreamExt;
     tokio::time::timeout(Duration::from_secs(10), events.next())
         .await
-        .expect("no notification within 10 s")
+        .expect("no notice within 10 s")
         .expect("the listener ended")
         .unwrap()
 }
 
-/// A notification sent through one store reaches a listener opened by another store on the
-/// same schema (as on another machine), and so does each recorded generation, on commit.
+/// A notice in words: what a listener on any process learns from it.
+fn said(notice: &Notice) -> String {
+    match notice {
+        Notice::Generation { generation, .. } => format!("generation {generation}"),
+        Notice::Job { job: Some(job), .. } => format!(
+            "{} {} {}",
+            job.name,
+            job.status.as_str(),
+            job.executor.as_deref().unwrap_or("-")
+        ),
+        Notice::Job { job_id, job: None } => format!("job {job_id} by id"),
+    }
+}
+
+/// Each write that changes a job or records a generation announces it in its own transaction,
+/// once, in commit order; a write fenced off by a lost lease announces nothing. Within one
+/// process (SQLite) a notice carries what changed whole; between processes (PostgreSQL) a
+/// generation travels by index.
+async fn every_write_to_a_job_announces_it_once_on_commit(store: &Store) {
+    let mut notices = store.listen().await.unwrap();
+    let job = store.create_job(new_job("j", 0)).await.unwrap();
+    let claim = store
+        .claim_job("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let token = &claim.lease_token;
+    let placement = RunPlacement {
+        executor: "cpu",
+        device: "test",
+        machine: "test",
+        reason: "test",
+    };
+    store
+        .set_executor(&job.id, token, &placement)
+        .await
+        .unwrap();
+    let first = record(0, 1.0, 1.0);
+    store
+        .record_generation(&job.id, token, &first, &[], None)
+        .await
+        .unwrap();
+    let stale = store
+        .record_generation(&job.id, "stale", &record(1, 2.0, 2.0), &[], None)
+        .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)));
+    assert!(matches!(
+        store.release_job(&job.id, "stale").await,
+        Err(StoreError::LeaseLost)
+    ));
+    store
+        .finish_job(
+            &job.id,
+            token,
+            JobStatus::Succeeded,
+            None,
+            Some("generations"),
+        )
+        .await
+        .unwrap();
+    store.delete_job(&job.id).await.unwrap();
+
+    let mut heard = Vec::new();
+    for _ in 0..6 {
+        heard.push(next_notice(&mut notices).await);
+    }
+    let words: Vec<String> = heard.iter().map(said).collect();
+    assert_eq!(
+        words,
+        [
+            "j queued -",
+            "j running -",
+            "j running cpu",
+            "generation 0",
+            "j succeeded cpu",
+            "j succeeded cpu",
+        ],
+        "created, claimed, placed, a generation, finished, deleted (its last state)"
+    );
+    match &heard[3] {
+        Notice::Generation { job_id, record, .. } => {
+            assert_eq!(job_id, &job.id);
+            match store.backend() {
+                "sqlite" => assert_eq!(record.as_deref(), Some(&first)),
+                _ => assert!(record.is_none(), "the record stays in the store"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing else was announced: the next notice is the next write's.
+    let marker = store.create_job(new_job("marker", 0)).await.unwrap();
+    assert_eq!(said(&next_notice(&mut notices).await), "marker queued -");
+    store.delete_job(&marker.id).await.unwrap();
+}
+
+/// Notices written through one store reach a listener opened by another store on the same
+/// schema (as on another machine), on commit; a job too large for a notification goes by id.
 #[tokio::test]
-async fn postgres_notifications_reach_listeners_on_other_connections() {
+async fn postgres_notices_reach_listeners_on_other_connections() {
     let Some(db) = common::db::TestDatabase::postgres().await else {
         eprintln!("SKIP: {} is not set", common::db::PG_URL_VAR);
         return;
     };
     let sender = db.open().await;
     let receiver = db.open().await;
-    let mut events = receiver.listen().await.unwrap().unwrap();
-    sender.notify("hello").await.unwrap();
-    assert_eq!(next_payload(&mut events).await, "hello");
+    let mut events = receiver.listen().await.unwrap();
     let job = sender.create_job(new_job("j", 0)).await.unwrap();
-    let claim = sender
-        .claim_job("w", Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
-    sender
-        .record_generation(&job.id, &claim.lease_token, &record(0, 1.0, 1.0), &[], None)
-        .await
-        .unwrap();
-    let payload = next_payload(&mut events).await;
-    let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(said(&next_notice(&mut events).await), "j queued -");
+    let long = "x".repeat(store::MAX_NOTIFY_PAYLOAD);
+    let update = JobUpdate {
+        notes: Some(long),
+        ..JobUpdate::default()
+    };
+    sender.update_job(&job.id, &update).await.unwrap();
     assert_eq!(
-        event,
-        serde_json::json!({"type": "generation", "job_id": job.id, "generation": 0})
+        said(&next_notice(&mut events).await),
+        format!("job {} by id", job.id)
     );
-    // A fenced-off write sends nothing: the next payload is the one sent after it.
-    let stale = sender
-        .record_generation(&job.id, "stale", &record(1, 2.0, 2.0), &[], None)
-        .await;
-    assert!(matches!(stale, Err(StoreError::LeaseLost)));
-    sender.notify("after").await.unwrap();
-    assert_eq!(next_payload(&mut events).await, "after");
 }
 
 /// A write fenced off by a lost lease ends its transaction at once. A transaction that is only

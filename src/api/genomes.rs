@@ -5,17 +5,17 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::extract::{Path, Query};
 use super::history::parse_enum;
-use super::jobs::{check_id, created, load_job};
-use super::responses::{Admission, NoSuchJob, Unauthorized};
+use super::jobs::{check_id, load_job};
+use super::responses::{Admission, Created, NoSuchJob, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
 use crate::model::{GenomeFile, GenomeFileError, Topology};
-use crate::store::{GenomeKind, GenomeMeta, NewGenome, NewJob};
+use crate::store::{GenomeKind, GenomeMeta, Job, NewGenome, NewJob};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -207,7 +207,7 @@ async fn upload(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
     request: Request,
-) -> Result<Response> {
+) -> Result<Created<GenomeMeta>> {
     if let Some(unknown) = params.keys().find(|k| k.as_str() != "name") {
         return Err(ApiError::invalid(
             unknown.as_str(),
@@ -235,13 +235,7 @@ async fn upload(
             topology: file.topology,
         })
         .await?;
-    let location = format!("/api/v1/genomes/{}", meta.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(meta),
-    )
-        .into_response())
+    Ok(Created(meta))
 }
 
 /// A genome file from a request body: `application/json` (the JSON genome format) or
@@ -336,7 +330,7 @@ async fn evaluate(
     State(state): State<AppState>,
     Path(id): Path<String>,
     super::ApiJson(body): super::ApiJson<EvaluateRequest>,
-) -> Result<Response> {
+) -> Result<Created<Job>> {
     let meta = load_meta(&state, &id).await?;
     let topology = match body.topology {
         Some(chosen) => chosen,
@@ -363,7 +357,7 @@ async fn evaluate(
         .store
         .create_job(NewJob::new(payload, body.priority))
         .await?;
-    Ok(created(&state, job).await)
+    Ok(Created(job))
 }
 
 /// The wiring a stored genome was made with, where known: as its file said (uploads,

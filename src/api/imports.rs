@@ -28,17 +28,14 @@ use super::admission::admit;
 use super::error::{ApiError, ApiJson, Result};
 use super::extract::{Path, Query};
 use super::genomes::read_genome_file;
-use super::jobs::{created, load_job};
-use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
-use crate::events::Event;
+use super::jobs::load_job;
+use super::responses::{Admission, Created, JsonBody, NoSuchJob, Unauthorized};
 use crate::evolution::{GenerationRecord, JobPayload, JobSpec};
 use crate::json::JsonError;
 use crate::limits::{FieldError, import as limits, spec as spec_limits};
 use crate::store::{GenomeKind, GenomeMeta, Job, NewGenome, NewJob};
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -85,7 +82,7 @@ pub(super) struct ImportRequest {
 async fn open(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ImportRequest>,
-) -> Result<Response> {
+) -> Result<Created<Job>> {
     let bytes = serde_json::to_vec(&request.spec).expect("a JSON value serialises");
     let payload = JobPayload::evolve(&bytes).map_err(spec_error)?;
     let mut new = NewJob::new(payload, 0);
@@ -111,7 +108,7 @@ async fn open(
     }
     let _admitted = admit(&state).await?;
     let job = state.store.create_import(new).await?;
-    Ok(created(&state, job).await)
+    Ok(Created(job))
 }
 
 /// A spec error, named under `spec`.
@@ -191,23 +188,6 @@ async fn add_generations(
             .map_err(|e| ApiError::invalid(format!("records[{i}].{}", e.field), e.message))?;
     }
     let job = state.store.import_generations(&id, &batch.records).await?;
-    // Live views follow the import as they follow a worker's run (across servers the store
-    // announced each record).
-    for record in batch.records {
-        state
-            .events
-            .publish(Event::Generation {
-                job_id: id.clone(),
-                record: Box::new(record),
-            })
-            .await;
-    }
-    state
-        .events
-        .publish(Event::Job {
-            job: Box::new(job.clone()),
-        })
-        .await;
     Ok(Json(job))
 }
 
@@ -335,7 +315,7 @@ async fn add_genome(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     request: Request,
-) -> Result<Response> {
+) -> Result<Created<GenomeMeta>> {
     super::query::only_params(&params, &["kind", "generation"])?;
     let kind = params
         .get("kind")
@@ -392,13 +372,7 @@ async fn add_genome(
             },
         )
         .await?;
-    let location = format!("/api/v1/genomes/{}", meta.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(meta),
-    )
-        .into_response())
+    Ok(Created(meta))
 }
 
 /// What the client says the run holds, to finish its import.
@@ -469,11 +443,5 @@ async fn finish(
         .store
         .finish_import(&id, body.generations, body.genomes, &body.stop_reason)
         .await?;
-    state
-        .events
-        .publish(Event::Job {
-            job: Box::new(job.clone()),
-        })
-        .await;
     Ok(Json(job))
 }

@@ -5,8 +5,7 @@ use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use super::extract::{Path, Query};
 use super::query::{only_params, page_limit};
-use super::responses::{Admission, JsonBody, NoSuchJob, Unauthorized};
-use crate::events::Event;
+use super::responses::{Admission, Created, JsonBody, NoSuchJob, Unauthorized};
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
 use crate::evolution::{JobPayload, JobSpec};
@@ -16,8 +15,7 @@ use crate::store::{
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -54,20 +52,17 @@ pub(super) async fn load_job(state: &AppState, id: &str) -> Result<Job> {
         .ok_or_else(|| ApiError::NotFound("job".into()))
 }
 
-/// Queues an evolution job and answers 201 with its Location. The payload is valid; what is
+/// Queues an evolution job and answers 201 with its Location. The spec is valid; what is
 /// checked here is what the store knows: that a warm start's genome exists and fits.
-pub(super) async fn queue(state: &AppState, payload: JobPayload) -> Result<Response> {
-    let JobPayload::Evolve(spec) = &payload else {
-        unreachable!("queue takes evolution jobs")
-    };
-    check_warm_start(state, spec, "init_genome").await?;
+pub(super) async fn queue(state: &AppState, spec: JobSpec) -> Result<Created<Job>> {
+    check_warm_start(state, &spec, "init_genome").await?;
     let _admitted = admit(state).await?;
     let priority = spec.priority;
     let job = state
         .store
-        .create_job(NewJob::new(payload, priority))
+        .create_job(NewJob::new(JobPayload::Evolve(spec), priority))
         .await?;
-    Ok(created(state, job).await)
+    Ok(Created(job))
 }
 
 /// A warm start's genome must exist and fit the spec's model (`field` names it in errors).
@@ -89,22 +84,6 @@ pub(super) async fn check_warm_start(state: &AppState, spec: &JobSpec, field: &s
     Ok(())
 }
 
-pub(super) async fn created(state: &AppState, job: Job) -> Response {
-    state
-        .events
-        .publish(Event::Job {
-            job: Box::new(job.clone()),
-        })
-        .await;
-    let location = format!("/api/v1/jobs/{}", job.id);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(job),
-    )
-        .into_response()
-}
-
 /// Queue an evolution job.
 #[utoipa::path(
     post,
@@ -121,10 +100,10 @@ pub(super) async fn created(state: &AppState, job: Job) -> Response {
     ),
     security((), ("bearer" = [])),
 )]
-async fn submit(State(state): State<AppState>, request: Request) -> Result<Response> {
+async fn submit(State(state): State<AppState>, request: Request) -> Result<Created<Job>> {
     require_json(&request)?;
     let bytes = Bytes::from_request(request, &state).await?;
-    queue(&state, JobPayload::evolve(&bytes)?).await
+    queue(&state, JobSpec::parse(&bytes)?).await
 }
 
 /// Query parameters of the job list, parsed by hand so that every bad one is named.
@@ -351,18 +330,7 @@ async fn update_job(
     if update == JobUpdate::default() {
         return Ok(Json(load_job(&state, &id).await?));
     }
-    let job = state.store.update_job(&id, &update).await?;
-    Ok(publish(&state, job).await)
-}
-
-async fn publish(state: &AppState, job: Job) -> Json<Job> {
-    state
-        .events
-        .publish(Event::Job {
-            job: Box::new(job.clone()),
-        })
-        .await;
-    Json(job)
+    Ok(Json(state.store.update_job(&id, &update).await?))
 }
 
 /// Ask a job to stop (at the next generation boundary when running).
@@ -382,8 +350,7 @@ async fn publish(state: &AppState, job: Job) -> Json<Job> {
 )]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     check_id(&id, "job")?;
-    let job = state.store.request_cancel(&id).await?;
-    Ok(publish(&state, job).await)
+    Ok(Json(state.store.request_cancel(&id).await?))
 }
 
 /// Queue a cancelled or failed evolution job again; it continues from its checkpoint.
@@ -415,8 +382,7 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
                 .into(),
         ));
     }
-    let job = state.store.resume_job(&id).await?;
-    Ok(publish(&state, job).await)
+    Ok(Json(state.store.resume_job(&id).await?))
 }
 
 /// Delete a job with its records and genomes.
@@ -434,12 +400,8 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
     security((), ("bearer" = [])),
 )]
 async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
-    let job = load_job(&state, &id).await?;
+    check_id(&id, "job")?;
     state.store.delete_job(&id).await?;
-    state
-        .events
-        .publish(Event::Job { job: Box::new(job) })
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -469,7 +431,7 @@ async fn clone_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Request,
-) -> Result<Response> {
+) -> Result<Created<Job>> {
     let job = load_job(&state, &id).await?;
     if job.kind != JobKind::Evolve {
         return Err(ApiError::Conflict(
@@ -487,7 +449,7 @@ async fn clone_job(
         merge_patch(&mut spec, patch);
     }
     let patched = serde_json::to_vec(&spec).expect("a value serialises");
-    queue(&state, JobPayload::evolve(&patched)?).await
+    queue(&state, JobSpec::parse(&patched)?).await
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.

@@ -1,8 +1,52 @@
-//! The error responses that many endpoints share, declared once for the OpenAPI document:
-//! a handler lists the sets that apply beside its own responses (`responses(JsonBody, …)`).
-//! What each status means is [`super::error::ApiError`]'s to decide; these only describe it.
+//! The responses that many endpoints share: [`Created`], and the error sets declared once for
+//! the OpenAPI document (a handler lists the sets that apply beside its own responses,
+//! `responses(JsonBody, …)`). What each error status means is [`super::error::ApiError`]'s to
+//! decide; these only describe it.
 
 use super::error::ErrorBody;
+use crate::store::{GenomeMeta, Job, Sweep};
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// `201 Created` with the new resource's `Location` and the resource as JSON.
+pub struct Created<T>(pub T);
+
+/// A resource with an address of its own.
+pub trait Located {
+    fn location(&self) -> String;
+}
+
+impl Located for Job {
+    fn location(&self) -> String {
+        format!("/api/v1/jobs/{}", self.id)
+    }
+}
+
+impl Located for Sweep {
+    fn location(&self) -> String {
+        format!("/api/v1/sweeps/{}", self.id)
+    }
+}
+
+impl Located for GenomeMeta {
+    fn location(&self) -> String {
+        format!("/api/v1/genomes/{}", self.id)
+    }
+}
+
+impl<T: Serialize + Located> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        let location = self.0.location();
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(self.0),
+        )
+            .into_response()
+    }
+}
 
 // What a JSON request body can be refused with.
 #[derive(utoipa::IntoResponses)]
@@ -28,6 +72,13 @@ pub enum JsonBody {
 #[allow(dead_code)]
 /// A token is configured and the request lacks it
 pub struct Unauthorized(ErrorBody);
+
+// A request with query parameters (`Query<T>`, [`super::extract::Query`]).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422)]
+#[allow(dead_code)]
+/// A query parameter is unknown or invalid; `field` names it
+pub struct BadQuery(ErrorBody);
 
 // A request that queues a job (admission control).
 #[derive(utoipa::IntoResponses)]

@@ -7,8 +7,7 @@ use super::error::{ApiError, ErrorBody, Result, require_json};
 use super::extract::{Path, Query};
 use super::jobs::check_warm_start;
 use super::query::{only_params, page_limit};
-use super::responses::{Admission, JsonBody, Unauthorized};
-use crate::events::Event;
+use super::responses::{Admission, Created, JsonBody, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::sweep::SweepPlan;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
@@ -17,8 +16,6 @@ use crate::store::{Sweep, SweepSummary};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::collections::HashMap;
 
@@ -45,7 +42,7 @@ pub fn routes() -> axum::Router<AppState> {
     ),
     security((), ("bearer" = [])),
 )]
-async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result<Response> {
+async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result<Created<Sweep>> {
     require_json(&request)?;
     let bytes = Bytes::from_request(request, &state).await?;
     let plan = SweepPlan::parse(&bytes)?;
@@ -56,21 +53,7 @@ async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result
     }
     let _admitted = admit_many(&state, plan.jobs.len() as u64).await?;
     let sweep = state.store.create_sweep(&plan).await?;
-    for job in &sweep.jobs {
-        state
-            .events
-            .publish(Event::Job {
-                job: Box::new(job.clone()),
-            })
-            .await;
-    }
-    let location = format!("/api/v1/sweeps/{}", sweep.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(sweep),
-    )
-        .into_response())
+    Ok(Created(sweep))
 }
 
 /// Sweeps, newest first.

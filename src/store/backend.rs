@@ -5,12 +5,15 @@
 //! it meets (see [`WriteHealth`]).
 
 use super::health::{WriteFailure, WriteHealth};
+use super::models::Job;
 use super::notice::Notice;
 use super::postgres::{self, PgStore};
+use super::rows::JobRow;
 use super::sqlite::SqliteStore;
 use super::{Result, StoreError, now_ms};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use sqlx::{Postgres, Sqlite, Transaction};
+use tokio_stream::wrappers::BroadcastStream;
 
 /// The store the program runs on. Cloning is cheap (backends share a connection pool).
 #[derive(Debug, Clone)]
@@ -80,11 +83,14 @@ macro_rules! in_tx {
 }
 pub(super) use in_tx;
 
-/// A write transaction of either backend, with the one time its statements stamp.
+/// A write transaction of either backend, with the one time its statements stamp and the
+/// notices of its writes.
 pub(super) struct WriteTx<'s> {
     pub(super) conn: TxConn,
     pub(super) now: i64,
     pub(super) store: &'s Store,
+    /// SQLite's notices, delivered when the transaction commits (PostgreSQL's travel in it).
+    notices: Vec<Notice>,
 }
 
 pub(super) enum TxConn {
@@ -108,29 +114,68 @@ impl WriteTx<'_> {
     /// `Ok` when a fenced write changed its one row; else the transaction ends at once
     /// ([`WriteTx::fail`]) with [`StoreError::LeaseLost`].
     pub(super) async fn fenced(self, rows: u64) -> Result<Self> {
-        match super::jobs::fenced(rows) {
-            Ok(()) => Ok(self),
-            Err(error) => self.fail(error).await,
+        if rows == 1 {
+            Ok(self)
+        } else {
+            self.fail(StoreError::LeaseLost).await
         }
     }
 
+    /// Commits, and with it announces the transaction's notices.
     pub(super) async fn commit(self) -> Result<()> {
-        let result = match self.conn {
-            TxConn::Sqlite(tx) => tx.commit().await,
-            TxConn::Postgres(tx) => tx.commit().await,
+        let result = match (self.conn, self.store) {
+            (TxConn::Sqlite(tx), Store::Sqlite(store)) => {
+                store.outbox().commit(tx, self.notices).await
+            }
+            (TxConn::Sqlite(tx), _) => tx.commit().await,
+            (TxConn::Postgres(tx), _) => tx.commit().await,
         };
         result.map_err(|e| self.store.failed(e))
     }
 
-    /// Sends `notice` to every process when the transaction commits (PostgreSQL); nothing on
-    /// SQLite, whose one process hears its events in-process.
-    pub(super) async fn announce(&mut self, notice: &Notice) -> Result<()> {
-        let (TxConn::Postgres(tx), Store::Postgres(store)) = (&mut self.conn, self.store) else {
-            return Ok(());
+    /// Announces `notice` when the transaction commits, to every process sharing the store;
+    /// nothing is announced if it rolls back.
+    pub(super) async fn announce(&mut self, notice: Notice) -> Result<()> {
+        match (&mut self.conn, self.store) {
+            (TxConn::Postgres(tx), Store::Postgres(store)) => {
+                postgres::notify(&mut **tx, store.channel(), &notice.encode())
+                    .await
+                    .map_err(|e| self.store.failed(e))
+            }
+            _ => {
+                self.notices.push(notice);
+                Ok(())
+            }
+        }
+    }
+
+    /// Announces that this transaction changed `job` (created, updated or deleted it).
+    pub(super) async fn job_changed(&mut self, job: &Job) -> Result<()> {
+        self.announce(Notice::job(job)).await
+    }
+
+    /// The job a fenced write returned (`returning *`), announced as changed; else the
+    /// transaction ends at once with [`StoreError::LeaseLost`].
+    pub(super) async fn fenced_job(mut self, row: Option<JobRow>) -> Result<(Self, Job)> {
+        let Some(row) = row else {
+            return self.fail(StoreError::LeaseLost).await;
         };
-        postgres::notify(&mut **tx, store.channel(), &notice.encode())
-            .await
-            .map_err(|e| self.store.failed(e))
+        let job = row.decode()?;
+        self.job_changed(&job).await?;
+        Ok((self, job))
+    }
+
+    /// Announces each of the jobs a write returned, and commits; returns them.
+    pub(super) async fn commit_jobs(mut self, rows: Vec<JobRow>) -> Result<Vec<Job>> {
+        let jobs = rows
+            .into_iter()
+            .map(JobRow::decode)
+            .collect::<Result<Vec<_>>>()?;
+        for job in &jobs {
+            self.job_changed(job).await?;
+        }
+        self.commit().await?;
+        Ok(jobs)
     }
 }
 
@@ -143,10 +188,9 @@ impl Store {
         }
     }
 
-    /// Whether processes sharing this store hear each other's events through it
-    /// ([`Store::notify`] and [`Store::listen`]): PostgreSQL serves many processes and carries
-    /// notifications between them; a SQLite file serves one process, whose in-process event
-    /// hub already carries every event.
+    /// Whether processes sharing this store hear each other's writes ([`Store::listen`]):
+    /// PostgreSQL carries notices between processes; a SQLite file serves one process, whose
+    /// own writes alone it announces.
     pub fn shares_events_across_processes(&self) -> bool {
         matches!(self, Store::Postgres(_))
     }
@@ -208,38 +252,32 @@ impl Store {
             conn: conn.map_err(|e| self.failed(e))?,
             now: now_ms(),
             store: self,
+            notices: Vec::new(),
         })
     }
 
-    // ---- live events across machines -----------------------------------------------------
+    // ---- live events ----------------------------------------------------------------------
 
-    /// Sends `payload` to the listeners of this store on every machine (PostgreSQL `NOTIFY`,
-    /// delivered when the sending statement commits). Payloads of 8000 bytes or more are refused
-    /// with [`StoreError::Invalid`] on both backends. On SQLite this sends nothing (see
-    /// [`Store::shares_events_across_processes`]).
-    pub async fn notify(&self, payload: &str) -> Result<()> {
-        postgres::check_payload(payload)?;
-        match self {
-            Store::Sqlite(_) => Ok(()),
-            Store::Postgres(s) => Ok(postgres::notify(s.pool(), s.channel(), payload).await?),
-        }
-    }
-
-    /// Sends `notice` as [`Store::notify`] does.
-    pub async fn announce(&self, notice: &Notice) -> Result<()> {
-        self.notify(&notice.encode()).await
-    }
-
-    /// The payloads sent to this store from now on, by [`Store::notify`] and by
-    /// `record_generation` (a [`Notice::Generation`]), on any machine. `None` on SQLite, which
-    /// has no other machines to hear from. An [`StoreError::EventsMissed`] item means the
-    /// connection was lost and re-established: resynchronise from the store.
-    pub async fn listen(
-        &self,
-    ) -> Result<Option<impl Stream<Item = Result<String>> + Send + Unpin + 'static>> {
-        match self {
-            Store::Sqlite(_) => Ok(None),
-            Store::Postgres(s) => Ok(Some(s.listen().await?)),
-        }
+    /// The notices of the writes committed from now on, by this process and (PostgreSQL) by
+    /// every other process sharing the store, in commit order. An [`StoreError::EventsMissed`]
+    /// item means some were lost (a subscriber that fell behind, a dropped connection):
+    /// resynchronise from the store.
+    pub async fn listen(&self) -> Result<NoticeStream> {
+        Ok(match self {
+            Store::Sqlite(s) => {
+                let notices = BroadcastStream::new(s.outbox().subscribe());
+                Box::pin(notices.map(|item| item.map_err(|_lagged| StoreError::EventsMissed)))
+            }
+            Store::Postgres(s) => Box::pin(s.listen().await?.map(|item| {
+                item.and_then(|payload| {
+                    Notice::decode(&payload).map_err(|e| {
+                        StoreError::Corrupt(format!("a notification ({payload:?}): {e}"))
+                    })
+                })
+            })),
+        })
     }
 }
+
+/// What [`Store::listen`] yields.
+pub type NoticeStream = std::pin::Pin<Box<dyn Stream<Item = Result<Notice>> + Send>>;

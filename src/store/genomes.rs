@@ -2,7 +2,7 @@
 
 use super::backend::{in_tx, on_pool};
 use super::models::*;
-use super::rows::{GENOME_COLUMNS, GenomeRow, genome_values, parse_json};
+use super::rows::{GENOME_COLUMNS, GenomeRow, JobRow, genome_values, parse_json};
 use super::runs::insert_genome;
 use super::{Result, Store, StoreError};
 use std::sync::LazyLock;
@@ -64,19 +64,18 @@ impl Store {
         result: &serde_json::Value,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let rows = in_tx!(&mut tx, |sql, conn| sql
-            .query(
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(
                 "update job set status = 'succeeded', generation = generations, \
                    finished_at = {now}, updated_at = {now}, worker_id = null, \
                    lease_token = null, lease_expires_at = null \
-                 where job_id = $1 and lease_token = $2",
+                 where job_id = $1 and lease_token = $2 returning *",
             )
             .bind(job_id)
             .bind(token)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-        let mut tx = tx.fenced(rows).await?;
+            .fetch_optional(conn)
+            .await)?;
+        let (mut tx, _) = tx.fenced_job(row).await?;
         in_tx!(&mut tx, |sql, conn| sql
             .query(
                 "insert into evaluation (job_id, genome_id, result, created_at, updated_at) \

@@ -31,7 +31,8 @@ impl Store {
     /// with [`StoreError::Unavailable`] while the store cannot write.
     pub async fn create_import(&self, new: NewJob) -> Result<Job> {
         self.admit().await?;
-        let row: JobRow = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
             .query_as(
                 "insert into job (job_id, kind, name, tags, spec, status, priority, generations, \
                  requested_executor, imported, worker_id, started_at, created_at, updated_at) \
@@ -47,9 +48,9 @@ impl Store {
             .bind(new.payload.generations() as i64)
             .bind(new.payload.executor().as_str())
             .bind(IMPORT_WORKER)
-            .fetch_one(pool)
+            .fetch_one(conn)
             .await)?;
-        row.decode()
+        Ok(tx.commit_jobs(vec![row]).await?.remove(0))
     }
 
     /// Appends `records` (consecutive, validated by the caller) to an open import whose
@@ -84,18 +85,13 @@ impl Store {
             .bind(steps)
             .fetch_optional(conn)
             .await)?;
-        let job = row.ok_or_else(moved_on)?.decode()?;
-        // Each record announced, as a worker's are, so live views on other servers miss none.
+        let row = row.ok_or_else(moved_on)?;
+        // Each record announced, as a worker's are: live views follow an import like a run.
         for record in records {
             insert_record(&mut tx, id, record).await?;
-            tx.announce(&Notice::Generation {
-                job_id: id.to_string(),
-                generation: record.generation,
-            })
-            .await?;
+            tx.announce(Notice::generation(id, record)).await?;
         }
-        tx.commit().await?;
-        Ok(job)
+        Ok(tx.commit_jobs(vec![row]).await?.remove(0))
     }
 
     /// Stores a genome of an open import. A genome equal to one it holds already (same kind,
@@ -179,7 +175,6 @@ impl Store {
             .bind(id)
             .fetch_one(conn)
             .await)?;
-        tx.commit().await?;
-        row.decode()
+        Ok(tx.commit_jobs(vec![row]).await?.remove(0))
     }
 }

@@ -94,14 +94,13 @@ const CANCEL: &str = "update job set \
 
 /// Puts running jobs whose lease expired back in the queue; binds `$1` `MAX_CRASHES`, `$2` the
 /// error of a job that fails by it.
-static REQUEUE_EXPIRED: LazyLock<String> = LazyLock::new(|| {
-    crash_update("status = 'running' and lease_expires_at < {now} returning job_id")
-});
+static REQUEUE_EXPIRED: LazyLock<String> =
+    LazyLock::new(|| crash_update("status = 'running' and lease_expires_at < {now} returning *"));
 
 /// Counts a crash of the run holding a lease; binds `$1` `MAX_CRASHES`, `$2` the error,
 /// `$3` the job, `$4` the lease token.
 static RECORD_CRASH: LazyLock<String> =
-    LazyLock::new(|| crash_update("job_id = $3 and lease_token = $4 returning status"));
+    LazyLock::new(|| crash_update("job_id = $3 and lease_token = $4 returning *"));
 
 /// Counts a crash on the jobs `filter` selects (binds: `$1` `MAX_CRASHES`, `$2` the error of a
 /// job that fails by it): back to the queue, or failed at `MAX_CRASHES`. Built from constants
@@ -125,15 +124,6 @@ fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
-/// `Ok` when a fenced write changed its one row, else [`StoreError::LeaseLost`].
-pub(super) fn fenced(rows: u64) -> Result<()> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::LeaseLost)
-    }
-}
-
 impl Store {
     // ---- jobs -----------------------------------------------------------------------------
 
@@ -142,7 +132,8 @@ impl Store {
         self.admit().await?;
         // `returning *` answers with the row as inserted: a worker may claim it at once, and
         // the submitter must still see it as queued.
-        let row: JobRow = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
             .query_as(INSERT_JOB)
             .bind(uuid::Uuid::new_v4().to_string())
             .bind(new.payload.kind().as_str())
@@ -154,9 +145,10 @@ impl Store {
             .bind(new.payload.executor().as_str())
             .bind(None::<&str>)
             .bind(None::<&str>)
-            .fetch_one(pool)
+            .fetch_one(conn)
             .await)?;
-        row.decode()
+        let mut jobs = tx.commit_jobs(vec![row]).await?;
+        Ok(jobs.remove(0))
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>> {
@@ -238,7 +230,8 @@ impl Store {
             .tags
             .as_ref()
             .map(|tags| serde_json::to_string(tags).expect("tags serialise"));
-        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
             .query_as(
                 "update job set name = coalesce($1, name), tags = coalesce($2, tags), \
                    notes = coalesce($3, notes), updated_at = {now} \
@@ -248,9 +241,9 @@ impl Store {
             .bind(tags.as_deref())
             .bind(update.notes.as_deref())
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
-        row.ok_or(StoreError::NotFound("job"))?.decode()
+        one_job(tx.commit_jobs(row.into_iter().collect()).await?)
     }
 
     /// Number of jobs per status.
@@ -269,34 +262,39 @@ impl Store {
     pub async fn request_cancel(&self, id: &str) -> Result<Job> {
         static CANCEL_ONE: LazyLock<String> =
             LazyLock::new(|| format!("{CANCEL} where job_id = $1 returning *"));
-        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
             .query_as(CANCEL_ONE.as_str())
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
-        row.ok_or(StoreError::NotFound("job"))?.decode()
+        one_job(tx.commit_jobs(row.into_iter().collect()).await?)
     }
 
     /// Cancels every queued or running job that matches; returns how many.
     pub async fn cancel_matching(&self, filter: &JobFilter) -> Result<u64> {
         static CANCEL_MATCHING: LazyLock<String> = LazyLock::new(|| {
-            format!("{CANCEL} where status in ('queued', 'running') and {MATCHES_FILTER}")
+            format!(
+                "{CANCEL} where status in ('queued', 'running') and {MATCHES_FILTER} returning *"
+            )
         });
-        on_pool!(self, |sql, pool| sql
-            .query(CANCEL_MATCHING.as_str())
+        let mut tx = self.begin().await?;
+        let rows: Vec<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(CANCEL_MATCHING.as_str())
             .bind(filter.status.map(JobStatus::as_str))
             .bind(filter.kind.map(JobKind::as_str))
             .bind(filter.tag.as_deref())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))
+            .fetch_all(conn)
+            .await)?;
+        Ok(tx.commit_jobs(rows).await?.len() as u64)
     }
 
     /// Queues a cancelled or failed job again; it continues from its last checkpoint.
     /// Refused with [`StoreError::Unavailable`] while the store cannot write.
     pub async fn resume_job(&self, id: &str) -> Result<Job> {
         self.admit().await?;
-        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
             .query_as(
                 "update job set status = 'queued', error = null, stop_reason = null, \
                    cancel_requested = false, finished_at = null, updated_at = {now} \
@@ -304,10 +302,10 @@ impl Store {
                  returning *",
             )
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
-        match row {
-            Some(row) => row.decode(),
+        match tx.commit_jobs(row.into_iter().collect()).await?.pop() {
+            Some(job) => Ok(job),
             None => match self.get_job(id).await? {
                 Some(job) => Err(StoreError::Conflict(format!(
                     "job is {}; only cancelled or failed jobs can be resumed",
@@ -319,14 +317,15 @@ impl Store {
     }
 
     /// Deletes a job that is not running, with all its records, checkpoint and genomes.
+    /// Its notice carries the job's last state.
     pub async fn delete_job(&self, id: &str) -> Result<()> {
-        let deleted = on_pool!(self, |sql, pool| sql
-            .query("delete from job where job_id = $1 and status != 'running'")
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as("delete from job where job_id = $1 and status != 'running' returning *")
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        if deleted == 1 {
+            .fetch_optional(conn)
+            .await)?;
+        if !tx.commit_jobs(row.into_iter().collect()).await?.is_empty() {
             return Ok(());
         }
         match self.get_job(id).await? {
@@ -356,7 +355,8 @@ impl Store {
         executor: Option<&str>,
     ) -> Result<Option<Claim>> {
         let token = uuid::Uuid::new_v4().to_string();
-        let row: Option<JobRow> = on_pool!(self, |sql, pool| sql
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
             .query_as(
                 "update job set status = 'running', worker_id = $1, lease_token = $2, \
                    lease_expires_at = {now} + $3, attempts = attempts + 1, \
@@ -372,18 +372,17 @@ impl Store {
             .bind(&token)
             .bind(lease_ms(lease))
             .bind(executor)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
-        row.map(|row| {
-            Ok(Claim {
-                job: row.decode()?,
-                lease_token: token,
-            })
-        })
-        .transpose()
+        let job = tx.commit_jobs(row.into_iter().collect()).await?.pop();
+        Ok(job.map(|job| Claim {
+            job,
+            lease_token: token,
+        }))
     }
 
-    /// Extends a lease. `false`: the lease is gone and the worker must stop.
+    /// Extends a lease. `false`: the lease is gone and the worker must stop. Announces nothing:
+    /// a renewal changes no state a client follows.
     pub async fn heartbeat(&self, id: &str, token: &str, lease: Duration) -> Result<bool> {
         let extended = on_pool!(self, |sql, pool| sql
             .query(
@@ -403,26 +402,32 @@ impl Store {
     /// cancel was asked for); returns their ids. An expired lease means the worker died
     /// mid-run: that counts as a crash, and the crash that reaches `MAX_CRASHES` fails the job.
     pub async fn requeue_expired(&self) -> Result<Vec<String>> {
-        on_pool!(self, |sql, pool| sql
-            .query_scalar(REQUEUE_EXPIRED.as_str())
+        let mut tx = self.begin().await?;
+        let rows: Vec<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(REQUEUE_EXPIRED.as_str())
             .bind(MAX_CRASHES)
             .bind(DIED_TOO_OFTEN)
-            .fetch_all(pool)
-            .await)
+            .fetch_all(conn)
+            .await)?;
+        let jobs = tx.commit_jobs(rows).await?;
+        Ok(jobs.into_iter().map(|job| job.id).collect())
     }
 
     /// Ends a run that crashed (its worker caught a panic): the job goes back to the queue, or
     /// fails with `reason` at its `MAX_CRASHES`th crash. Returns the job's new status.
     pub async fn record_crash(&self, id: &str, token: &str, reason: &str) -> Result<JobStatus> {
-        let status: Option<String> = on_pool!(self, |sql, pool| sql
-            .query_scalar(RECORD_CRASH.as_str())
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(RECORD_CRASH.as_str())
             .bind(MAX_CRASHES)
             .bind(reason)
             .bind(id)
             .bind(token)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await)?;
-        parse_status(&status.ok_or(StoreError::LeaseLost)?)
+        let (tx, job) = tx.fenced_job(row).await?;
+        tx.commit().await?;
+        Ok(job.status)
     }
 
     /// Whether a cancel was asked for, and whether the lease is still ours.
@@ -451,10 +456,11 @@ impl Store {
         token: &str,
         placement: &RunPlacement<'_>,
     ) -> Result<()> {
-        fenced(on_pool!(self, |sql, pool| sql
-            .query(
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(
                 "update job set executor = $1, device = $2, placement = $5, machine = $6, \
-                 updated_at = {now} where job_id = $3 and lease_token = $4",
+                 updated_at = {now} where job_id = $3 and lease_token = $4 returning *",
             )
             .bind(placement.executor)
             .bind(placement.device)
@@ -462,9 +468,9 @@ impl Store {
             .bind(token)
             .bind(placement.reason)
             .bind(placement.machine)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?)
+            .fetch_optional(conn)
+            .await)?;
+        tx.fenced_job(row).await?.0.commit().await
     }
 
     /// Ends a claimed job.
@@ -477,22 +483,21 @@ impl Store {
         stop_reason: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let rows = in_tx!(&mut tx, |sql, conn| sql
-            .query(
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(
                 "update job set status = $1, error = $2, stop_reason = $3, \
                    finished_at = {now}, updated_at = {now}, worker_id = null, \
                    lease_token = null, lease_expires_at = null, cancel_requested = false \
-                 where job_id = $4 and lease_token = $5",
+                 where job_id = $4 and lease_token = $5 returning *",
             )
             .bind(status.as_str())
             .bind(error)
             .bind(stop_reason)
             .bind(id)
             .bind(token)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-        let mut tx = tx.fenced(rows).await?;
+            .fetch_optional(conn)
+            .await)?;
+        let (mut tx, _) = tx.fenced_job(row).await?;
         // A succeeded job can never be resumed: its checkpoint is dead weight.
         if status == JobStatus::Succeeded {
             in_tx!(&mut tx, |sql, conn| sql
@@ -508,34 +513,45 @@ impl Store {
     /// Gives a claimed job back to the queue (graceful shutdown); it continues from its last
     /// checkpoint on the next claim.
     pub async fn release_job(&self, id: &str, token: &str) -> Result<()> {
-        fenced(on_pool!(self, |sql, pool| sql
-            .query(
-                "update job set status = 'queued', worker_id = null, lease_token = null, \
-                   lease_expires_at = null, updated_at = {now} \
-                 where job_id = $1 and lease_token = $2",
-            )
-            .bind(id)
-            .bind(token)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?)
+        self.requeue_held(
+            "update job set status = 'queued', worker_id = null, lease_token = null, \
+               lease_expires_at = null, updated_at = {now} \
+             where job_id = $1 and lease_token = $2 returning *",
+            id,
+            token,
+        )
+        .await
     }
 
     /// Gives a claimed job back to the queue without counting its claim as an attempt (the
     /// store failed, not the job); it continues from its last checkpoint.
     pub async fn hand_back_job(&self, id: &str, token: &str) -> Result<()> {
-        fenced(on_pool!(self, |sql, pool| sql
-            .query(
-                "update job set status = 'queued', worker_id = null, lease_token = null, \
-                   lease_expires_at = null, \
-                   attempts = case when attempts > 0 then attempts - 1 else 0 end, \
-                   updated_at = {now} \
-                 where job_id = $1 and lease_token = $2",
-            )
+        self.requeue_held(
+            "update job set status = 'queued', worker_id = null, lease_token = null, \
+               lease_expires_at = null, \
+               attempts = case when attempts > 0 then attempts - 1 else 0 end, \
+               updated_at = {now} \
+             where job_id = $1 and lease_token = $2 returning *",
+            id,
+            token,
+        )
+        .await
+    }
+
+    /// Runs `statement`, a fenced update of job `$1` under lease `$2` that returns the job.
+    async fn requeue_held(&self, statement: &'static str, id: &str, token: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let row: Option<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(statement)
             .bind(id)
             .bind(token)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?)
+            .fetch_optional(conn)
+            .await)?;
+        tx.fenced_job(row).await?.0.commit().await
     }
+}
+
+/// The one job a write that names its job changed, or [`StoreError::NotFound`].
+fn one_job(mut jobs: Vec<Job>) -> Result<Job> {
+    jobs.pop().ok_or(StoreError::NotFound("job"))
 }

@@ -7,8 +7,10 @@
 //! One body serves both backends: `jobs`, `runs` and `genomes` write each statement once (with
 //! the marks of `dialect` where the backends differ) and decode rows once (`rows`); `backend`
 //! runs that code against whichever backend the [`Store`] holds. `sqlite` and `postgres` keep
-//! only what is theirs alone: opening, migrations, the write probe, the write lock, and
-//! `LISTEN`/`NOTIFY` ([`Notice`]).
+//! only what is theirs alone: opening, migrations, the write probe, the write lock, and how
+//! their notices travel (`LISTEN`/`NOTIFY`; SQLite's in-process outbox).
+//! Every write that changes a job or records a generation announces a [`Notice`] in its own
+//! transaction; [`Store::listen`] hears them. Nothing outside the store announces anything.
 //! Worker writes are fenced by the job's lease token: a write from a worker that lost its lease
 //! changes nothing and returns [`StoreError::LeaseLost`].
 
@@ -27,7 +29,7 @@ mod runs;
 mod sqlite;
 mod sweeps;
 
-pub use backend::Store;
+pub use backend::{NoticeStream, Store};
 pub use chart::{Chart, ChartSeries};
 pub use health::{WriteFailure, WriteHealth};
 pub use imports::IMPORT_WORKER;

@@ -1,22 +1,32 @@
-//! [`Notice`]: what travels between processes through the database (PostgreSQL `NOTIFY`),
-//! written by the store and by [`crate::events`], read back by [`crate::events::relay`].
+//! [`Notice`]: what the store announces when a write commits (the transactional outbox).
+//!
+//! Every store write that changes a job or records a generation announces it inside its own
+//! transaction: on PostgreSQL as a `NOTIFY` (delivered to every process when it commits), on
+//! SQLite to the process's subscribers right after the commit, in commit order. Nothing
+//! outside the store announces anything; [`crate::events`] turns notices into live events.
 
 use super::Job;
+use crate::evolution::GenerationRecord;
 use serde::{Deserialize, Serialize};
 
 /// PostgreSQL refuses notification payloads of 8000 bytes or more.
 pub const MAX_NOTIFY_PAYLOAD: usize = 7999;
 
-/// A notification: small, since it must stay within [`MAX_NOTIFY_PAYLOAD`]. A generation is
-/// announced by the transaction that records it, with its job and index only (the record
-/// itself stays in the store); a job travels whole when it fits, else by id.
+/// A notification. Within one process it carries what changed whole; between processes it
+/// must stay within [`MAX_NOTIFY_PAYLOAD`]: a generation travels as its job and index only (the
+/// record stays in the store) and a job whole when it fits, else by id, for listeners to read
+/// from the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Notice {
     Generation {
         job_id: String,
         generation: u64,
+        /// The record, within one process (never serialised).
+        #[serde(skip)]
+        record: Option<Box<GenerationRecord>>,
     },
+    /// A job was created, changed or deleted (`job` is then its last state).
     Job {
         job_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,6 +35,21 @@ pub enum Notice {
 }
 
 impl Notice {
+    pub(super) fn generation(job_id: &str, record: &GenerationRecord) -> Notice {
+        Notice::Generation {
+            job_id: job_id.to_string(),
+            generation: record.generation,
+            record: Some(Box::new(record.clone())),
+        }
+    }
+
+    pub(super) fn job(job: &Job) -> Notice {
+        Notice::Job {
+            job_id: job.id.clone(),
+            job: Some(Box::new(job.clone())),
+        }
+    }
+
     /// The payload: JSON, within [`MAX_NOTIFY_PAYLOAD`] (a job too large to travel whole goes
     /// by id, for listeners to read from the store).
     pub fn encode(&self) -> String {
@@ -56,6 +81,7 @@ mod tests {
         let notice = Notice::Generation {
             job_id: "j".into(),
             generation: 3,
+            record: None,
         };
         assert_eq!(
             notice.encode(),

@@ -11,11 +11,11 @@
 //! - NaN is stored as NULL (the store body binds it so), as SQLite does on its own, so
 //!   aggregates (`min`, `max`) skip it the same way (PostgreSQL would otherwise order NaN above
 //!   every number).
-//! - Each recorded generation sends a notification on the store's channel in the same
-//!   transaction (delivered on commit), so servers on other machines can follow live runs.
+//! - Each write that changes a job or records a generation sends a notification on the store's
+//!   channel in its own transaction (delivered on commit), so servers on other machines can
+//!   follow live runs ([`super::Notice`]).
 
 use super::health::{self, WriteHealth};
-use super::notice::MAX_NOTIFY_PAYLOAD;
 use super::{Result, StoreError};
 use futures_util::Stream;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -123,16 +123,5 @@ pub(super) async fn notify<'c>(
         .bind(payload)
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-/// Refuses payloads PostgreSQL would reject, with a message that says why.
-pub(super) fn check_payload(payload: &str) -> Result<()> {
-    if payload.len() > MAX_NOTIFY_PAYLOAD {
-        return Err(StoreError::Invalid(format!(
-            "notification payload is {} bytes; PostgreSQL allows at most {MAX_NOTIFY_PAYLOAD}",
-            payload.len()
-        )));
-    }
     Ok(())
 }

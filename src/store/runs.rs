@@ -5,7 +5,7 @@ use super::backend::{WriteTx, in_tx, on_pool};
 use super::chart::{self, Chart, ChartSeries};
 use super::models::*;
 use super::notice::Notice;
-use super::rows::{PointRow, genome_bytes, parse_json, real};
+use super::rows::{JobRow, PointRow, genome_bytes, parse_json, real};
 use super::{Result, Store, StoreError};
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
@@ -103,15 +103,6 @@ impl Store {
             "delete from generation_env where job_id = $1 and generation >= $2",
             "delete from genome where job_id = $1 \
              and (generation >= $2 or kind in ('final_best', 'final_mean'))",
-            // The compute totals are the sums over the records kept.
-            "update job set \
-             cpu_seconds = coalesce((select sum(cpu_s) from generation g \
-                                     where g.job_id = $1 and g.generation < $2), 0), \
-             wall_seconds = coalesce((select sum(ask_s + evaluate_s + tell_s) from generation g \
-                                      where g.job_id = $1 and g.generation < $2), 0), \
-             env_steps = coalesce((select sum(env_steps) from generation g \
-                                   where g.job_id = $1 and g.generation < $2), 0) \
-             where job_id = $1",
         ] {
             in_tx!(&mut tx, |sql, conn| sql
                 .query(statement)
@@ -121,13 +112,30 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected()))?;
         }
-        tx.commit().await
+        // The compute totals are the sums over the records kept.
+        let job: JobRow = in_tx!(&mut tx, |sql, conn| sql
+            .query_as(
+                "update job set \
+                 cpu_seconds = coalesce((select sum(cpu_s) from generation g \
+                                         where g.job_id = $1 and g.generation < $2), 0), \
+                 wall_seconds = coalesce((select sum(ask_s + evaluate_s + tell_s) \
+                                          from generation g \
+                                          where g.job_id = $1 and g.generation < $2), 0), \
+                 env_steps = coalesce((select sum(env_steps) from generation g \
+                                       where g.job_id = $1 and g.generation < $2), 0) \
+                 where job_id = $1 returning *",
+            )
+            .bind(id)
+            .bind(from as i64)
+            .fetch_one(conn)
+            .await)?;
+        tx.commit_jobs(vec![job]).await?;
+        Ok(())
     }
 
     /// Writes one generation: its record, the job's progress, genomes to keep and, when given,
-    /// the checkpoint, all in one transaction fenced by the lease token. Listeners on other
-    /// processes hear a [`Notice::Generation`] when it commits; the record itself stays in the
-    /// store (it may exceed a notification's size limit).
+    /// the checkpoint, all in one transaction fenced by the lease token, which announces a
+    /// [`Notice::Generation`] (the job's progress is the record's).
     pub async fn record_generation(
         &self,
         id: &str,
@@ -164,11 +172,7 @@ impl Store {
         if let Some(state) = checkpoint {
             upsert_checkpoint(&mut tx, id, record.generation + 1, state).await?;
         }
-        tx.announce(&Notice::Generation {
-            job_id: id.to_string(),
-            generation: record.generation,
-        })
-        .await?;
+        tx.announce(Notice::generation(id, record)).await?;
         tx.commit().await
     }
 

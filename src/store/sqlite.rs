@@ -1,8 +1,10 @@
 //! The SQLite store's own parts: one file, WAL journal, foreign keys on, its migrations, its
-//! write probe and its write lock. Everything else is the shared store body.
+//! write probe, its write lock and its outbox. Everything else is the shared store body.
 
 use super::health::{self, WriteHealth};
+use super::notice::Notice;
 use super::{Result, StoreError, now_ms};
+use crate::limits::events::RING;
 use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -10,11 +12,46 @@ use sqlx::sqlite::{
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     health: Arc<WriteHealth>,
+    outbox: Arc<Outbox>,
+}
+
+/// Where committed notices go: the subscribers of this process (a SQLite file serves one), in
+/// commit order.
+#[derive(Debug)]
+pub(super) struct Outbox {
+    sender: broadcast::Sender<Notice>,
+    /// Held from a commit until its notices are sent, so that no later commit's notices
+    /// overtake them.
+    order: tokio::sync::Mutex<()>,
+}
+
+impl Outbox {
+    /// Commits `tx`, then delivers `notices`, the notices of its writes.
+    pub(super) async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, Sqlite>,
+        notices: Vec<Notice>,
+    ) -> Result<(), sqlx::Error> {
+        let _order = self.order.lock().await;
+        tx.commit().await?;
+        for notice in notices {
+            // No subscribers is fine.
+            let _ = self.sender.send(notice);
+        }
+        Ok(())
+    }
+
+    /// Notices committed from now on; a receiver that falls [`RING`] behind is told how many
+    /// it missed.
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.sender.subscribe()
+    }
 }
 
 impl SqliteStore {
@@ -45,6 +82,10 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             health: Arc::default(),
+            outbox: Arc::new(Outbox {
+                sender: broadcast::channel(RING).0,
+                order: tokio::sync::Mutex::new(()),
+            }),
         })
     }
 
@@ -54,6 +95,10 @@ impl SqliteStore {
 
     pub fn write_health(&self) -> &WriteHealth {
         &self.health
+    }
+
+    pub(super) fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// Commits `bytes` bytes (zeros) to the probe row, then commits their removal: whether the

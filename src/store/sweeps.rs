@@ -45,7 +45,7 @@ impl Store {
                 crate::evolution::JobPayload::Evolve(spec) => spec.priority,
                 crate::evolution::JobPayload::Evaluate(_) => 0,
             };
-            let _: JobRow = in_tx!(&mut tx, |sql, conn| sql
+            let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
                 .query_as(INSERT_JOB)
                 .bind(uuid::Uuid::new_v4().to_string())
                 .bind(job.payload.kind().as_str())
@@ -59,6 +59,7 @@ impl Store {
                 .bind(Some(values.as_str()))
                 .fetch_one(conn)
                 .await)?;
+            tx.job_changed(&row.decode()?).await?;
         }
         tx.commit().await?;
         self.sweep(&sweep_id)

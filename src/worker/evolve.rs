@@ -4,7 +4,6 @@
 //! record, genomes and checkpoint in one transaction.
 
 use super::{AbortOnDrop, Outcome, Worker, WorkerError, blocking};
-use crate::events::Event;
 use crate::evolution::{
     Checkpoint, Ending, Evolution, JobPayload, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
 };
@@ -221,13 +220,6 @@ impl RunHost for StoreRun<'_> {
         config
             .metrics
             .record_generation(&config.id, self.executor.name(), record);
-        self.worker
-            .events
-            .publish(Event::Generation {
-                job_id: id.to_string(),
-                record: Box::new(record.clone()),
-            })
-            .await;
         Ok(())
     }
 

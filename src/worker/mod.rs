@@ -9,7 +9,6 @@
 mod evaluate;
 mod evolve;
 
-use crate::events::{Event, EventHub};
 use crate::exec::{Executor, ExecutorChoice};
 use crate::limits::storage;
 use crate::limits::worker::MAX_CRASHES;
@@ -56,16 +55,14 @@ enum Outcome {
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
-    events: EventHub,
     config: WorkerConfig,
     shutdown: Shutdown,
 }
 
 impl Worker {
-    pub fn new(store: Store, events: EventHub, config: WorkerConfig, shutdown: Shutdown) -> Self {
+    pub fn new(store: Store, config: WorkerConfig, shutdown: Shutdown) -> Self {
         Worker {
             store,
-            events,
             config,
             shutdown,
         }
@@ -101,9 +98,6 @@ impl Worker {
                     );
                     self.config.metrics.lease_takeovers(ids.len() as u64);
                     self.config.metrics.jobs_crashed(ids.len() as u64);
-                    for id in ids {
-                        self.publish_job(&id).await;
-                    }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!("re-queueing expired leases failed: {e}"),
@@ -137,12 +131,6 @@ impl Worker {
         *self.shutdown.borrow()
     }
 
-    async fn publish_job(&self, id: &str) {
-        if let Ok(Some(job)) = self.store.get_job(id).await {
-            self.events.publish(Event::Job { job: Box::new(job) }).await;
-        }
-    }
-
     async fn run_claim(&self, claim: Claim) {
         let span =
             tracing::info_span!("job", job_id = %claim.job.id, kind = claim.job.kind.as_str());
@@ -152,7 +140,6 @@ impl Worker {
     async fn run_claim_in_span(&self, claim: Claim) {
         let id = claim.job.id.clone();
         tracing::info!(attempt = claim.job.attempts, "claimed");
-        self.publish_job(&id).await;
 
         let lost = Arc::new(AtomicBool::new(false));
         // Dropped whichever way the run ends, panics included: a lease is renewed only while
@@ -221,7 +208,6 @@ impl Worker {
                 }
             }
         }
-        self.publish_job(&id).await;
     }
 
     /// A run panicked: a bug, or a job the executor cannot take. The job goes back to the

@@ -14,13 +14,27 @@ pub struct Needs {
 
 /// Runs `tests` (name, body) as the test binary's `main`: each body runs only where `needs`
 /// holds; a panic in it fails the test.
+#[allow(dead_code)] // Each test binary uses one of the two.
 pub fn main(needs: Needs, tests: Vec<(&'static str, fn())>) -> ! {
+    let needs: &'static Needs = Box::leak(Box::new(needs));
+    main_each(
+        tests
+            .into_iter()
+            .map(|(name, test)| (name, Some(needs), test))
+            .collect(),
+    )
+}
+
+/// [`main`] with each test's own needs (`None`: it needs nothing and always runs).
+pub fn main_each(tests: Vec<(&'static str, Option<&'static Needs>, fn())>) -> ! {
     let args = Arguments::from_args();
     let trials = tests
         .into_iter()
-        .map(|(name, test)| {
+        .map(|(name, needs, test)| {
             Trial::ignorable_test(name, move || {
-                if let Err(missing) = (needs.check)() {
+                if let Some(needs) = needs
+                    && let Err(missing) = (needs.check)()
+                {
                     if std::env::var(needs.require_var).as_deref() == Ok("1") {
                         return Err(Failed::from(format!(
                             "{}=1 but {missing}",
