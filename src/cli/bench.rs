@@ -1,14 +1,15 @@
-//! `sfnn bench`: executor throughput on the paper configuration (DESIGN.md §6).
+//! `sfnn bench`: executor throughput on the paper configuration (docs/performance.md).
 //!
 //! Figures are printed as ratios against baselines measured in the same run where possible
-//! (one thread vs all threads), and against the reference JAX code's time per genome-lifetime,
-//! which is given (`--reference-seconds`) rather than measured here. Its default is a measurement
-//! (issue #10): the reference code ran a paper-config generation (popsize 128, CartPole, Acrobot,
-//! MountainCar, 8 episodes each) in 122.4 s on the 2-core development machine, side by side with
-//! this benchmark — 0.956 s per genome-lifetime, 10.0 k SFNN steps/s.
+//! (one thread vs all threads), and against the reference JAX code only where it was timed on
+//! this CPU model: its speed differs 1.7× between CPUs, so a ratio against a timing taken on
+//! another model says nothing. [`REFERENCE_TIMINGS`] lists those timings with their source;
+//! elsewhere the bench prints steps/s and says how to get a ratio (`--reference-seconds`, the
+//! reference timed on this machine).
 
 use crate::envs::{self, EnvInfo};
 use crate::exec::{self, EvalRequest, ExecutorChoice, Protocol, Sampler};
+use crate::exec::cpu::CpuId;
 use crate::exec::{CpuExecutor, EpisodeMode, Executor, LifetimeInput};
 use crate::model::{GenomeLayout, ModelConfig, Topology};
 use anyhow::{Result, anyhow};
@@ -18,9 +19,92 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// The reference JAX code's measured time per genome-lifetime at popsize 128 on the 2-core
-/// development machine (122.4 s per paper-config generation / 128 genomes; issue #10).
-pub const REFERENCE_SECONDS_PER_LIFETIME: f64 = 0.956;
+/// The reference JAX code's time for one paper-config generation (popsize 128; CartPole,
+/// Acrobot, MountainCar; 8 episodes each), on one CPU model.
+#[derive(Debug, Serialize)]
+pub struct ReferenceTiming {
+    /// The CPU it was timed on, in words.
+    pub cpu: &'static str,
+    #[serde(skip)]
+    pub matches: fn(&CpuId) -> bool,
+    pub date: &'static str,
+    pub seconds_per_generation: f64,
+    /// Where the figure comes from.
+    pub source: &'static str,
+}
+
+impl ReferenceTiming {
+    pub fn seconds_per_lifetime(&self) -> f64 {
+        self.seconds_per_generation / 128.0
+    }
+}
+
+/// Every timing of the reference JAX code this project made, each on a 2-core machine side by
+/// side with `sfnn` (docs/performance.md).
+pub const REFERENCE_TIMINGS: &[ReferenceTiming] = &[
+    ReferenceTiming {
+        cpu: "Intel Xeon with AVX-512",
+        matches: |cpu| cpu.vendor == "GenuineIntel" && cpu.name.contains("Xeon") && cpu.avx512,
+        date: "2026-11-30",
+        seconds_per_generation: 122.4,
+        source: "issue #10: one paper-config generation of the reference code",
+    },
+    ReferenceTiming {
+        cpu: "AMD EPYC, family 26 (Zen 5)",
+        matches: |cpu| {
+            cpu.vendor == "AuthenticAMD" && cpu.family == Some(26) && cpu.name.contains("EPYC")
+        },
+        date: "2026-12-07",
+        seconds_per_generation: 72.7,
+        source: "issue #23: one paper-config generation of the reference code, against \
+                 sfnn's 2.91 s",
+    },
+];
+
+/// The reference timing that holds on `cpu`, if one was taken on its model.
+pub fn reference_for(cpu: &CpuId) -> Option<&'static ReferenceTiming> {
+    REFERENCE_TIMINGS.iter().find(|timing| (timing.matches)(cpu))
+}
+
+/// The environments of the paper configuration, which the reference timings ran.
+const PAPER_ENVS: [&str; 3] = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"];
+
+/// What a ratio to the reference JAX code is taken against.
+#[derive(Debug, Clone, Serialize)]
+struct Reference {
+    cpu: String,
+    date: Option<&'static str>,
+    seconds_per_lifetime: f64,
+    source: &'static str,
+}
+
+impl Reference {
+    /// `--reference-seconds` when given; else this CPU model's timing, for the paper's
+    /// environments only (the timings ran those).
+    fn for_run(args: &BenchArgs) -> Option<Reference> {
+        if let Some(seconds) = args.reference_seconds {
+            return Some(Reference {
+                cpu: "as given by --reference-seconds".into(),
+                date: None,
+                seconds_per_lifetime: seconds,
+                source: "--reference-seconds",
+            });
+        }
+        let mut envs: Vec<&str> = args.envs.iter().map(String::as_str).collect();
+        envs.sort_unstable();
+        let mut paper = PAPER_ENVS;
+        paper.sort_unstable();
+        if envs != paper {
+            return None;
+        }
+        reference_for(&CpuId::read()).map(|timing| Reference {
+            cpu: format!("timed on {}, {}", timing.cpu, timing.date),
+            date: Some(timing.date),
+            seconds_per_lifetime: timing.seconds_per_lifetime(),
+            source: timing.source,
+        })
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -43,12 +127,11 @@ pub struct BenchArgs {
     /// `cpu`, `cuda` or `auto`.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "auto"])]
     executor: String,
-    /// Seconds the reference JAX code needs per genome-lifetime. The default was measured (issue
-    /// #10): one paper-config generation (popsize 128, three environments) took the reference
-    /// 122.4 s on the 2-core development machine = 0.956 s per genome-lifetime, 10.0 k SFNN
-    /// steps/s. On another machine, time the reference there and pass its figure.
-    #[arg(long, default_value_t = REFERENCE_SECONDS_PER_LIFETIME)]
-    reference_seconds: f64,
+    /// Seconds the reference JAX code needs per genome-lifetime on this machine (its time per
+    /// paper-config generation / 128), for the ratio. Without it the bench takes the timing of
+    /// this CPU model from its table, and prints no ratio where there is none.
+    #[arg(long)]
+    reference_seconds: Option<f64>,
     /// With a non-CPU executor, the CPU executor is timed on the same inputs for comparison, on
     /// at most this many members (larger populations are extrapolated from them).
     #[arg(long, default_value_t = 128)]
@@ -70,7 +153,10 @@ struct Report {
     generation_seconds: Vec<f64>,
     steps_per_second: f64,
     seconds_per_genome_lifetime: f64,
-    speedup_vs_reference: f64,
+    /// `null` where the reference was not timed on this CPU model.
+    speedup_vs_reference: Option<f64>,
+    /// The reference timing the ratio is against.
+    reference: Option<Reference>,
     model_gflops: f64,
     /// The device's fp32 peak (null where the executor cannot tell).
     peak_gflops: Option<f64>,
@@ -194,6 +280,7 @@ fn bench_population(
     let best = times.iter().copied().fold(f64::INFINITY, f64::min);
     let rate = steps as f64 / best;
     let per_lifetime = best / popsize as f64;
+    let reference = Reference::for_run(setup.args);
     let flops = model_flops(&model, env_infos, &lifetimes, protocol);
     let gflops = flops / best / 1e9;
     let peak = if executor.name() == "cpu" {
@@ -240,7 +327,8 @@ fn bench_population(
         generation_seconds: times.clone(),
         steps_per_second: rate,
         seconds_per_genome_lifetime: per_lifetime,
-        speedup_vs_reference: args.reference_seconds / per_lifetime,
+        speedup_vs_reference: reference.as_ref().map(|r| r.seconds_per_lifetime / per_lifetime),
+        reference: reference.clone(),
         model_gflops: gflops,
         peak_gflops: peak,
         fraction_of_peak: peak.map(|p| gflops / p),
@@ -266,17 +354,22 @@ fn bench_population(
         let line = crate::exec::kernel_model::bench_line(model.msg_dims, popsize, &args.envs, best);
         println!("  {line}");
     }
-    println!(
-        "  {rate:.0} SFNN steps/s; {per_lifetime:.6} s per genome-lifetime = {:.1}× the reference \
-         JAX code ({} s per genome-lifetime{})",
-        report.speedup_vs_reference,
-        args.reference_seconds,
-        if args.reference_seconds == REFERENCE_SECONDS_PER_LIFETIME {
-            ", measured at popsize 128 on the 2-core development machine"
-        } else {
-            ", as given"
-        }
-    );
+    match &reference {
+        Some(reference) => println!(
+            "  {rate:.0} SFNN steps/s; {per_lifetime:.6} s per genome-lifetime = {:.1}× the \
+             reference JAX code ({:.3} s per genome-lifetime, {})",
+            reference.seconds_per_lifetime / per_lifetime,
+            reference.seconds_per_lifetime,
+            reference.cpu
+        ),
+        None => println!(
+            "  {rate:.0} SFNN steps/s; {per_lifetime:.6} s per genome-lifetime; no ratio to the \
+             reference JAX code: it was not timed on this CPU ({cpu}) with these environments, \
+             and its speed differs 1.7× between CPUs. Time it here and pass \
+             --reference-seconds.",
+            cpu = CpuId::read()
+        ),
+    }
     match peak {
         Some(peak) => println!(
             "  model arithmetic: {gflops:.1} GFLOP/s = {:.2}% of the {peak:.0} GFLOP/s fp32 peak",
@@ -382,4 +475,33 @@ fn simd_f32_lanes() -> f64 {
 #[cfg(not(target_arch = "x86_64"))]
 fn simd_f32_lanes() -> f64 {
     4.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(vendor: &str, family: u32, model: u32, name: &str, flags: &str) -> CpuId {
+        CpuId::parse(&format!(
+            "processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\n\
+             model name\t: {name}\nflags\t\t: fpu sse2 {flags} avx2\n\nprocessor\t: 1\n"
+        ))
+    }
+
+    #[test]
+    fn a_ratio_only_against_the_reference_timed_on_the_same_cpu_model() {
+        let xeon = cpu("GenuineIntel", 6, 143, "Intel(R) Xeon(R) Platinum 8481C", "avx512f");
+        assert_eq!(xeon.family, Some(6));
+        assert!(xeon.avx512);
+        assert_eq!(reference_for(&xeon).unwrap().seconds_per_generation, 122.4);
+        let zen5 = cpu("AuthenticAMD", 26, 2, "AMD EPYC 9B45", "avx512f");
+        assert_eq!(reference_for(&zen5).unwrap().seconds_per_generation, 72.7);
+        // Another generation of EPYC, a Xeon without AVX-512, another vendor: no timing holds.
+        let zen4 = cpu("AuthenticAMD", 25, 17, "AMD EPYC", "avx512f");
+        assert!(reference_for(&zen4).is_none());
+        let old_xeon = cpu("GenuineIntel", 6, 79, "Intel(R) Xeon(R) CPU E5-2686 v4", "");
+        assert!(!old_xeon.avx512);
+        assert!(reference_for(&old_xeon).is_none());
+        assert!(reference_for(&CpuId::parse("")).is_none());
+    }
 }

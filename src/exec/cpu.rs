@@ -30,15 +30,56 @@ impl CpuExecutor {
 
 /// The processor's model name, from `/proc/cpuinfo` where there is one.
 pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+    CpuId::read().name
+}
+
+/// What `/proc/cpuinfo` says of the processor: enough to tell whether a timing taken on another
+/// machine holds here (same vendor, family and model name; the vector units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuId {
+    /// `GenuineIntel`, `AuthenticAMD`, … (empty where unknown).
+    pub vendor: String,
+    pub family: Option<u32>,
+    pub model: Option<u32>,
+    /// The model name; the architecture where `/proc/cpuinfo` is missing.
+    pub name: String,
+    pub avx512: bool,
+}
+
+impl CpuId {
+    pub fn read() -> CpuId {
+        CpuId::parse(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+    }
+
+    /// The first processor of a `/proc/cpuinfo` text.
+    pub fn parse(cpuinfo: &str) -> CpuId {
+        let field = |name: &str| {
+            cpuinfo
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .find_map(|l| {
+                    let (key, value) = l.split_once(':')?;
+                    (key.trim() == name).then(|| value.trim().to_string())
+                })
+        };
+        CpuId {
+            vendor: field("vendor_id").unwrap_or_default(),
+            family: field("cpu family").and_then(|v| v.parse().ok()),
+            model: field("model").and_then(|v| v.parse().ok()),
+            name: field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string()),
+            avx512: field("flags").is_some_and(|f| f.split(' ').any(|f| f == "avx512f")),
+        }
+    }
+}
+
+impl std::fmt::Display for CpuId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if let (Some(family), Some(model)) = (self.family, self.model) {
+            write!(f, " (family {family}, model {model})")?;
+        }
+        Ok(())
+    }
 }
 
 impl Executor for CpuExecutor {
