@@ -1,7 +1,7 @@
 //! SFNN Lab: evolve Structurally Flexible Neural Networks (SFNNs) with evolution strategies and
 //! track the experiments.
 //!
-//! Layers, from the bottom up (see `DESIGN.md`):
+//! Layers, from the bottom up (see `docs/architecture.md`):
 //! - [`envs`]: classic-control environments (gymnasium / gymnax dynamics).
 //! - [`model`]: the SFNN genome layout, the wiring sampler and one network step.
 //! - [`exec`]: executors that evaluate whole populations (the CPU executor is the reference).

@@ -1,6 +1,6 @@
 //! `scripts/gpu-check.sh` on a machine without a GPU: it must say so clearly, write its summary
 //! where the device tool collects it (`$OUT`), and fail, never pass by skipping. (On a GPU
-//! machine the same script is the verdict; see the README's GPU section.)
+//! machine the same script is the verdict; see docs/gpu.md.)
 
 use std::path::Path;
 use std::process::Command;

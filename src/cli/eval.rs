@@ -37,7 +37,7 @@ pub struct EvalArgs {
     threads: usize,
     /// Also write the first lifetime (seed `--seed`) step by step to this JSON file: wiring,
     /// synapse initial states, observations, actions, action-node outputs and rewards (see
-    /// README, "Traces"). At most `limits::trace::MAX_STEPS` steps.
+    /// docs/genomes.md, "Traces"). At most `limits::trace::MAX_STEPS` steps.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Meta-test: run the genome in networks of N nodes instead of its model's.

@@ -54,8 +54,8 @@ pub struct EnvInfo {
     pub action_space: ActionSpace,
     /// `max_episode_steps` of gymnasium's registration (gymnax's `max_steps_in_episode`).
     pub horizon: usize,
-    /// Episode return mapped to a normalised score of 0 (SFNN.md §4.1; our own choice for the
-    /// environments the reference did not use).
+    /// Episode return mapped to a normalised score of 0 (docs/model.md, "Fitness"; our own
+    /// choice for the environments the reference did not use).
     pub return_min: f64,
     /// Episode return mapped to a normalised score of 1.
     pub return_max: f64,

@@ -1,4 +1,4 @@
-//! Lifetime fitness: from episode returns to one number per genome (SFNN.md §4.3–4.4, §7).
+//! Lifetime fitness: from episode returns to one number per genome (docs/model.md, "Fitness").
 
 use crate::exec::EpisodeMode;
 use serde::{Deserialize, Serialize};

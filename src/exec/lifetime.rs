@@ -1,6 +1,6 @@
 //! One lifetime: a freshly wired network living through `episodes` episodes of one environment,
-//! its state carried across episodes (SFNN.md §4.2–4.3). This is the reference semantics every
-//! executor must reproduce.
+//! its state carried across episodes (docs/model.md, "Lifetime"). This is the reference
+//! semantics every executor must reproduce.
 
 use super::{Digest, EpisodeMode, LifetimeInput, Protocol};
 use crate::envs::{self, Action, ActionSpace, EnvInfo};
@@ -138,7 +138,7 @@ pub fn run_lifetime_observed<F: Real, O: StepObserver<F>>(
             if !ended {
                 total += step.reward.to_f64_exact();
             }
-            // The reward is fed unmasked, also after the first `done` (SFNN.md §6.7).
+            // The reward is fed unmasked, also after the first `done` (docs/model.md, "Lifetime").
             net.set_reward(step.reward);
             if step.terminated || step.truncated {
                 ended = true;

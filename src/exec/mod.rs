@@ -24,7 +24,7 @@ use crate::envs::EnvInfo;
 use crate::model::ModelConfig;
 use serde::{Deserialize, Serialize};
 
-/// How an episode runs (SFNN.md §4.2 and §7).
+/// How an episode runs (docs/model.md, "Lifetime").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EpisodeMode {

@@ -1,4 +1,4 @@
-//! The SFNN model (SFNN.md §2): the genome layout, the wiring sampler and the network step.
+//! The SFNN model (docs/model.md): the genome layout, the wiring sampler and the network step.
 //!
 //! Pure and synchronous: nothing here knows about jobs, threads or executors. Randomness enters
 //! only through the [`Wiring`] and the synapse initial states, which the host draws.
@@ -16,7 +16,8 @@ pub use wiring::{Topology, TopologyPreset, Wiring};
 use crate::limits::{FieldError, in_range};
 use serde::{Deserialize, Serialize};
 
-/// The sizes that shape a genome and its networks (`scripts/sfnn/main.py` defaults).
+/// The sizes that shape a genome and its networks (the reference's defaults: docs/model.md,
+/// "Sizes and genome").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 #[schema(default)]

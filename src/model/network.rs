@@ -1,4 +1,4 @@
-//! One SFNN network and its environment step (SFNN.md §2.4–2.6).
+//! One SFNN network and its environment step (docs/model.md, "One step").
 //!
 //! Only wired synapses are stored and computed. They are kept in chunks of [`LANES`] synapses of
 //! one type, structure-of-arrays (`e[chunk][channel][lane]`), so the GRU update, which is almost

@@ -1,4 +1,4 @@
-//! Node types and random connectivity, drawn fresh for every lifetime (SFNN.md §2.3).
+//! Node types and random connectivity, drawn fresh for every lifetime (docs/model.md, "Wiring").
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -246,7 +246,7 @@ mod tests {
             }
             total += w.edges.len();
         }
-        // SFNN.md §2.3: 52 + 325 + 26 + 26 = 429 expected edges for CartPole sizes.
+        // docs/model.md, "Wiring": 52 + 325 + 26 + 26 = 429 expected edges for CartPole sizes.
         let mean = total as f64 / runs as f64;
         assert!((mean - 429.0).abs() < 3.0, "mean edge count {mean}");
     }

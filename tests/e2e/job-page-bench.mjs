@@ -1,5 +1,5 @@
 // Benchmark, not a test: how long the job page of a long job takes to render in headless
-// Chromium, from navigation to a drawn fitness chart and filled facts. The README's performance
+// Chromium, from navigation to a drawn fitness chart and filled facts. The docs/performance.md's
 // section has the figures and the commands that make the job (a 10,000-generation run pushed to a
 // server with `sfnn push`).
 //

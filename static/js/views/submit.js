@@ -4,7 +4,7 @@
 import { api, ApiError, jobUrl } from '../api.js';
 import { h, replace, hashQuery, toast, throttle, fmtDuration, fitnessNote, fitnessExplained } from '../util.js';
 
-/** The job spec's defaults (README, "The job spec"): the reference protocol. */
+/** The job spec's defaults (docs/job-spec.md): the reference protocol. */
 export const DEFAULT_SPEC = {
   name: '',
   tags: [],
