@@ -185,30 +185,40 @@ def genome_from_safetensors(data: bytes) -> Genome:
     )
 
 
-def load_genome(path) -> Genome:
-    """Reads a ``.json`` or ``.safetensors`` genome file (told apart by content)."""
-    data = Path(path).read_bytes()
+def genome_from_bytes(data: bytes) -> Genome:
+    """A genome file's content, JSON or safetensors (told apart by content), as a genome."""
     if data.lstrip()[:1] == b"{":
         return genome_from_json(json.loads(data))
     return genome_from_safetensors(data)
 
 
-def save_genome(genome: Genome, path) -> None:
-    """Writes JSON (``.json``) or safetensors (anything else) that SFNN Lab reads back."""
-    path = Path(path)
+def load_genome(path) -> Genome:
+    """Reads a ``.json`` or ``.safetensors`` genome file (told apart by content)."""
+    return genome_from_bytes(Path(path).read_bytes())
+
+
+def genome_to_bytes(genome: Genome, format: str = "safetensors") -> bytes:
+    """The genome as a file's content, ``json`` or ``safetensors``, that SFNN Lab reads back."""
     model = genome.model.__dict__
-    if path.suffix == ".json":
+    if format == "json":
         obj = {"format": FORMAT, "version": VERSION, "model": model, "values": genome.flat().tolist()}
         for key in ("fitness", "topology", "spec"):
             if getattr(genome, key) is not None:
                 obj[key] = getattr(genome, key)
         obj["metadata"] = genome.metadata
-        path.write_text(json.dumps(obj))
-        return
+        return json.dumps(obj).encode("utf-8")
+    if format != "safetensors":
+        raise ValueError(f"format must be json or safetensors, got {format!r}")
     meta = dict(genome.metadata, format=FORMAT, version=str(VERSION), model=json.dumps(model))
     if genome.fitness is not None:
         meta["fitness"] = repr(float(genome.fitness))
     for key in ("topology", "spec"):
         if getattr(genome, key) is not None:
             meta[key] = json.dumps(getattr(genome, key))
-    path.write_bytes(write_safetensors({n: genome.tensors[n] for n in TENSOR_NAMES}, meta))
+    return write_safetensors({n: genome.tensors[n] for n in TENSOR_NAMES}, meta)
+
+
+def save_genome(genome: Genome, path) -> None:
+    """Writes JSON (``.json``) or safetensors (anything else) that SFNN Lab reads back."""
+    path = Path(path)
+    path.write_bytes(genome_to_bytes(genome, "json" if path.suffix == ".json" else "safetensors"))

@@ -30,6 +30,48 @@ def readout_for(action_space):
     return ("continuous", float(low[0]), float(high[0]))
 
 
+#: The episode returns that map to normalised scores 0 and 1, per environment, as SFNN Lab
+#: scores them (``return_min``/``return_max`` in src/envs/).
+RETURN_BOUNDS = {
+    "CartPole-v1": (8.0, 500.0),
+    "Acrobot-v1": (-500.0, -80.0),
+    "MountainCar-v0": (-200.0, -110.0),
+    "Pendulum-v1": (-1600.0, -200.0),
+    "MountainCarContinuous-v0": (-50.0, 90.0),
+}
+
+
+def normalised_score(env: Optional[str], episode_returns: Sequence[float]) -> Optional[float]:
+    """The weighted normalised score ``sfnn eval`` prints: ``Σ w_k (R_k − min)/(max − min)`` with
+    the reference's episode weights, not clipped. ``None`` for an environment SFNN Lab does not
+    know (no bounds)."""
+    if env not in RETURN_BOUNDS:
+        return None
+    low, high = RETURN_BOUNDS[env]
+    returns = np.asarray(episode_returns, dtype=np.float64)
+    return float(np.dot(episode_weights(len(returns)), (returns - low) / (high - low)))
+
+
+def spec_lifetime(genome: Genome) -> dict:
+    """The ``lifetime`` section of the spec the genome's file carries (``{}`` without one):
+    ``episodes`` and ``episode_mode`` there are what the genome was evolved with."""
+    spec = genome.spec if isinstance(genome.spec, dict) else {}
+    lifetime = spec.get("lifetime")
+    return lifetime if isinstance(lifetime, dict) else {}
+
+
+def default_episodes(genome: Genome) -> int:
+    """Episodes per lifetime: the genome's spec's where its file carries one, else 8."""
+    episodes = spec_lifetime(genome).get("episodes")
+    return int(episodes) if isinstance(episodes, (int, float)) and episodes >= 1 else 8
+
+
+def default_mode(genome: Genome) -> str:
+    """The episode mode: the genome's spec's where its file carries one, else fixed_horizon."""
+    mode = spec_lifetime(genome).get("episode_mode")
+    return mode if mode in ("fixed_horizon", "stop_on_done") else "fixed_horizon"
+
+
 def episode_weights(episodes: int) -> np.ndarray:
     """The reference's weights ``arange(k)/sum``: the first episode counts 0, the last most."""
     if episodes == 1:
@@ -43,6 +85,9 @@ class LifetimeResult:
     episode_returns: List[float]
     weighted_return: float
     network: Network
+    #: The normalised score ``sfnn eval`` prints (:func:`normalised_score`), where the
+    #: environment is one SFNN Lab knows; else ``None``.
+    score: Optional[float] = None
 
 
 def make_network(
@@ -126,7 +171,8 @@ def run_lifetime(
                 obs, _ = env.reset()
         returns.append(total)
     weighted = float(np.dot(episode_weights(episodes), returns))
-    return LifetimeResult(returns, weighted, net)
+    env_id = getattr(getattr(env, "spec", None), "id", None)
+    return LifetimeResult(returns, weighted, net, normalised_score(env_id, returns))
 
 
 def _input_feed(obs_dim, permute_inputs, input_order, extra_inputs, extra_input_value, seed):
@@ -157,11 +203,17 @@ def _input_feed(obs_dim, permute_inputs, input_order, extra_inputs, extra_input_
     return feed
 
 
-def evaluate(path, env: str, lifetimes: int = 1, episodes: int = 8, seed: int = 0, mode="fixed_horizon", **variant):
-    """Evaluates a genome file: one :class:`LifetimeResult` per lifetime (seeds ``seed + k``).
-    ``variant``: the meta-test keywords of :func:`run_lifetime` (``nodes``, ``permute_inputs``,
-    ``input_order``, ``extra_inputs``, ``extra_input_value``)."""
-    genome = load_genome(path)
+def evaluate(
+    path, env, lifetimes: int = 1, episodes: Optional[int] = None, seed: int = 0, mode: Optional[str] = None, **variant
+):
+    """Evaluates a genome (a file's path or a :class:`Genome`): one :class:`LifetimeResult` per
+    lifetime (seeds ``seed + k``). ``episodes`` and ``mode`` default to the genome's spec's
+    (:func:`default_episodes`, :func:`default_mode`). ``variant``: the meta-test keywords of
+    :func:`run_lifetime` (``nodes``, ``permute_inputs``, ``input_order``, ``extra_inputs``,
+    ``extra_input_value``)."""
+    genome = path if isinstance(path, Genome) else load_genome(path)
+    episodes = default_episodes(genome) if episodes is None else episodes
+    mode = default_mode(genome) if mode is None else mode
     return [run_lifetime(genome, env, episodes, seed + k, mode, **variant) for k in range(lifetimes)]
 
 

@@ -1,8 +1,10 @@
 """The SFNN network (SFNN.md §2.3–2.6) in float32 NumPy: wiring, initial state, one env step.
 
 Dense (N, N, d) arrays: at N = 32 the whole step is a handful of small ``einsum`` calls. Only
-wired synapses are updated (the reference updates all N² pairs, but unwired states are never
-read), so an unwired state keeps its initial value and cannot overflow.
+wired synapses are updated (the reference updates all N² pairs, but never reads the unwired
+ones). Here an unwired synapse's state is set to 0 when the :class:`Network` is built, whatever
+initial value was passed for it, and stays 0: the dense sums over all pairs then add only wired
+synapses, and an unwired state cannot overflow.
 """
 
 from __future__ import annotations
@@ -97,7 +99,14 @@ def initial_synapses(wiring: Wiring, d: int, rng) -> np.ndarray:
 
 class Network:
     """A network for one lifetime: wiring, synapse states ``e``, last activations ``y_prev``,
-    last reward ``r`` and previous action.
+    last reward ``r`` and previous action ``prev_action``.
+
+    ``synapses`` (N, N, d) gives the initial synapse states: wired pairs keep the value given,
+    unwired pairs are set to 0 and stay 0 (they are never updated). ``y_prev`` (N, d),
+    ``reward`` and ``prev_action`` give the state the first :meth:`step` sees, for a network
+    that continues where another left off (a replay, a checkpoint); by default a lifetime's
+    start: zero activations, reward 0, previous action 0. ``prev_action`` is an action index for
+    a discrete readout, the last output in [−1, 1] for a continuous one.
 
     ``dtype`` float64 gives the same network in double precision, to tell rounding from error.
 
@@ -106,7 +115,18 @@ class Network:
     output node, in [−1, 1], scaled to [low, high] (SFNN Lab's extension).
     """
 
-    def __init__(self, genome: Genome, wiring: Wiring, synapses: np.ndarray, readout=None, dtype=np.float32):
+    def __init__(
+        self,
+        genome: Genome,
+        wiring: Wiring,
+        synapses: np.ndarray,
+        readout=None,
+        dtype=np.float32,
+        *,
+        y_prev: Optional[np.ndarray] = None,
+        reward: float = 0.0,
+        prev_action: Union[int, float] = 0,
+    ):
         F32 = self.dtype = np.dtype(dtype).type
         d = genome.model.msg_dims
         self.d = d
@@ -128,8 +148,19 @@ class Network:
         self.mask = wiring.adjacency[:, :, None]
         self.e = np.where(self.mask, np.asarray(synapses, dtype=F32), F32(0))
         self.y_prev = np.zeros((wiring.nodes, d), dtype=F32)
-        self.r = F32(0)
+        if y_prev is not None:
+            y_prev = np.asarray(y_prev, dtype=F32)
+            if y_prev.shape != self.y_prev.shape:
+                raise ValueError(f"y_prev should have shape {list(self.y_prev.shape)}, is {list(y_prev.shape)}")
+            self.y_prev = y_prev.copy()
+        self.r = F32(reward)
         self.prev_action: Union[int, float] = 0
+        if self.readout[0] == "discrete":
+            if not 0 <= int(prev_action) < self.readout[1]:
+                raise ValueError(f"prev_action must be an action in 0..{self.readout[1] - 1}, got {prev_action}")
+            self.prev_action = int(prev_action)
+        elif prev_action != 0:
+            self.prev_action = F32(prev_action)
         self.last_outputs = np.zeros(wiring.outputs, dtype=F32)
 
     def _aggregate(self, y: np.ndarray) -> np.ndarray:
