@@ -177,17 +177,19 @@ fn batch_from(history: &[GenerationRecord], start: usize) -> Result<&[Generation
     let mut bytes = 0;
     let mut end = start;
     while end < history.len() && end - start < MAX_BATCH_RECORDS {
-        bytes += serde_json::to_string(&history[end])?.len() + 1;
-        if bytes > PUSH_BATCH_BYTES && end > start {
+        let record = serde_json::to_string(&history[end])?.len() + 1;
+        if bytes + record > PUSH_BATCH_BYTES {
+            if end == start {
+                bail!(
+                    "generation {start}'s record is {record} bytes of JSON, more than one \
+                     request may carry"
+                );
+            }
+            // The batch is full; this record starts the next one.
             break;
         }
+        bytes += record;
         end += 1;
-    }
-    if bytes > PUSH_BATCH_BYTES {
-        bail!(
-            "generation {start}'s record is {bytes} bytes of JSON, more than one request may \
-             carry"
-        );
     }
     Ok(&history[start..end])
 }
@@ -460,3 +462,54 @@ impl Server {
 #[derive(Debug, thiserror::Error)]
 #[error("not found")]
 struct NotFound;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evolution::run::{FitnessStats, Timing};
+
+    /// A record of about `bytes` bytes of JSON.
+    fn record(generation: u64, bytes: usize) -> GenerationRecord {
+        GenerationRecord {
+            generation,
+            fitness: FitnessStats {
+                best: 0.0,
+                mean: 0.0,
+                worst: 0.0,
+                std: 0.0,
+                q25: 0.0,
+                median: 0.0,
+                q75: 0.0,
+            },
+            best_so_far: 0.0,
+            improved: false,
+            envs: vec![],
+            sigma: 1.0,
+            telemetry: vec![("x".repeat(bytes), 0.0)],
+            env_steps: 1,
+            timing: Timing::default(),
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_by_size_and_a_record_too_large_for_any_is_refused() {
+        let third = PUSH_BATCH_BYTES / 3;
+        let history: Vec<_> = (0..7).map(|g| record(g, third)).collect();
+        let mut start = 0;
+        let mut sizes = Vec::new();
+        while start < history.len() {
+            let batch = batch_from(&history, start).unwrap();
+            let bytes: usize = batch
+                .iter()
+                .map(|r| serde_json::to_string(r).unwrap().len() + 1)
+                .sum();
+            assert!(bytes <= PUSH_BATCH_BYTES, "{bytes}");
+            sizes.push(batch.len());
+            start += batch.len();
+        }
+        assert_eq!(sizes, [2, 2, 2, 1]);
+        let huge = [record(0, PUSH_BATCH_BYTES)];
+        let error = batch_from(&huge, 0).unwrap_err().to_string();
+        assert!(error.contains("more than one request may carry"), "{error}");
+    }
+}
