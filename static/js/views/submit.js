@@ -3,36 +3,12 @@
 
 import { api, ApiError, jobUrl } from '../api.js';
 import { h, replace, hashQuery, toast, throttle, fmtDuration, fitnessNote, fitnessExplained } from '../util.js';
-
-/** The job spec's defaults (docs/job-spec.md): the reference protocol. */
-export const DEFAULT_SPEC = {
-  name: '',
-  tags: [],
-  envs: ['CartPole-v1', 'Acrobot-v1', 'MountainCar-v0'],
-  model: {
-    nodes: 32, msg_dims: 4, node_types: 3,
-    topology: { preset: 'reservoir', p_ih: null, p_hh: null, p_ho: null, p_oh: null, p_io: null },
-  },
-  lifetime: {
-    episodes: 8, episode_weighting: 'linear', episode_mode: 'fixed_horizon',
-    clip: false, combine: 'product', eval_repeats: 1,
-  },
-  strategy: { name: 'cma_es', popsize: 128, sigma0: 1.0, elite_ratio: 0.5 },
-  generations: 10000,
-  stop: { target_fitness: null, stagnation_generations: null, max_wall_seconds: null },
-  seed: 100,
-  executor: 'auto',
-  init_genome: null,
-  checkpoint_interval: 10,
-  mean_genome_interval: 100,
-  priority: 0,
-};
+import { specSchema } from '../schema.js';
 
 // The presets are the spec files in examples/, served by GET /api/v1/examples: file -> spec.
 const PRESETS = new Map();
-
-const STRATEGIES = ['cma_es', 'sep_cma_es', 'open_es', 'snes'];
-const MODES = ['fixed_horizon', 'stop_on_done'];
+/** The example a new form opens on: a short run that visibly learns. */
+const FIRST_RUN = 'cartpole-quick.json';
 
 function clone(v) {
   return JSON.parse(JSON.stringify(v));
@@ -63,7 +39,9 @@ function setPath(obj, path, value) {
 }
 
 export function submitView(root) {
-  let spec = clone(DEFAULT_SPEC);
+  // Until the server's schema arrives: nothing but the one required field.
+  let defaults = { envs: [] };
+  let spec = clone(defaults);
   let envList = [];
   const controller = new AbortController();
   const errorSlots = new Map(); // path -> { slot, input }
@@ -72,13 +50,13 @@ export function submitView(root) {
   const fields = [
     ['name', 'Name', 'text', { placeholder: 'defaults to the environments', maxlength: 200 }],
     ['tags', 'Tags', 'tags', { placeholder: 'comma-separated, e.g. paper, sweep-3' }],
-    ['strategy.name', 'Strategy', 'select', { options: STRATEGIES }],
-    ['strategy.popsize', 'Population size', 'int', { min: 2, step: 1 }],
-    ['strategy.sigma0', 'Initial σ', 'float', { min: 0, step: 'any' }],
-    ['lifetime.episodes', 'Episodes per lifetime', 'int', { min: 1, step: 1 }],
-    ['lifetime.episode_mode', 'Episode mode', 'select', { options: MODES }],
-    ['generations', 'Generations', 'int', { min: 1, step: 1 }],
-    ['seed', 'Seed', 'int', { min: 0, step: 1 }],
+    ['strategy.name', 'Strategy', 'select', {}],
+    ['strategy.popsize', 'Population size', 'int', { step: 1 }],
+    ['strategy.sigma0', 'Initial σ', 'float', { step: 'any' }],
+    ['lifetime.episodes', 'Episodes per lifetime', 'int', { step: 1 }],
+    ['lifetime.episode_mode', 'Episode mode', 'select', {}],
+    ['generations', 'Generations', 'int', { step: 1 }],
+    ['seed', 'Seed', 'int', { step: 1 }],
   ];
 
   const idFor = (path) => `spec-${path.replace(/[^a-z0-9]+/gi, '-')}`;
@@ -88,13 +66,13 @@ export function submitView(root) {
     const id = idFor(path);
     let input;
     if (kind === 'select') {
-      input = h('select', { id, name: path }, extra.options.map((o) => h('option', { value: o, text: o })));
+      input = h('select', { id, name: path }); // options: the server's schema (below)
     } else {
       input = h('input', {
         id, name: path,
         type: kind === 'int' || kind === 'float' ? 'number' : 'text',
         inputmode: kind === 'int' ? 'numeric' : kind === 'float' ? 'decimal' : null,
-        min: extra.min, step: extra.step, placeholder: extra.placeholder, maxlength: extra.maxlength,
+        step: extra.step, placeholder: extra.placeholder, maxlength: extra.maxlength,
         autocomplete: 'off',
       });
     }
@@ -124,11 +102,11 @@ export function submitView(root) {
 
   const presetSelect = h('select', { id: 'spec-preset' },
     h('option', { value: '', text: 'Choose a preset (examples/)…' }));
-  const resetButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Reset to defaults');
+  const resetButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Reset');
   const submitButton = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-job' }, 'Submit job');
   const formStatus = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' });
   const heading = h('h1', { text: 'New job' });
-  const formFitness = fitnessNote(DEFAULT_SPEC);
+  const formFitness = fitnessNote(spec);
   // The run-time estimate: the server's (POST /jobs/estimate) for the spec as it stands.
   const estimateBox = h('p', { class: 'estimate', id: 'run-estimate', role: 'status', 'aria-live': 'polite' }, 'Estimating the run time…');
 
@@ -209,7 +187,7 @@ export function submitView(root) {
       const v = getPath(spec, path);
       if (input.dataset.kind === 'tags') input.value = Array.isArray(v) ? v.join(', ') : '';
       else if (input.tagName === 'SELECT') {
-        const fallback = getPath(DEFAULT_SPEC, path);
+        const fallback = getPath(defaults, path);
         input.value = v ?? fallback ?? '';
       } else input.value = v === undefined || v === null ? '' : String(v);
     }
@@ -257,13 +235,13 @@ export function submitView(root) {
   presetSelect.addEventListener('change', () => {
     const preset = PRESETS.get(presetSelect.value);
     if (!preset) return;
-    spec = mergePatch(clone(DEFAULT_SPEC), preset);
+    spec = mergePatch(clone(defaults), preset);
     clearAllErrors();
     writeJson();
     writeFields();
   });
   resetButton.addEventListener('click', () => {
-    spec = clone(DEFAULT_SPEC);
+    spec = firstRun();
     presetSelect.value = '';
     clearAllErrors();
     writeJson();
@@ -339,31 +317,56 @@ export function submitView(root) {
     }
   });
 
-  writeJson();
-  writeFields();
-
-  // Clone: start from an existing job's spec.
-  const from = hashQuery().get('from');
-  if (from) {
-    api(`/jobs/${encodeURIComponent(from)}`, { signal: controller.signal }).then((job) => {
-      spec = mergePatch(clone(DEFAULT_SPEC), job.spec || {});
-      spec.name = job.name ? `${job.name} (copy)` : '';
-      heading.textContent = 'New job from a copy';
-      writeJson();
-      writeFields();
-    }).catch((e) => {
-      if (e.name !== 'AbortError') toast(`Could not load the job to copy: ${e.message}`, 'error');
-    });
+  /** The spec a new form opens on: the first-run example over the server's defaults. */
+  function firstRun() {
+    const example = PRESETS.get(FIRST_RUN) ?? PRESETS.values().next().value ?? {};
+    return mergePatch(clone(defaults), example);
   }
 
-  api('/examples', { signal: controller.signal }).then((examples) => {
+  /** Choices and bounds of the fields, as the server's schema declares them. */
+  function describeFields(schema) {
+    for (const [path, input] of inputs) {
+      const choices = schema.choices(path);
+      if (input.tagName === 'SELECT' && choices) {
+        replace(input, choices.map((o) => h('option', { value: o, text: o })));
+      }
+      const { min, max } = schema.bounds(path);
+      if (min !== undefined) input.min = String(min);
+      if (max !== undefined) input.max = String(max);
+    }
+  }
+
+  writeJson();
+  writeFields();
+  const from = hashQuery().get('from');
+  const examplesLoaded = api('/examples', { signal: controller.signal }).then((examples) => {
     for (const { file, spec: example } of examples) {
       PRESETS.set(file, example);
       const envs = (example.envs || []).map((e) => (typeof e === 'string' ? e : e.name)).join(' + ');
-      presetSelect.append(h('option', { value: file, text: `${file}: ${envs}, ${example.generations ?? DEFAULT_SPEC.generations} generations` }));
+      const generations = example.generations ?? defaults.generations;
+      presetSelect.append(h('option', { value: file, text: `${file}: ${envs}, ${generations} generations` }));
     }
   }).catch((e) => {
     if (e.name !== 'AbortError') toast(`Could not load the example specs: ${e.message}`, 'error');
+  });
+  Promise.all([specSchema(), examplesLoaded]).then(async ([schema]) => {
+    if (controller.signal.aborted) return;
+    defaults = schema.defaults();
+    describeFields(schema);
+    if (from) {
+      // Clone: start from an existing job's spec.
+      const job = await api(`/jobs/${encodeURIComponent(from)}`, { signal: controller.signal });
+      spec = mergePatch(clone(defaults), job.spec || {});
+      spec.name = job.name ? `${job.name} (copy)` : '';
+      heading.textContent = 'New job from a copy';
+    } else {
+      spec = firstRun();
+    }
+    root.querySelector('#job-form')?.setAttribute('data-ready', 'true');
+    writeJson();
+    writeFields();
+  }).catch((e) => {
+    if (e.name !== 'AbortError') toast(`Could not prepare the form: ${e.message}`, 'error');
   });
   api('/envs', { signal: controller.signal }).then((list) => {
     envList = list;
