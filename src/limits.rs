@@ -43,9 +43,11 @@ pub fn in_range<T: PartialOrd + std::fmt::Display>(
 /// Job spec: sizes a spec may ask for, each on its own.
 pub mod spec {
     pub const MAX_ENVS: usize = 8;
-    /// What the network step supports (node indices are bytes).
-    pub const MAX_NODES: usize = crate::model::MAX_NODES;
-    pub const MAX_MSG_DIMS: usize = crate::model::MAX_MSG_DIMS;
+    /// The largest network the step supports: node indices are stored in a byte, which lets
+    /// the synapse update gather per-node values without bounds checks (so it vectorises).
+    pub const MAX_NODES: usize = 256;
+    /// The widest synapse state the step supports.
+    pub const MAX_MSG_DIMS: usize = 16;
     pub const MAX_NODE_TYPES: usize = 16;
     pub const MAX_EPISODES: usize = 100;
     pub const MAX_EVAL_REPEATS: usize = 32;
@@ -94,6 +96,105 @@ pub mod spec {
             Ok(())
         }
     }
+
+    /// A job's tags wherever they are given (a spec, a patch, an import): at most [`MAX_TAGS`],
+    /// each by [`check_tag`]; the error names `tags` or `tags[i]`.
+    pub fn check_tags(tags: &[String]) -> Result<(), super::FieldError> {
+        if tags.len() > MAX_TAGS {
+            return Err(super::FieldError::new(
+                "tags",
+                format!("at most {MAX_TAGS} tags, got {}", tags.len()),
+            ));
+        }
+        for (i, tag) in tags.iter().enumerate() {
+            check_tag(tag)
+                .map_err(|message| super::FieldError::new(format!("tags[{i}]"), message))?;
+        }
+        Ok(())
+    }
+
+    /// A stored genome's name (an upload's, an import's): 1 to [`MAX_NAME_CHARS`] characters.
+    pub fn check_genome_name(name: &str) -> Result<(), String> {
+        let chars = name.chars().count();
+        if (1..=MAX_NAME_CHARS).contains(&chars) {
+            Ok(())
+        } else {
+            Err(format!(
+                "must be 1 to {MAX_NAME_CHARS} characters, got {chars}"
+            ))
+        }
+    }
+
+    /// An id a spec may name (`init_genome`), in bytes: ids are UUIDs (36), with room.
+    pub const MAX_ID_CHARS: usize = 128;
+
+    /// An integer field of the job spec with its allowed range, declared once:
+    /// `JobSpec::validate` checks it, and the OpenAPI document states it (`minimum`,
+    /// `maximum`), where the dashboard's form reads it.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Range {
+        /// The field's path in the spec, e.g. `strategy.popsize`.
+        pub field: &'static str,
+        pub min: i64,
+        pub max: i64,
+    }
+
+    impl Range {
+        pub fn check<T: TryInto<i64> + Copy + std::fmt::Display>(
+            &self,
+            value: T,
+        ) -> Result<(), super::FieldError> {
+            match value.try_into() {
+                Ok(v) if (self.min..=self.max).contains(&v) => Ok(()),
+                _ => Err(super::FieldError::new(
+                    self.field,
+                    format!("must be between {} and {}, got {value}", self.min, self.max),
+                )),
+            }
+        }
+    }
+
+    const fn range(field: &'static str, min: i64, max: u64) -> Range {
+        Range {
+            field,
+            min,
+            max: max as i64,
+        }
+    }
+
+    pub const GENERATIONS: Range = range("generations", 1, MAX_GENERATIONS);
+    pub const CHECKPOINT_INTERVAL: Range = range("checkpoint_interval", 1, MAX_GENERATIONS);
+    pub const MEAN_GENOME_INTERVAL: Range = range("mean_genome_interval", 1, MAX_GENERATIONS);
+    pub const PRIORITY: Range = Range {
+        field: "priority",
+        min: -1000,
+        max: 1000,
+    };
+    pub const STAGNATION: Range = range("stop.stagnation_generations", 1, MAX_GENERATIONS);
+    /// The least nodes: an environment needs more (its inputs, outputs and the reward node),
+    /// which `JobSpec::validate` checks against the spec's environments.
+    pub const NODES: Range = range("model.nodes", 2, MAX_NODES as u64);
+    pub const MSG_DIMS: Range = range("model.msg_dims", 1, MAX_MSG_DIMS as u64);
+    pub const NODE_TYPES: Range = range("model.node_types", 1, MAX_NODE_TYPES as u64);
+    pub const EPISODES: Range = range("lifetime.episodes", 1, MAX_EPISODES as u64);
+    pub const EVAL_REPEATS: Range = range("lifetime.eval_repeats", 1, MAX_EVAL_REPEATS as u64);
+    /// Products with the other sizes are bounded by `JobCost`.
+    pub const POPSIZE: Range = range("strategy.popsize", 2, MAX_LIFETIMES_PER_GENERATION as u64);
+
+    /// Every declared range, for the OpenAPI document.
+    pub const RANGES: [Range; 11] = [
+        GENERATIONS,
+        CHECKPOINT_INTERVAL,
+        MEAN_GENOME_INTERVAL,
+        PRIORITY,
+        STAGNATION,
+        NODES,
+        MSG_DIMS,
+        NODE_TYPES,
+        EPISODES,
+        EVAL_REPEATS,
+        POPSIZE,
+    ];
 
     /// The one tag rule, for specs and for the list filter alike: 1 to [`MAX_TAG_CHARS`]
     /// characters.
@@ -224,6 +325,10 @@ pub mod http {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// Largest page of a list.
     pub const MAX_PAGE: u32 = 500;
+    /// Buckets of a history chart (`GET /jobs/{id}/history/chart?max_points=`): the fewest,
+    /// the most and the default.
+    pub const CHART_POINTS: std::ops::RangeInclusive<usize> = 2..=100_000;
+    pub const DEFAULT_CHART_POINTS: usize = 1000;
     /// The job list's name search (`q`), in characters: a name is at most
     /// [`super::spec::MAX_NAME_CHARS`].
     pub const MAX_SEARCH_CHARS: usize = super::spec::MAX_NAME_CHARS;

@@ -215,11 +215,9 @@ async fn upload(
         ));
     }
     let name = params.get("name").cloned();
-    if name
-        .as_ref()
-        .is_some_and(|n| n.is_empty() || n.chars().count() > 200)
-    {
-        return Err(ApiError::invalid("name", "must be 1 to 200 characters"));
+    if let Some(name) = &name {
+        crate::limits::spec::check_genome_name(name)
+            .map_err(|message| ApiError::invalid("name", message))?;
     }
     let file = read_genome_file(&state, request).await?;
     let meta = state

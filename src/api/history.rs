@@ -8,6 +8,7 @@ use super::query::only_params;
 use super::responses::NoSuchJob;
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
+use crate::limits::http::{CHART_POINTS, DEFAULT_CHART_POINTS};
 use crate::store::{Chart, ChartSeries};
 use axum::Json;
 use axum::body::Body;
@@ -186,11 +187,18 @@ async fn chart(
         Some(v) => v
             .parse::<usize>()
             .ok()
-            .filter(|n| (2..=100_000).contains(n))
+            .filter(|n| CHART_POINTS.contains(n))
             .ok_or_else(|| {
-                ApiError::invalid("max_points", "must be an integer from 2 to 100000")
+                ApiError::invalid(
+                    "max_points",
+                    format!(
+                        "must be an integer from {} to {}",
+                        CHART_POINTS.start(),
+                        CHART_POINTS.end()
+                    ),
+                )
             })?,
-        None => 1000,
+        None => DEFAULT_CHART_POINTS,
     };
     let series = params
         .get("series")

@@ -94,16 +94,7 @@ async fn open(
         new.name = name;
     }
     if let Some(tags) = request.tags {
-        if tags.len() > spec_limits::MAX_TAGS {
-            return Err(ApiError::invalid(
-                "tags",
-                format!("at most {} tags, got {}", spec_limits::MAX_TAGS, tags.len()),
-            ));
-        }
-        for (i, tag) in tags.iter().enumerate() {
-            spec_limits::check_tag(tag)
-                .map_err(|message| ApiError::invalid(format!("tags[{i}]"), message))?;
-        }
+        spec_limits::check_tags(&tags)?;
         new.tags = tags;
     }
     let _admitted = admit(&state).await?;

@@ -271,21 +271,12 @@ pub(super) struct JobPatch {
 
 impl JobPatch {
     fn validate(self) -> Result<JobUpdate> {
-        use limits::spec::{MAX_NOTES_CHARS, MAX_TAGS, check_name, check_tag};
+        use limits::spec::{MAX_NOTES_CHARS, check_name, check_tags};
         if let Some(name) = &self.name {
             check_name(name).map_err(|message| ApiError::invalid("name", message))?;
         }
         if let Some(tags) = &self.tags {
-            if tags.len() > MAX_TAGS {
-                return Err(ApiError::invalid(
-                    "tags",
-                    format!("at most {MAX_TAGS} tags, got {}", tags.len()),
-                ));
-            }
-            for (i, tag) in tags.iter().enumerate() {
-                check_tag(tag)
-                    .map_err(|message| ApiError::invalid(format!("tags[{i}]"), message))?;
-            }
+            check_tags(tags)?;
         }
         if let Some(notes) = &self.notes {
             let chars = notes.chars().count();

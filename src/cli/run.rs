@@ -57,6 +57,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         spec.seed = seed;
     }
+    // The flags change a validated spec: validate the result.
+    spec.validate().map_err(|e| {
+        anyhow::anyhow!(
+            "{}: with the command line's changes, {e}",
+            args.spec.display()
+        )
+    })?;
     if !args.resume
         && !args.force
         && let Some(file) = OutputDir::earlier_run(&args.out)

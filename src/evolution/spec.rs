@@ -2,7 +2,7 @@
 //! reference protocol, so `{"envs": ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]}` is the
 //! paper's experiment.
 
-use super::cost::JobCost;
+use super::cost::{JobCost, JobSizes};
 use super::fitness::{LifetimeConfig, ReturnBounds};
 use super::strategies::{FieldError, StrategyConfig};
 use crate::envs::{self, EnvInfo};
@@ -172,12 +172,7 @@ impl JobSpec {
         if self.name.chars().count() > MAX_NAME_CHARS {
             return Err(err("name", format!("at most {MAX_NAME_CHARS} characters")));
         }
-        if self.tags.len() > MAX_TAGS {
-            return Err(err("tags", format!("at most {MAX_TAGS} tags")));
-        }
-        for (i, tag) in self.tags.iter().enumerate() {
-            check_tag(tag).map_err(|message| err(format!("tags[{i}]"), message))?;
-        }
+        check_tags(&self.tags)?;
         check_env_count(self.envs.len())?;
         for (i, entry) in self.envs.iter().enumerate() {
             let field = format!("envs[{i}]");
@@ -210,39 +205,29 @@ impl JobSpec {
             .map(|i| i.obs_dim + i.action_space.output_nodes() + 1)
             .max()
             .unwrap_or(1);
-        in_range("model.nodes", m.nodes, needed, MAX_NODES)?;
+        in_range("model.nodes", m.nodes, needed, NODES.max as usize)?;
         m.config().validate()?;
         m.topology.validate("model.topology")?;
 
         let l = &self.lifetime;
-        in_range("lifetime.episodes", l.episodes, 1, MAX_EPISODES)?;
-        in_range("lifetime.eval_repeats", l.eval_repeats, 1, MAX_EVAL_REPEATS)?;
+        EPISODES.check(l.episodes)?;
+        EVAL_REPEATS.check(l.eval_repeats)?;
 
         self.strategy.validate()?;
         // Products of the sizes above, checked: memory, work per generation, checkpoint size.
-        JobCost::of(self)?;
+        self.cost()?;
 
-        in_range("generations", self.generations, 1, MAX_GENERATIONS)?;
-        in_range(
-            "checkpoint_interval",
-            self.checkpoint_interval,
-            1,
-            MAX_GENERATIONS,
-        )?;
-        in_range(
-            "mean_genome_interval",
-            self.mean_genome_interval,
-            1,
-            MAX_GENERATIONS,
-        )?;
-        in_range("priority", self.priority, -1000, 1000)?;
+        GENERATIONS.check(self.generations)?;
+        CHECKPOINT_INTERVAL.check(self.checkpoint_interval)?;
+        MEAN_GENOME_INTERVAL.check(self.mean_genome_interval)?;
+        PRIORITY.check(self.priority)?;
         if let Some(target) = self.stop.target_fitness
             && !target.is_finite()
         {
             return Err(err("stop.target_fitness", "must be a finite number"));
         }
         if let Some(n) = self.stop.stagnation_generations {
-            in_range("stop.stagnation_generations", n, 1, MAX_GENERATIONS)?;
+            STAGNATION.check(n)?;
         }
         if let Some(s) = self.stop.max_wall_seconds
             && !(s.is_finite() && s > 0.0)
@@ -253,14 +238,32 @@ impl JobSpec {
             ));
         }
         if let Some(id) = &self.init_genome
-            && (id.is_empty() || id.len() > 128)
+            && (id.is_empty() || id.len() > MAX_ID_CHARS)
         {
             return Err(err(
                 "init_genome",
-                "must be a genome id of 1 to 128 characters",
+                format!("must be a genome id of 1 to {MAX_ID_CHARS} characters"),
             ));
         }
         Ok(())
+    }
+
+    /// The sizes a job's cost depends on.
+    pub fn sizes(&self) -> JobSizes {
+        JobSizes {
+            model: self.model.config(),
+            strategy: self.strategy.name,
+            popsize: self.strategy.popsize,
+            eval_repeats: self.lifetime.eval_repeats,
+            envs: self.env_infos(),
+            protocol: self.protocol(),
+        }
+    }
+
+    /// What a generation of this job costs ([`JobCost::of`]): `Err` names the field that makes
+    /// it too costly.
+    pub fn cost(&self) -> Result<JobCost, FieldError> {
+        JobCost::of(&self.sizes())
     }
 
     /// The environments, in spec order. Call only on a validated spec.

@@ -13,7 +13,7 @@ pub use genome_file::{GenomeFile, GenomeFileError};
 pub use network::{Decision, LANES, MAX_MSG_DIMS, MAX_NODES, Network, Readout};
 pub use wiring::{Topology, TopologyPreset, Wiring};
 
-use crate::limits::{FieldError, in_range};
+use crate::limits::FieldError;
 use serde::{Deserialize, Serialize};
 
 /// The sizes that shape a genome and its networks (the reference's defaults: docs/model.md,
@@ -45,10 +45,10 @@ impl ModelConfig {
     /// it before sizing anything from a model read off a file or a request: the layout of an
     /// unchecked model can overflow or ask for any amount of memory.
     pub fn validate(&self) -> Result<(), FieldError> {
-        use crate::limits::spec::{MAX_MSG_DIMS, MAX_NODE_TYPES, MAX_NODES};
-        in_range("model.nodes", self.nodes, 2, MAX_NODES)?;
-        in_range("model.msg_dims", self.msg_dims, 1, MAX_MSG_DIMS)?;
-        in_range("model.node_types", self.node_types, 1, MAX_NODE_TYPES)
+        use crate::limits::spec::{MSG_DIMS, NODE_TYPES, NODES};
+        NODES.check(self.nodes)?;
+        MSG_DIMS.check(self.msg_dims)?;
+        NODE_TYPES.check(self.node_types)
     }
 
     /// Number of evolved parameters: T·(10d² + 7d) + 1 (565 at the reference size).

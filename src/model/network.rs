@@ -29,12 +29,11 @@ use multiversion::multiversion;
 /// Synapses per SIMD chunk (one AVX2 register of f32, half an AVX-512 one).
 pub const LANES: usize = 16;
 
-/// The largest network the step supports: node indices are stored in a byte, which lets the
-/// synapse update gather per-node values without bounds checks (so it vectorises).
-pub const MAX_NODES: usize = 256;
+/// The largest network the step supports ([`crate::limits::spec::MAX_NODES`]).
+pub const MAX_NODES: usize = crate::limits::spec::MAX_NODES;
 
-/// The widest synapse state the step supports.
-pub const MAX_MSG_DIMS: usize = 16;
+/// The widest synapse state the step supports ([`crate::limits::spec::MAX_MSG_DIMS`]).
+pub const MAX_MSG_DIMS: usize = crate::limits::spec::MAX_MSG_DIMS;
 
 /// How the output nodes become an action.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -119,41 +119,29 @@ fn job_patch(doc: &mut Value) {
 /// such as the nodes an environment needs, stay with the server's 422).
 fn spec_ranges(doc: &mut Value) {
     use crate::limits::spec::*;
-    let generations = json!([1, MAX_GENERATIONS]);
-    for (schema, field, range) in [
-        ("JobSpec", "generations", generations.clone()),
-        ("JobSpec", "checkpoint_interval", generations.clone()),
-        ("JobSpec", "mean_genome_interval", generations.clone()),
-        ("JobSpec", "priority", json!([-1000, 1000])),
-        ("StopRules", "stagnation_generations", generations),
-        ("ModelSpec", "nodes", json!([2, MAX_NODES])),
-        ("ModelSpec", "msg_dims", json!([1, MAX_MSG_DIMS])),
-        ("ModelSpec", "node_types", json!([1, MAX_NODE_TYPES])),
-        ("LifetimeConfig", "episodes", json!([1, MAX_EPISODES])),
-        (
-            "LifetimeConfig",
-            "eval_repeats",
-            json!([1, MAX_EVAL_REPEATS]),
-        ),
-        (
-            "StrategyConfig",
-            "popsize",
-            json!([2, MAX_LIFETIMES_PER_GENERATION]),
-        ),
-    ] {
+    for range in RANGES {
+        // The schema of the spec's section the field is in.
+        let (schema, field) = match range.field.split_once('.') {
+            None => ("JobSpec", range.field),
+            Some(("model", field)) => ("ModelSpec", field),
+            Some(("lifetime", field)) => ("LifetimeConfig", field),
+            Some(("strategy", field)) => ("StrategyConfig", field),
+            Some(("stop", field)) => ("StopRules", field),
+            Some((section, _)) => panic!("no schema for the spec's section {section}"),
+        };
         let property = at(
             doc,
             &format!("/components/schemas/{schema}/properties/{field}"),
         );
-        property["minimum"] = range[0].clone();
-        property["maximum"] = range[1].clone();
+        property["minimum"] = json!(range.min);
+        property["maximum"] = json!(range.max);
     }
     let envs = at(doc, "/components/schemas/JobSpec/properties/envs");
     envs["minItems"] = json!(1);
     envs["maxItems"] = json!(MAX_ENVS);
     let init = at(doc, "/components/schemas/JobSpec/properties/init_genome");
     init["minLength"] = json!(1);
-    init["maxLength"] = json!(128);
+    init["maxLength"] = json!(MAX_ID_CHARS);
 }
 
 /// The clone body: a merge patch of a spec, i.e. any of the spec's fields, none required, no

@@ -178,12 +178,7 @@ impl StrategyConfig {
     /// Checks every field the chosen strategy uses (and the shared ones). Errors name the field
     /// as `strategy.<field>` and say what is allowed.
     pub fn validate(&self) -> Result<(), FieldError> {
-        if self.popsize < 2 {
-            return Err(FieldError::new(
-                "strategy.popsize",
-                format!("must be at least 2, got {}", self.popsize),
-            ));
-        }
+        crate::limits::spec::POPSIZE.check(self.popsize)?;
         positive_finite("sigma0", self.sigma0)?;
         unit_interval("elite_ratio", self.elite_ratio)?;
         positive_finite("learning_rate", self.learning_rate)?;

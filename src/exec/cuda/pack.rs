@@ -6,7 +6,7 @@
 //! order of the messages (the CPU's order, see `kernels/sfnn.cu`).
 
 use crate::exec::{EvalRequest, ExecError};
-use crate::model::{GenomeLayout, MAX_MSG_DIMS, MAX_NODES};
+use crate::model::GenomeLayout;
 
 /// Threads per block (the kernel's `__launch_bounds__`).
 pub const THREADS: u32 = 192;
@@ -53,6 +53,8 @@ fn invalid(message: String) -> ExecError {
 /// and flattens it.
 pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
     let model = request.model;
+    // The sizes the step supports, as every executor checks them (`limits::spec`).
+    model.validate().map_err(|e| invalid(e.to_string()))?;
     let (n, d) = (model.nodes, model.msg_dims);
     let envs = request.envs.len();
     let per_member = request.repeats * envs;
@@ -68,14 +70,6 @@ pub fn pack(request: &EvalRequest) -> Result<Packed, ExecError> {
             "{} genome values for {members} members of {params} parameters",
             request.genomes.len()
         )));
-    }
-    if !(1..=MAX_MSG_DIMS).contains(&d) || model.node_types == 0 || model.node_types > 256 {
-        return Err(invalid(format!(
-            "msg_dims must be 1..={MAX_MSG_DIMS} and node_types 1..=256"
-        )));
-    }
-    if n > MAX_NODES {
-        return Err(invalid(format!("at most {MAX_NODES} nodes")));
     }
     if request.protocol.episodes == 0 {
         return Err(invalid("at least one episode".into()));
