@@ -57,7 +57,7 @@ async fn estimate(State(state): State<AppState>, request: Request) -> Result<Jso
     require_json(&request)?;
     let bytes = Bytes::from_request(request, &state).await?;
     let spec = JobSpec::parse(&bytes)?;
-    let cost = JobCost::of(&spec)?;
+    let cost = spec.cost()?;
     let executors = measured_executors(&state).await?;
     Ok(Json(RunEstimate::of(
         &spec,

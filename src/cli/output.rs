@@ -30,6 +30,10 @@ pub struct RunCompute {
     pub device: String,
 }
 
+/// What `sfnn push` writes into a run folder it imported (the import's id, to continue a failed
+/// push and refuse a second one).
+pub const PUSH_MARKER: &str = "push.json";
+
 /// Every file a run writes: where one of them is, a run has been.
 const RUN_FILES: [&str; 11] = [
     HISTORY_JSONL,
@@ -43,7 +47,7 @@ const RUN_FILES: [&str; 11] = [
     "mean_genome.json",
     "mean_genome.safetensors",
     // The import `sfnn push` made of the run: an earlier run's must not be continued.
-    super::push::MARKER,
+    PUSH_MARKER,
 ];
 
 impl OutputDir {

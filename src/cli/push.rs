@@ -7,7 +7,7 @@
 //! stores each batch before answering, and stores a genome sent twice once). `--restart`
 //! opens a new import instead; a run already pushed whole is not pushed twice.
 
-use super::output::OutputDir;
+use super::output::{OutputDir, PUSH_MARKER as MARKER};
 use crate::evolution::{Checkpoint, Evolution, GenerationRecord, JobSpec, StopReason};
 use crate::limits::import::{MAX_BATCH_RECORDS, PUSH_BATCH_BYTES};
 use crate::model::GenomeFile;
@@ -33,9 +33,6 @@ pub struct PushArgs {
     #[arg(long)]
     restart: bool,
 }
-
-/// Where a folder remembers its import, for a push that is run again.
-pub const MARKER: &str = "push.json";
 
 /// Attempts of one request that fails for want of the server (connection, 5xx, 429, 503).
 const ATTEMPTS: u32 = 6;

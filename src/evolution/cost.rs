@@ -7,7 +7,6 @@
 //! invalid as one that is too large, so every step is checked and either error names the
 //! field that drives the cost and quotes the bound.
 
-use super::spec::JobSpec;
 use super::strategies::StrategyName;
 use crate::envs::EnvInfo;
 use crate::exec::Protocol;
@@ -39,6 +38,18 @@ pub struct JobCost {
     pub generation_work: u64,
 }
 
+/// What a job's cost depends on: its sizes, read off a spec by `JobSpec::sizes` (this module
+/// knows sizes, not specs).
+#[derive(Debug, Clone)]
+pub struct JobSizes {
+    pub model: ModelConfig,
+    pub strategy: StrategyName,
+    pub popsize: usize,
+    pub eval_repeats: usize,
+    pub envs: Vec<&'static EnvInfo>,
+    pub protocol: Protocol,
+}
+
 /// A checked product or sum: `None` on overflow.
 fn product(factors: &[u64]) -> Option<u64> {
     factors.iter().try_fold(1u64, |acc, &f| acc.checked_mul(f))
@@ -58,10 +69,10 @@ fn mib(bytes: u64) -> u64 {
 }
 
 impl JobCost {
-    /// The cost of `spec`, whose individual fields are already in range. Errors name the field
+    /// The cost of a job of these sizes, each already in range. Errors name the spec's field
     /// that drives the excess (`strategy.popsize` for per-lifetime costs, `model.msg_dims` for
     /// the genome's size) and state the bound.
-    pub fn of(spec: &JobSpec) -> Result<JobCost, FieldError> {
+    pub fn of(sizes: &JobSizes) -> Result<JobCost, FieldError> {
         let too_costly = |field: &str, what: String| FieldError::new(field, what);
         let overflow = |field: &str| {
             FieldError::new(
@@ -69,7 +80,7 @@ impl JobCost {
                 "the job's size overflows 64-bit arithmetic; choose smaller sizes",
             )
         };
-        let m = &spec.model;
+        let m = &sizes.model;
         let (d, types) = (m.msg_dims as u64, m.node_types as u64);
         // T·(10d² + 7d) + 1, as `GenomeLayout` lays it out.
         let params = product(&[d, d, 10])
@@ -78,9 +89,9 @@ impl JobCost {
             .and_then(|p| p.checked_add(1))
             .ok_or_else(|| overflow("model.msg_dims"))?;
 
-        let popsize = spec.strategy.popsize as u64;
-        let repeats = spec.lifetime.eval_repeats as u64;
-        let lifetimes = product(&[popsize, repeats, spec.envs.len() as u64])
+        let popsize = sizes.popsize as u64;
+        let repeats = sizes.eval_repeats as u64;
+        let lifetimes = product(&[popsize, repeats, sizes.envs.len() as u64])
             .ok_or_else(|| overflow("strategy.popsize"))?;
         let max_lifetimes = crate::limits::spec::MAX_LIFETIMES_PER_GENERATION as u64;
         if lifetimes > max_lifetimes {
@@ -93,7 +104,7 @@ impl JobCost {
             ));
         }
 
-        let strategy_state_bytes = strategy_state_bytes(spec.strategy.name, params, popsize)
+        let strategy_state_bytes = strategy_state_bytes(sizes.strategy, params, popsize)
             .ok_or_else(|| overflow("model.msg_dims"))?;
         if strategy_state_bytes > MAX_STRATEGY_STATE_BYTES {
             return Err(too_costly(
@@ -102,22 +113,21 @@ impl JobCost {
                     "{} over {params} parameters keeps {} MiB of state (checkpointed as is); \
                      the limit is {} MiB: use sep_cma_es, open_es or snes, or a smaller \
                      model (msg_dims, node_types)",
-                    spec.strategy.name.as_str(),
+                    sizes.strategy.as_str(),
                     mib(strategy_state_bytes),
                     mib(MAX_STRATEGY_STATE_BYTES)
                 ),
             ));
         }
 
-        let envs = spec.env_infos();
         let slots = popsize
             .checked_mul(repeats)
             .ok_or_else(|| overflow("strategy.popsize"))?;
-        let networks = NetworkCost::of(&m.config(), &envs, spec.protocol(), slots)
+        let networks = NetworkCost::of(m, &sizes.envs, sizes.protocol, slots)
             .ok_or_else(|| overflow("strategy.popsize"))?;
         let population = product(&[popsize, params, F64 + F32]);
         let generation_memory_bytes = sum(&[
-            strategy_working_set_bytes(spec.strategy.name, params, popsize),
+            strategy_working_set_bytes(sizes.strategy, params, popsize),
             population,
             Some(networks.input_bytes),
         ])
@@ -132,7 +142,7 @@ impl JobCost {
         )?;
         let generation_work = networks
             .work
-            .checked_add(strategy_work(spec.strategy.name, params, popsize).unwrap_or(u64::MAX))
+            .checked_add(strategy_work(sizes.strategy, params, popsize).unwrap_or(u64::MAX))
             .ok_or_else(|| overflow("strategy.popsize"))?;
         check_work(
             generation_work,
@@ -312,9 +322,40 @@ mod tests {
         assert_eq!(e.field, "seeds");
     }
 
+    /// The cost of a spec's sizes; `json` gives them as a spec does (`JobSpec::sizes` reads
+    /// a spec the same way, tested in `spec.rs`).
     fn cost(json: &str) -> Result<JobCost, FieldError> {
-        let spec: JobSpec = serde_json::from_str(json).unwrap();
-        JobCost::of(&spec)
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let field = |path: &str, default: u64| {
+            v.pointer(path)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(default) as usize
+        };
+        let strategy = v
+            .pointer("/strategy/name")
+            .map(|n| serde_json::from_value(n.clone()).unwrap())
+            .unwrap_or(StrategyName::CmaEs);
+        let envs = v["envs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| crate::envs::info(n.as_str().unwrap()).unwrap())
+            .collect();
+        JobCost::of(&JobSizes {
+            model: ModelConfig {
+                nodes: field("/model/nodes", 32),
+                msg_dims: field("/model/msg_dims", 4),
+                node_types: field("/model/node_types", 3),
+            },
+            strategy,
+            popsize: field("/strategy/popsize", 128),
+            eval_repeats: field("/lifetime/eval_repeats", 1),
+            envs,
+            protocol: Protocol {
+                episodes: 8,
+                mode: crate::exec::EpisodeMode::FixedHorizon,
+            },
+        })
     }
 
     #[test]

@@ -25,8 +25,11 @@ pub fn main(needs: Needs, tests: Vec<(&'static str, fn())>) -> ! {
     )
 }
 
-/// [`main`] with each test's own needs (`None`: it needs nothing and always runs).
-pub fn main_each(tests: Vec<(&'static str, Option<&'static Needs>, fn())>) -> ! {
+/// A test: its name, what it needs (`None`: nothing, it always runs) and its body.
+pub type Test = (&'static str, Option<&'static Needs>, fn());
+
+/// [`main`] with each test's own needs.
+pub fn main_each(tests: Vec<Test>) -> ! {
     let args = Arguments::from_args();
     let trials = tests
         .into_iter()
