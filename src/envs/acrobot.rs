@@ -54,20 +54,7 @@ pub struct Acrobot<F> {
     elapsed: usize,
 }
 
-impl<F: Real> Acrobot<F> {
-    pub fn new() -> Self {
-        Acrobot {
-            state: [F::zero(); 4],
-            elapsed: 0,
-        }
-    }
-}
-
-impl<F: Real> Default for Acrobot<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+physical_state!(Acrobot, 4);
 
 /// The time derivative of the augmented state `[theta1, theta2, dtheta1, dtheta2, torque]`
 /// (gymnasium's `_dsdt`, "book" variant). Constant sub-expressions are grouped exactly as Python
@@ -133,25 +120,7 @@ fn bound<F: Real>(x: F, low: F, high: F) -> F {
 }
 
 impl<F: Real> Env<F> for Acrobot<F> {
-    fn info(&self) -> &'static EnvInfo {
-        &INFO
-    }
-
-    fn state(&self) -> &[F] {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: &[F]) {
-        self.state.copy_from_slice(state);
-    }
-
-    fn elapsed(&self) -> usize {
-        self.elapsed
-    }
-
-    fn set_elapsed(&mut self, elapsed: usize) {
-        self.elapsed = elapsed;
-    }
+    state_accessors!();
 
     fn observation(&self) -> Observation<F> {
         let [theta1, theta2, dtheta1, dtheta2] = self.state;

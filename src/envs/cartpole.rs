@@ -35,41 +35,10 @@ pub struct CartPole<F> {
     elapsed: usize,
 }
 
-impl<F: Real> CartPole<F> {
-    pub fn new() -> Self {
-        CartPole {
-            state: [F::zero(); 4],
-            elapsed: 0,
-        }
-    }
-}
-
-impl<F: Real> Default for CartPole<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+physical_state!(CartPole, 4);
 
 impl<F: Real> Env<F> for CartPole<F> {
-    fn info(&self) -> &'static EnvInfo {
-        &INFO
-    }
-
-    fn state(&self) -> &[F] {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: &[F]) {
-        self.state.copy_from_slice(state);
-    }
-
-    fn elapsed(&self) -> usize {
-        self.elapsed
-    }
-
-    fn set_elapsed(&mut self, elapsed: usize) {
-        self.elapsed = elapsed;
-    }
+    state_accessors!();
 
     fn observation(&self) -> Observation<F> {
         Observation::new(&self.state)

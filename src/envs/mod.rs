@@ -7,6 +7,53 @@
 //! from [`Env::sample_reset_state`], which the host calls with its seeded RNG, so every executor
 //! sees the same resets.
 
+/// The part every environment shares: a physical state of `$dim` values and the time limit's
+/// step counter, both zero until a reset. Defines `$name::new` and `Default`.
+macro_rules! physical_state {
+    ($name:ident, $dim:expr) => {
+        impl<F: Real> $name<F> {
+            pub fn new() -> Self {
+                $name {
+                    state: [F::zero(); $dim],
+                    elapsed: 0,
+                }
+            }
+        }
+
+        impl<F: Real> Default for $name<F> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+
+/// The [`Env`] accessors of a [`physical_state!`] environment and its `INFO`, inside its
+/// `impl Env<F>`.
+macro_rules! state_accessors {
+    () => {
+        fn info(&self) -> &'static EnvInfo {
+            &INFO
+        }
+
+        fn state(&self) -> &[F] {
+            &self.state
+        }
+
+        fn set_state(&mut self, state: &[F]) {
+            self.state.copy_from_slice(state);
+        }
+
+        fn elapsed(&self) -> usize {
+            self.elapsed
+        }
+
+        fn set_elapsed(&mut self, elapsed: usize) {
+            self.elapsed = elapsed;
+        }
+    };
+}
+
 mod acrobot;
 mod cartpole;
 mod mountain_car;

@@ -45,20 +45,7 @@ pub struct MountainCar<F> {
     elapsed: usize,
 }
 
-impl<F: Real> MountainCar<F> {
-    pub fn new() -> Self {
-        MountainCar {
-            state: [F::zero(); 2],
-            elapsed: 0,
-        }
-    }
-}
-
-impl<F: Real> Default for MountainCar<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+physical_state!(MountainCar, 2);
 
 /// Draws a MountainCar reset state: position U(-0.6, -0.4), velocity 0 (shared with
 /// MountainCarContinuous-v0).
@@ -68,25 +55,7 @@ pub(super) fn sample_reset<F: Real>(rng: &mut dyn rand::Rng, out: &mut [F]) {
 }
 
 impl<F: Real> Env<F> for MountainCar<F> {
-    fn info(&self) -> &'static EnvInfo {
-        &INFO
-    }
-
-    fn state(&self) -> &[F] {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: &[F]) {
-        self.state.copy_from_slice(state);
-    }
-
-    fn elapsed(&self) -> usize {
-        self.elapsed
-    }
-
-    fn set_elapsed(&mut self, elapsed: usize) {
-        self.elapsed = elapsed;
-    }
+    state_accessors!();
 
     fn observation(&self) -> Observation<F> {
         Observation::new(&self.state)

@@ -62,41 +62,10 @@ pub struct MountainCarContinuous<F> {
     elapsed: usize,
 }
 
-impl<F: Real> MountainCarContinuous<F> {
-    pub fn new() -> Self {
-        MountainCarContinuous {
-            state: [F::zero(); 2],
-            elapsed: 0,
-        }
-    }
-}
-
-impl<F: Real> Default for MountainCarContinuous<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+physical_state!(MountainCarContinuous, 2);
 
 impl<F: Real> Env<F> for MountainCarContinuous<F> {
-    fn info(&self) -> &'static EnvInfo {
-        &INFO
-    }
-
-    fn state(&self) -> &[F] {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: &[F]) {
-        self.state.copy_from_slice(state);
-    }
-
-    fn elapsed(&self) -> usize {
-        self.elapsed
-    }
-
-    fn set_elapsed(&mut self, elapsed: usize) {
-        self.elapsed = elapsed;
-    }
+    state_accessors!();
 
     fn observation(&self) -> Observation<F> {
         Observation::new(&self.state)

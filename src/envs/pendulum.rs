@@ -51,20 +51,7 @@ pub struct Pendulum<F> {
     elapsed: usize,
 }
 
-impl<F: Real> Pendulum<F> {
-    pub fn new() -> Self {
-        Pendulum {
-            state: [F::zero(); 2],
-            elapsed: 0,
-        }
-    }
-}
-
-impl<F: Real> Default for Pendulum<F> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+physical_state!(Pendulum, 2);
 
 /// `((x + pi) mod 2 pi) - pi` with a floored modulo, as numpy computes it.
 #[inline(always)]
@@ -78,25 +65,7 @@ pub fn angle_normalize<F: Real>(x: F) -> F {
 }
 
 impl<F: Real> Env<F> for Pendulum<F> {
-    fn info(&self) -> &'static EnvInfo {
-        &INFO
-    }
-
-    fn state(&self) -> &[F] {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: &[F]) {
-        self.state.copy_from_slice(state);
-    }
-
-    fn elapsed(&self) -> usize {
-        self.elapsed
-    }
-
-    fn set_elapsed(&mut self, elapsed: usize) {
-        self.elapsed = elapsed;
-    }
+    state_accessors!();
 
     fn observation(&self) -> Observation<F> {
         let [theta, theta_dot] = self.state;
