@@ -8,8 +8,8 @@
 //! reference timed on this machine).
 
 use crate::envs::{self, EnvInfo};
-use crate::exec::{self, EvalRequest, ExecutorChoice, Protocol, Sampler};
 use crate::exec::cpu::CpuId;
+use crate::exec::{self, EvalRequest, ExecutorChoice, Protocol, Sampler};
 use crate::exec::{CpuExecutor, EpisodeMode, Executor, LifetimeInput};
 use crate::model::{GenomeLayout, ModelConfig, Topology};
 use anyhow::{Result, anyhow};
@@ -63,7 +63,9 @@ pub const REFERENCE_TIMINGS: &[ReferenceTiming] = &[
 
 /// The reference timing that holds on `cpu`, if one was taken on its model.
 pub fn reference_for(cpu: &CpuId) -> Option<&'static ReferenceTiming> {
-    REFERENCE_TIMINGS.iter().find(|timing| (timing.matches)(cpu))
+    REFERENCE_TIMINGS
+        .iter()
+        .find(|timing| (timing.matches)(cpu))
 }
 
 /// The environments of the paper configuration, which the reference timings ran.
@@ -327,7 +329,9 @@ fn bench_population(
         generation_seconds: times.clone(),
         steps_per_second: rate,
         seconds_per_genome_lifetime: per_lifetime,
-        speedup_vs_reference: reference.as_ref().map(|r| r.seconds_per_lifetime / per_lifetime),
+        speedup_vs_reference: reference
+            .as_ref()
+            .map(|r| r.seconds_per_lifetime / per_lifetime),
         reference: reference.clone(),
         model_gflops: gflops,
         peak_gflops: peak,
@@ -490,7 +494,13 @@ mod tests {
 
     #[test]
     fn a_ratio_only_against_the_reference_timed_on_the_same_cpu_model() {
-        let xeon = cpu("GenuineIntel", 6, 143, "Intel(R) Xeon(R) Platinum 8481C", "avx512f");
+        let xeon = cpu(
+            "GenuineIntel",
+            6,
+            143,
+            "Intel(R) Xeon(R) Platinum 8481C",
+            "avx512f",
+        );
         assert_eq!(xeon.family, Some(6));
         assert!(xeon.avx512);
         assert_eq!(reference_for(&xeon).unwrap().seconds_per_generation, 122.4);
