@@ -11,10 +11,11 @@
 //! `Retry-After`. They end when the server shuts down, so graceful shutdown never waits on them.
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody, ErrorDetail, Result};
+use super::error::{ErrorBody, ErrorDetail, Result};
 use super::extract::{Path, Query};
 use super::jobs::load_job;
-use super::responses::NoSuchJob;
+use super::query::{Count, NoParams};
+use super::responses::{BadQuery, NoSuchJob};
 use crate::events::Event as HubEvent;
 use crate::evolution::GenerationRecord;
 use crate::limits::events::{REPLAY_PAGE, RETRY_AFTER_SECONDS};
@@ -29,7 +30,6 @@ use axum::routing::get;
 use futures_util::{Stream, StreamExt};
 use prometheus_client::metrics::gauge::Gauge;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -174,8 +174,7 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
             `generation` (GenerationRecord, id = generation) and `resync` ({\"missed\": n})",
             content_type = "text/event-stream"),
         NoSuchJob,
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
         (status = 503, description = "The server serves its limit of live streams; retry \
             after `Retry-After` seconds", body = ErrorBody),
     ),
@@ -183,20 +182,11 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
 async fn job_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(params): Query<JobEventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "after") {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown parameter; allowed: after",
-        ));
-    }
-    let after = match params.get("after").or(None) {
-        Some(v) => Some(
-            v.parse::<u64>()
-                .map_err(|_| ApiError::invalid("after", "must be a generation number"))?,
-        ),
+    let after = match params.after {
+        Some(Count(after)) => Some(after),
         None => headers
             .get("last-event-id")
             .and_then(|v| v.to_str().ok())
@@ -230,6 +220,13 @@ async fn job_events(
         _slot: slot,
     };
     Ok(sse(until_shutdown(&state, Box::pin(stream))).into_response())
+}
+
+/// The job stream's parameters.
+#[derive(Debug, serde::Deserialize)]
+struct JobEventsQuery {
+    /// Replay only generations after this one (overrides `Last-Event-ID`).
+    after: Option<Count>,
 }
 
 /// What follows a job stream's first event: the stored records after the client's position, a
@@ -331,18 +328,15 @@ pub(super) struct Progress<'a> {
         (status = 200, description = "An endless event stream: events `job` (Job), \
             `progress` (Progress) and `resync` ({\"missed\": n})",
             content_type = "text/event-stream"),
-        (status = 422, description = "Takes no parameters", body = ErrorBody),
+        BadQuery,
         (status = 503, description = "The server serves its limit of live streams; retry \
             after `Retry-After` seconds", body = ErrorBody),
     ),
 )]
 async fn list_events(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> Result<Response> {
-    if let Some(unknown) = params.keys().next() {
-        return Err(ApiError::invalid(unknown.as_str(), "takes no parameters"));
-    }
     let slot = match state.streams.take() {
         Ok(slot) => slot,
         Err(full) => return Ok(full.into_response()),

@@ -4,9 +4,8 @@
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::extract::{Path, Query};
-use super::history::parse_enum;
 use super::jobs::{check_id, load_job};
-use super::responses::{Admission, Created, NoSuchJob, Unauthorized};
+use super::responses::{Admission, BadQuery, Created, NoSuchJob, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
@@ -19,7 +18,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -73,6 +71,18 @@ async fn meta(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     Ok(Json(load_meta(&state, &id).await?))
 }
 
+/// A download's parameters.
+#[derive(Deserialize)]
+struct DownloadQuery {
+    format: Option<DownloadFormat>,
+}
+
+/// An upload's parameters.
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
 /// The format of a genome download.
 #[derive(Clone, Copy, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -104,26 +114,15 @@ pub(super) enum DownloadFormat {
                 ("application/octet-stream"),
             )),
         (status = 404, description = "No such genome", body = ErrorBody),
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
     ),
 )]
 async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(DownloadQuery { format }): Query<DownloadQuery>,
 ) -> Result<Response> {
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "format") {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown parameter; allowed: format",
-        ));
-    }
-    let format = match params.get("format") {
-        None => DownloadFormat::Json,
-        Some(value) => parse_enum(value)
-            .ok_or_else(|| ApiError::invalid("format", "must be json, safetensors or raw"))?,
-    };
+    let format = format.unwrap_or(DownloadFormat::Json);
     let meta = load_meta(&state, &id).await?;
     let values = state
         .store
@@ -205,16 +204,9 @@ async fn download(
 )]
 async fn upload(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(UploadQuery { name }): Query<UploadQuery>,
     request: Request,
 ) -> Result<Created<GenomeMeta>> {
-    if let Some(unknown) = params.keys().find(|k| k.as_str() != "name") {
-        return Err(ApiError::invalid(
-            unknown.as_str(),
-            "unknown parameter; allowed: name",
-        ));
-    }
-    let name = params.get("name").cloned();
     if let Some(name) = &name {
         crate::limits::spec::check_genome_name(name)
             .map_err(|message| ApiError::invalid("name", message))?;

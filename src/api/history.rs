@@ -1,11 +1,11 @@
 //! Generation history: full exports (JSON, CSV, NDJSON; streamed) and a downsampled chart view.
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody, Result};
+use super::error::{ApiError, Result};
 use super::extract::{Path, Query};
 use super::jobs::load_job;
 use super::query::only_params;
-use super::responses::NoSuchJob;
+use super::responses::{BadQuery, NoSuchJob};
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
 use crate::limits::http::{CHART_POINTS, DEFAULT_CHART_POINTS};
@@ -23,6 +23,12 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/jobs/{id}/history", get(export))
         .route("/jobs/{id}/history/chart", get(chart))
+}
+
+/// An export's parameters.
+#[derive(serde::Deserialize)]
+struct ExportQuery {
+    format: Option<HistoryFormat>,
 }
 
 /// The format of a history export.
@@ -60,21 +66,15 @@ pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<
                 ("application/x-ndjson"),
             )),
         NoSuchJob,
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
     ),
 )]
 async fn export(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(ExportQuery { format }): Query<ExportQuery>,
 ) -> Result<Response> {
-    only_params(&params, &["format"])?;
-    let format = match params.get("format") {
-        None => HistoryFormat::Json,
-        Some(value) => parse_enum(value)
-            .ok_or_else(|| ApiError::invalid("format", "must be json, csv or ndjson"))?,
-    };
+    let format = format.unwrap_or(HistoryFormat::Json);
     let job = load_job(&state, &id).await?;
     let env_names = job.spec.env_names();
     let mut first = true;
@@ -173,8 +173,7 @@ fn parse_series(value: &str) -> Result<ChartSeries> {
     responses(
         (status = 200, description = "The downsampled history", body = Chart),
         NoSuchJob,
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
     ),
 )]
 async fn chart(

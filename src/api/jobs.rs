@@ -5,7 +5,7 @@ use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use super::extract::{Path, Query};
 use super::query::{only_params, page_limit};
-use super::responses::{Admission, Created, JsonBody, NoSuchJob, Unauthorized};
+use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchJob, Unauthorized};
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
 use crate::evolution::{JobPayload, JobSpec};
@@ -217,8 +217,7 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
     ),
     responses(
         (status = 200, description = "One page", body = JobPage),
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
     ),
 )]
 async fn list(

@@ -6,8 +6,8 @@ use super::admission::admit_many;
 use super::error::{ApiError, ErrorBody, Result, require_json};
 use super::extract::{Path, Query};
 use super::jobs::check_warm_start;
-use super::query::{only_params, page_limit};
-use super::responses::{Admission, Created, JsonBody, Unauthorized};
+use super::query::PageLimit;
+use super::responses::{Admission, BadQuery, Created, JsonBody, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::sweep::SweepPlan;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
@@ -17,7 +17,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::{get, post};
-use std::collections::HashMap;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -67,17 +66,21 @@ async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result
     ),
     responses(
         (status = 200, description = "The newest sweeps", body = Vec<SweepSummary>),
-        (status = 422, description = "A parameter is invalid or unknown; `field` names it",
-            body = ErrorBody),
+        BadQuery,
     ),
 )]
 async fn list_sweeps(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(SweepsQuery { limit }): Query<SweepsQuery>,
 ) -> Result<Json<Vec<SweepSummary>>> {
-    only_params(&params, &["limit"])?;
-    let limit = page_limit(&params)?;
+    let PageLimit(limit) = limit.unwrap_or_default();
     Ok(Json(state.store.list_sweeps(limit).await?))
+}
+
+/// The sweep list's parameters.
+#[derive(Debug, serde::Deserialize)]
+struct SweepsQuery {
+    limit: Option<PageLimit>,
 }
 
 /// One sweep: its spec and axes, its jobs, and the jobs grouped by variant.
