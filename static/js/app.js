@@ -64,6 +64,9 @@ function route() {
   dispose?.();
   dispose = null;
   currentPath = path;
+  // A dialog belongs to the page that opened it: Save in an edit dialog left open over another
+  // page would change the wrong job.
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   setConnection(null);
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');

@@ -29,6 +29,20 @@ function yScale(log, data) {
   return positive ? { distr: 3 } : { distr: 4, asinh: 1 };
 }
 
+/** A y axis's width: its widest tick label, the tick marks and the gap (uPlot's axis-autosize). */
+function fitTicks(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  // After two passes uPlot settles on a size; keep it rather than oscillate.
+  if (cycleNum > 1) return axis._size;
+  let size = axis.ticks.size + axis.gap;
+  const widest = (values ?? []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), '');
+  if (widest !== '') {
+    u.ctx.font = axis.font[0];
+    size += u.ctx.measureText(widest).width / devicePixelRatio;
+  }
+  return Math.max(40, Math.ceil(size));
+}
+
 /**
  * A chart in `container` (an empty element). `series` are uPlot series options for the y
  * columns; `data` is [x, ...ys]. Options: `xLabel`, `yLabel`, `log` (log y), `bands`,
@@ -83,7 +97,8 @@ export function lineChart(container, { series, bands = [], xLabel = 'generation'
         label: yLabel,
         labelSize: 20,
         labelFont: '12px system-ui, sans-serif',
-        size: 56,
+        // As wide as the widest tick label, so the axis label never overlaps the ticks.
+        size: fitTicks,
         values: (u, splits) => splits.map(fmtTick),
       },
     ],

@@ -49,11 +49,12 @@ export function fmtInt(value) {
   return Math.round(value).toLocaleString('en-US');
 }
 
-export function fmtRate(perSecond) {
+export function fmtRate(perSecond, unit = '') {
   if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond)) return '—';
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M/s`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k/s`;
-  return `${perSecond.toFixed(0)} /s`;
+  const per = unit ? ` ${unit}/s` : '/s';
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M${per}`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k${per}`;
+  return `${perSecond.toFixed(0)}${unit ? ` ${unit}/s` : ' /s'}`;
 }
 
 export function fmtDate(ms) {

@@ -171,6 +171,9 @@ try {
   // ---- the job page: the chart grows while the job runs -----------------------------------
   step('watch the chart grow');
   await page.getByRole('heading', { level: 1, name: 'e2e-cartpole' }).waitFor();
+  // Where the job runs arrives with the job's events, not only on a reload (issue 24, bug 4).
+  await page.waitForFunction(() => /^cpu/.test(document.querySelector('#job-executor')?.textContent || ''), null, { timeout: 15000 })
+    .catch(async () => check(false, `the executor appears while the page is open (${await page.locator('#job-executor').textContent()})`));
   check(/environments' scores multiplied \(combine: product\)/.test(await page.locator('.fitness-note').first().textContent()), 'the job page explains fitness with its spec\'s combine');
   const chart = page.locator('[data-chart="fitness"]');
   const points = async () => Number(await chart.getAttribute('data-points'));
@@ -195,6 +198,8 @@ try {
   }
   await page.locator('.badge.status-succeeded').first().waitFor({ timeout: 20000 });
   check((await page.locator('#best-fitness').textContent()) !== '—', 'the best fitness is shown');
+  const throughput = await page.locator('#job-throughput').textContent();
+  check(/^\d+(\.\d+)? ([kM] )?steps\/s$/.test(throughput), `the throughput reads as steps per second (${throughput})`);
   await page.waitForFunction(() => /CPU/.test(document.querySelector('#job-compute')?.textContent || ''), null, { timeout: 10000 })
     .catch(async () => check(false, `the job's compute is shown (${await page.locator('#job-compute').textContent()})`));
 
@@ -263,6 +268,15 @@ try {
   await page.getByRole('heading', { level: 1, name: 'e2e-cartpole renamed' }).waitFor();
   check((await page.locator('#job-notes').textContent()) === notes, 'the notes survive a reload');
   check((await page.locator('.title-block .tag').allTextContents()).join() === 'e2e,dashboard,edited', 'the tags survive a reload');
+  // A dialog belongs to its page: Back closes it (Save must never reach another job).
+  await page.locator('#edit-job').click();
+  await page.getByRole('dialog', { name: 'Edit job' }).waitFor();
+  const jobPage = page.url();
+  await page.goBack();
+  await page.waitForURL((u) => u.toString() !== jobPage);
+  check(await page.locator('dialog[open]').count() === 0, 'no dialog survives leaving its page');
+  await page.goto(jobPage);
+  await page.getByRole('heading', { level: 1, name: 'e2e-cartpole renamed' }).waitFor();
 
   // ---- replay the best genome: animation, outputs, network, heat map ---------------------------
   step('replay the best genome');
@@ -500,6 +514,16 @@ try {
   await eventually(async () => (await page.locator('.page-head .badge.status-cancelled').count()) === 1, 'the job page shows the cancelled import');
   check(await page.getByRole('button', { name: 'Resume' }).count() === 0, 'a cancelled import offers no resume (the server holds no checkpoint of it)');
 
+  check(await page.locator('#job-run-time').textContent() !== '0 s', 'an import shows no run time of its upload as the run\'s');
+
+  step('an unknown job');
+  const errorsBefore = pageErrors.length;
+  await page.goto(`${url}#/jobs/00000000-0000-4000-8000-000000000000`);
+  await page.locator('#job-missing').waitFor();
+  check(/No such job/.test(await page.locator('#job-missing').textContent()), 'an unknown id says there is no such job');
+  check(await page.locator('#edit-job').count() === 0 && await page.locator('.facts-card').count() === 0, 'and offers nothing to edit');
+  check(pageErrors.length === errorsBefore, 'without a page error');
+
   // ---- the browsable API page, from the live OpenAPI document ----------------------------------
   step('API docs page');
   await page.goto(url);
@@ -532,8 +556,11 @@ const allowed = (list, pattern) => {
 // The form's live estimate asks the server about the spec as it is typed: while it is invalid
 // (as the invalid submissions above make it), that is a 422 too, and says why in the form.
 const estimating = (entry) => /\/api\/v1\/jobs\/estimate/.test(entry) && /422/.test(entry);
-const unexpectedConsole = allowed(consoleErrors.filter((e) => !estimating(e)), /status of 422/);
-const unexpectedResponses = allowed(badResponses.filter((e) => !estimating(e)), /^POST \S+\/api\/v1\/jobs → 422$/);
+// The unknown job's page asks for it once: a 404, and Chromium's console line for it.
+const UNKNOWN_JOB = '/api/v1/jobs/00000000-0000-4000-8000-000000000000';
+const unknownJob = (entry) => entry.includes(UNKNOWN_JOB) && /404/.test(entry);
+const unexpectedConsole = allowed(consoleErrors.filter((e) => !estimating(e) && !unknownJob(e)), /status of 422/);
+const unexpectedResponses = allowed(badResponses.filter((e) => !estimating(e) && !unknownJob(e)), /^POST \S+\/api\/v1\/jobs → 422$/);
 summary.console_warnings = consoleWarnings;
 summary.seconds = (Date.now() - started) / 1000;
 await context.close().catch(() => {});

@@ -47,6 +47,8 @@ export function jobView(root, id, { setConnection }) {
   let lastRecord = null;
 
   const title = h('h1', { class: 'job-title', text: 'Job' });
+  // Enabled once the job has loaded: there is nothing to edit before (or for an unknown id).
+  const editButton = h('button', { type: 'button', class: 'btn btn-small', id: 'edit-job', disabled: true, on: { click: () => job && editDialog() } }, 'Edit name, tags, notes…');
   const badge = h('span');
   const tags = h('div', { class: 'tags' });
   const actions = h('div', { class: 'actions' });
@@ -62,13 +64,14 @@ export function jobView(root, id, { setConnection }) {
     h('section', { class: 'card facts-card', 'aria-label': 'Summary' }, facts),
     h('section', { class: 'card notes-card', 'aria-labelledby': 'notes-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'notes-title', text: 'Notes' }),
-        h('button', { type: 'button', class: 'btn btn-small', id: 'edit-job', on: { click: () => editDialog() } }, 'Edit name, tags, notes…')),
+        editButton),
       notesText),
     body);
 
   // ---- header, facts, actions ----------------------------------------------------------
 
   function renderHead() {
+    editButton.disabled = false;
     document.title = `${job.name} · SFNN Lab`;
     title.textContent = job.name || id.slice(0, 8);
     replace(badge, statusBadge(job.status), job.imported ? importedBadge() : null);
@@ -92,6 +95,14 @@ export function jobView(root, id, { setConnection }) {
 
     const started = job.started_at;
     const end = job.finished_at || (job.status === 'running' ? Date.now() : null);
+    // An imported run ran elsewhere: its run time is its history's, its machine the one it
+    // recorded (the import itself took a moment and used no executor here).
+    const runTime = job.imported
+      ? (job.compute?.wall_seconds > 0 ? fmtDuration(job.compute.wall_seconds) : '—')
+      : (started && end ? fmtDuration((end - started) / 1000) : '—');
+    const executor = job.executor
+      ? `${job.executor}${job.device ? ` · ${job.device}` : ''}`
+      : (job.imported ? (job.compute?.machine || 'elsewhere (imported)') : '—');
     const thr = lastRecord && lastRecord.timing?.evaluate > 0 ? lastRecord.env_steps / lastRecord.timing.evaluate : null;
     const progress = h('progress', { max: Math.max(1, job.generations), value: Math.min(job.generation, job.generations), 'aria-label': 'Generations done' });
     const items = [
@@ -100,14 +111,14 @@ export function jobView(root, id, { setConnection }) {
     if (job.kind === 'evolve') {
       items.push(
         ['Best fitness', h('span', { class: 'big', id: 'best-fitness', text: fmtNum(job.best_fitness, 5) })],
-        ['Throughput', h('span', { class: 'big', text: thr ? `${fmtRate(thr)} steps` : '—' })],
+        ['Throughput', h('span', { class: 'big', id: 'job-throughput', text: thr ? fmtRate(thr, 'steps') : '—' })],
       );
     }
     items.push(
-      ['Executor', job.executor ? `${job.executor}${job.device ? ` · ${job.device}` : ''}` : '—'],
+      ['Executor', h('span', { id: 'job-executor', text: executor })],
       ['Compute', h('span', { id: 'job-compute', title: job.compute?.machine || '', text: fmtCompute(job.compute) })],
       ['Created', fmtDate(job.created_at)],
-      ['Run time', started && end ? fmtDuration((end - started) / 1000) : '—'],
+      ['Run time', h('span', { id: 'job-run-time', text: runTime })],
     );
     if (job.stop_reason) items.push(['Stopped by', job.stop_reason.replace(/_/g, ' ')]);
     if (job.attempts > 1) items.push(['Attempts', String(job.attempts)]);
@@ -611,9 +622,12 @@ export function jobView(root, id, { setConnection }) {
     openStream(lastGeneration);
   }).catch((e) => {
     if (e.name === 'AbortError') return;
-    replace(body, h('section', { class: 'card empty' }, h('h2', { text: e.status === 404 ? 'No such job' : 'Could not load the job' }),
+    // Nothing of a job to show: no facts, notes or actions, only why.
+    for (const card of root.querySelectorAll('.facts-card, .notes-card')) card.remove();
+    replace(actions);
+    replace(body, h('section', { class: 'card empty', id: 'job-missing' }, h('h2', { text: e.status === 404 ? 'No such job' : 'Could not load the job' }),
       h('p', {}, e.message, '. ', h('a', { href: '#/', text: 'Back to the jobs' }))));
-    title.textContent = 'Job not found';
+    title.textContent = e.status === 404 ? 'No such job' : 'Job not found';
   });
 
   return () => {
