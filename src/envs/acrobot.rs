@@ -142,12 +142,6 @@ impl<F: Real> Env<F> for Acrobot<F> {
         }
     }
 
-    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
-        self.set_state(state);
-        self.elapsed = 0;
-        self.observation()
-    }
-
     fn step(&mut self, action: Action<F>) -> Step<F> {
         let torque = match action {
             Action::Discrete(a) => F::of(AVAIL_TORQUE[a.min(2)]),

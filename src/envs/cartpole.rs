@@ -50,12 +50,6 @@ impl<F: Real> Env<F> for CartPole<F> {
         }
     }
 
-    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
-        self.set_state(state);
-        self.elapsed = 0;
-        self.observation()
-    }
-
     fn step(&mut self, action: Action<F>) -> Step<F> {
         let push_right = match action {
             Action::Discrete(a) => a == 1,

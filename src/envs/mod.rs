@@ -180,7 +180,11 @@ pub trait Env<F: Real>: Send {
     fn sample_reset_state(&self, rng: &mut dyn rand::Rng, out: &mut [F]);
 
     /// Starts an episode from `state` (a draw of [`Env::sample_reset_state`]).
-    fn reset_to(&mut self, state: &[F]) -> Observation<F>;
+    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
+        self.set_state(state);
+        self.set_elapsed(0);
+        self.observation()
+    }
 
     /// Advances one step. Continuous actions outside the bounds are clipped, as gymnasium does.
     fn step(&mut self, action: Action<F>) -> Step<F>;

@@ -31,12 +31,13 @@ pub static INFO: EnvInfo = EnvInfo {
 };
 
 const FORCE: f64 = 0.001;
-const GRAVITY: f64 = 0.0025;
+// The hill, shared with the continuous variant.
+pub(super) const GRAVITY: f64 = 0.0025;
 const MAX_SPEED: f64 = 0.07;
 const MIN_POSITION: f64 = -1.2;
 const MAX_POSITION: f64 = 0.6;
 const GOAL_POSITION: f64 = 0.5;
-const GOAL_VELOCITY: f64 = 0.0;
+pub(super) const GOAL_VELOCITY: f64 = 0.0;
 
 /// State `[position, velocity]`.
 #[derive(Debug, Clone)]
@@ -46,6 +47,20 @@ pub struct MountainCar<F> {
 }
 
 physical_state!(MountainCar, 2);
+
+/// The car rolls: the new velocity, clipped, moves it along the hill, and the left wall stops
+/// it (both variants, in gymnasium's order of operations).
+pub(super) fn roll<F: Real>(position: F, velocity: F) -> (F, F) {
+    let velocity = velocity.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
+    let position = position + velocity;
+    let position = position.max(F::of(MIN_POSITION)).min(F::of(MAX_POSITION));
+    let velocity = if position == F::of(MIN_POSITION) && velocity < F::zero() {
+        F::zero()
+    } else {
+        velocity
+    };
+    (position, velocity)
+}
 
 /// Draws a MountainCar reset state: position U(-0.6, -0.4), velocity 0 (shared with
 /// MountainCarContinuous-v0).
@@ -65,12 +80,6 @@ impl<F: Real> Env<F> for MountainCar<F> {
         sample_reset(rng, out);
     }
 
-    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
-        self.set_state(state);
-        self.elapsed = 0;
-        self.observation()
-    }
-
     fn step(&mut self, action: Action<F>) -> Step<F> {
         // `(action - 1) * force`, with the integer `action - 1` exact in any float type.
         let push = match action {
@@ -80,14 +89,7 @@ impl<F: Real> Env<F> for MountainCar<F> {
         let [position, velocity] = self.state;
         let velocity =
             velocity + (push * F::of(FORCE) + (F::of(3.0) * position).cos_env() * -F::of(GRAVITY));
-        let velocity = velocity.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
-        let position = position + velocity;
-        let position = position.max(F::of(MIN_POSITION)).min(F::of(MAX_POSITION));
-        let velocity = if position == F::of(MIN_POSITION) && velocity < F::zero() {
-            F::zero()
-        } else {
-            velocity
-        };
+        let (position, velocity) = roll(position, velocity);
         self.state = [position, velocity];
         self.elapsed += 1;
         let terminated = position >= F::of(GOAL_POSITION) && velocity >= F::of(GOAL_VELOCITY);

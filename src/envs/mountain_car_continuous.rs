@@ -22,6 +22,7 @@
 //! environment): -50 is a policy that pushes hard and never reaches the goal, 90 reaches it
 //! quickly with moderate force.
 
+use super::mountain_car::{GOAL_VELOCITY, GRAVITY, roll};
 use super::{Action, ActionSpace, Env, EnvInfo, Observation, Step, py_square};
 use crate::num::Real;
 
@@ -47,12 +48,7 @@ pub static INFO: EnvInfo = EnvInfo {
 const MIN_ACTION: f64 = -1.0;
 const MAX_ACTION: f64 = 1.0;
 const POWER: f64 = 0.0015;
-const GRAVITY: f64 = 0.0025;
-const MAX_SPEED: f64 = 0.07;
-const MIN_POSITION: f64 = -1.2;
-const MAX_POSITION: f64 = 0.6;
 const GOAL_POSITION: f64 = 0.45;
-const GOAL_VELOCITY: f64 = 0.0;
 const GOAL_REWARD: f64 = 100.0;
 
 /// State `[position, velocity]`.
@@ -75,12 +71,6 @@ impl<F: Real> Env<F> for MountainCarContinuous<F> {
         super::mountain_car::sample_reset(rng, out);
     }
 
-    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
-        self.set_state(state);
-        self.elapsed = 0;
-        self.observation()
-    }
-
     fn step(&mut self, action: Action<F>) -> Step<F> {
         let a = match action {
             Action::Continuous(a) => a,
@@ -90,14 +80,7 @@ impl<F: Real> Env<F> for MountainCarContinuous<F> {
         let [position, velocity] = self.state;
         let velocity =
             velocity + (force * F::of(POWER) - F::of(GRAVITY) * (F::of(3.0) * position).cos_env());
-        let velocity = velocity.max(-F::of(MAX_SPEED)).min(F::of(MAX_SPEED));
-        let position = position + velocity;
-        let position = position.max(F::of(MIN_POSITION)).min(F::of(MAX_POSITION));
-        let velocity = if position == F::of(MIN_POSITION) && velocity < F::zero() {
-            F::zero()
-        } else {
-            velocity
-        };
+        let (position, velocity) = roll(position, velocity);
         self.state = [position, velocity];
         self.elapsed += 1;
 

@@ -77,12 +77,6 @@ impl<F: Real> Env<F> for Pendulum<F> {
         out[1] = F::of(rng.random_range(-RESET_THETA_DOT..RESET_THETA_DOT));
     }
 
-    fn reset_to(&mut self, state: &[F]) -> Observation<F> {
-        self.set_state(state);
-        self.elapsed = 0;
-        self.observation()
-    }
-
     fn step(&mut self, action: Action<F>) -> Step<F> {
         let u = match action {
             Action::Continuous(u) => u,

@@ -5,7 +5,7 @@ use super::{Outcome, Worker, WorkerError, blocking};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::evaluate_genome;
 use crate::exec::ExecutorChoice;
-use crate::store::{Claim, RunPlacement};
+use crate::store::Claim;
 
 impl Worker {
     pub(super) async fn evaluate(&self, claim: &Claim) -> Result<Outcome, WorkerError> {
@@ -28,18 +28,7 @@ impl Worker {
             .await?
             .ok_or_else(|| WorkerError::Invalid("genome values missing".into()))?;
         let executor = self.config.executor.clone();
-        self.store
-            .set_executor(
-                id,
-                token,
-                &RunPlacement {
-                    executor: executor.name(),
-                    device: &executor.device(),
-                    machine: &executor.machine(),
-                    reason: &super::placement(ExecutorChoice::Auto, executor.name()),
-                },
-            )
-            .await?;
+        self.place(id, token, ExecutorChoice::Auto).await?;
         let spec_for_thread = spec.clone();
         let result = blocking(move || {
             evaluate_genome(&spec_for_thread, meta.model, &values, executor.as_ref())

@@ -9,7 +9,7 @@ use crate::evolution::{
 };
 use crate::exec::{ExecError, Executor, Interrupt};
 use crate::limits::worker::CANCEL_POLL;
-use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, RunPlacement, Store};
+use crate::store::{Claim, GenomeKind, JobStatus, LeaseState, NewGenome, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -44,18 +44,7 @@ impl Worker {
                 evolution.best().map(|b| b.fitness),
             )
             .await?;
-        self.store
-            .set_executor(
-                id,
-                token,
-                &RunPlacement {
-                    executor: executor.name(),
-                    device: &executor.device(),
-                    machine: &executor.machine(),
-                    reason: &super::placement(spec.executor, executor.name()),
-                },
-            )
-            .await?;
+        self.place(id, token, spec.executor).await?;
         let mut host = StoreRun {
             worker: self,
             id,

@@ -13,7 +13,7 @@ use crate::exec::{Executor, ExecutorChoice};
 use crate::limits::storage;
 use crate::limits::worker::MAX_CRASHES;
 use crate::metrics::Metrics;
-use crate::store::{Claim, JobKind, JobStatus, Store, StoreError};
+use crate::store::{Claim, JobKind, JobStatus, RunPlacement, Store, StoreError};
 use futures_util::FutureExt;
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -225,6 +225,31 @@ impl Worker {
             Ok(status) => tracing::warn!(status = status.as_str(), "crashed run ended"),
             Err(e) => tracing::warn!("recording the crash failed (its lease will expire): {e}"),
         }
+    }
+}
+
+impl Worker {
+    /// Records where the claimed job runs: this worker's executor, device and machine, and why
+    /// here (the job asked for `requested`).
+    async fn place(
+        &self,
+        id: &str,
+        token: &str,
+        requested: ExecutorChoice,
+    ) -> Result<(), StoreError> {
+        let executor = &self.config.executor;
+        self.store
+            .set_executor(
+                id,
+                token,
+                &RunPlacement {
+                    executor: executor.name(),
+                    device: &executor.device(),
+                    machine: &executor.machine(),
+                    reason: &placement(requested, executor.name()),
+                },
+            )
+            .await
     }
 }
 
