@@ -102,14 +102,21 @@ fn spec_with(patch: Value) -> Value {
 async fn specs_whose_sizes_multiply_past_the_machine_are_refused_with_the_bound() {
     let server = start(0, None).await;
     let cases = [
-        // popsize × eval_repeats × envs wrapped to 0 in release builds.
+        // popsize × eval_repeats × envs wrapped to 0 in release builds; a popsize past what one
+        // generation may simulate is refused by its own range first.
         (
             json!({"strategy": {"popsize": 1u64 << 58}, "lifetime": {"eval_repeats": 32}}),
             "strategy.popsize",
-            "at most",
+            "between 2 and 262144",
         ),
         (
             json!({"strategy": {"popsize": 1u64 << 61}}),
+            "strategy.popsize",
+            "between 2 and 262144",
+        ),
+        // Each size within its range, the product of them past it.
+        (
+            json!({"strategy": {"popsize": 1 << 17}, "lifetime": {"eval_repeats": 4}}),
             "strategy.popsize",
             "at most",
         ),
