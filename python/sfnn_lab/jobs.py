@@ -318,27 +318,29 @@ def _number(column: str, text: str):
         return text
 
 
+def _pandas(dataframe: Optional[bool]):
+    """pandas, when a DataFrame is wanted: ``True`` requires it, ``None`` takes it if it is
+    installed, ``False`` never."""
+    if dataframe is False:
+        return None
+    try:
+        import pandas
+    except ImportError:
+        if dataframe:
+            raise
+        return None
+    return pandas
+
+
 def table_from_csv(text: str, dataframe: Optional[bool] = None):
     """The server's CSV history as a DataFrame (pandas) or a list of dicts of numbers."""
-    if dataframe is not False:
-        try:
-            import pandas
-        except ImportError:
-            if dataframe:
-                raise
-        else:
-            return pandas.read_csv(io.StringIO(text))
+    pandas = _pandas(dataframe)
+    if pandas is not None:
+        return pandas.read_csv(io.StringIO(text))
     return [{k: _number(k, v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
 def _frame(rows: Iterable[dict], dataframe: Optional[bool]):
     rows = list(rows)
-    if dataframe is not False:
-        try:
-            import pandas
-        except ImportError:
-            if dataframe:
-                raise
-        else:
-            return pandas.DataFrame(rows)
-    return rows
+    pandas = _pandas(dataframe)
+    return pandas.DataFrame(rows) if pandas is not None else rows
