@@ -129,8 +129,14 @@ try {
   summary.invalid_spec_error = errorText;
   await page.screenshot({ path: join(artifacts, 'submit-error.png'), fullPage: true });
 
+  // While the JSON cannot be read, the fields say so instead of showing stale values.
+  await page.locator('#spec-json').fill('{"envs": [');
+  await page.locator('#fields-stale').waitFor({ state: 'visible' });
+  check(await popsize.isDisabled() && await page.locator('#env-CartPole-v1').isDisabled(), 'the fields wait for valid JSON');
+
   // A bad environment name: `envs[0]` lands on the environments fieldset.
   await page.locator('#spec-json').fill(JSON.stringify({ envs: ['NoSuchEnv-v0'] }));
+  check(!(await page.locator('#fields-stale').isVisible()) && !(await popsize.isDisabled()), 'valid JSON gives the fields back');
   const rejectedEnv = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
   await page.getByRole('button', { name: 'Submit job' }).click();
   check((await rejectedEnv).status() === 422, 'an unknown environment is rejected');

@@ -110,10 +110,15 @@ export function submitView(root) {
   // The run-time estimate: the server's (POST /jobs/estimate) for the spec as it stands.
   const estimateBox = h('p', { class: 'estimate', id: 'run-estimate', role: 'status', 'aria-live': 'polite' }, 'Estimating the run time…');
 
+  // While the JSON cannot be read, the fields cannot show it: they say so and wait, rather
+  // than show the last values that could be read.
+  const staleNote = h('p', { class: 'field-error', id: 'fields-stale', hidden: true },
+    'The fields follow the JSON spec, which is not valid JSON right now: fix it to edit them here.');
   const form = h('form', { class: 'submit-form', id: 'job-form', novalidate: true },
     h('section', { class: 'card form-fields', 'aria-labelledby': 'fields-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'fields-title', text: 'Settings' }),
         h('div', { class: 'preset' }, h('label', { for: 'spec-preset', class: 'sr-only', text: 'Preset' }), presetSelect, resetButton)),
+      staleNote,
       h('div', { class: 'grid-fields' }, fieldEls.slice(0, 2)),
       envFieldset,
       h('div', { class: 'grid-fields' }, fieldEls.slice(2)),
@@ -147,6 +152,7 @@ export function submitView(root) {
 
   function writeJson() {
     jsonArea.value = JSON.stringify(spec, null, 2);
+    fieldsFollowJson(true);
     estimateSoon();
   }
 
@@ -218,6 +224,11 @@ export function submitView(root) {
     writeFields();
   }
 
+  function fieldsFollowJson(valid) {
+    staleNote.hidden = valid;
+    for (const input of inputs.values()) input.disabled = !valid;
+    for (const box of envBox.querySelectorAll('input')) box.disabled = !valid;
+  }
   jsonArea.addEventListener('input', () => {
     clearError('');
     try {
@@ -225,9 +236,11 @@ export function submitView(root) {
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the spec must be a JSON object');
       spec = parsed;
       jsonArea.removeAttribute('aria-invalid');
+      fieldsFollowJson(true);
       writeFields();
       estimateSoon();
     } catch (e) {
+      fieldsFollowJson(false);
       showError('', `Not valid JSON yet: ${e.message}`, { local: true });
     }
   });
