@@ -66,8 +66,9 @@ page.on('console', (msg) => {
 page.on('pageerror', (err) => pageErrors.push(String(err?.stack || err)));
 page.on('requestfailed', (request) => {
   const error = request.failure()?.errorText || '';
-  // Closing an EventSource (leaving a page) aborts its request: that is not a failure.
-  if (request.resourceType() === 'eventsource' && error.includes('ERR_ABORTED')) return;
+  // Closing an EventSource (leaving a page) aborts its request, and a view that is left aborts
+  // the fetches it still waits for (its AbortController): the page's own doing, not a failure.
+  if (['eventsource', 'fetch'].includes(request.resourceType()) && error.includes('ERR_ABORTED')) return;
   failedRequests.push(`${request.method()} ${request.url()}: ${error} (${request.resourceType()})`);
 });
 page.on('response', (response) => {
