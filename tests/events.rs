@@ -11,9 +11,10 @@ mod prereq;
 
 use common::db::{PG_URL_VAR, TestDatabase};
 use common::http::{free_port, get, submit};
+use common::process::Process;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,16 +56,6 @@ fn on_postgres() {
         .block_on(TestDatabase::postgres())
         .expect("checked by the prerequisite");
     a_jobs_events_arrive_once_in_order(&database.url, true);
-}
-
-/// A child process that is killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn sfnn(args: &[&str], database: &str) -> Process {

@@ -188,13 +188,6 @@ impl Store {
         }
     }
 
-    /// Whether processes sharing this store hear each other's writes ([`Store::listen`]):
-    /// PostgreSQL carries notices between processes; a SQLite file serves one process, whose
-    /// own writes alone it announces.
-    pub fn shares_events_across_processes(&self) -> bool {
-        matches!(self, Store::Postgres(_))
-    }
-
     /// Whether the database answers (a read).
     pub async fn healthy(&self) -> bool {
         let probe = "select 1";

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod disk;
 pub mod http;
+pub mod process;
 pub mod raw;
 
 use sfnn::api::admission::SubmissionLimits;
