@@ -5,7 +5,7 @@
 //! Sizes that multiply are combined with checked arithmetic.
 
 /// A value out of its allowed range: the field's path (`strategy.popsize`, empty for the whole
-/// document) and what is allowed.
+/// document) and what is allowed; with the document's other errors, where it was checked whole.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {
@@ -13,6 +13,8 @@ pub struct FieldError {
     pub field: String,
     /// What is allowed.
     pub message: String,
+    /// The same document's further errors, in the order they were found.
+    pub also: Vec<FieldError>,
 }
 
 impl FieldError {
@@ -20,7 +22,26 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            also: Vec::new(),
         }
+    }
+
+    /// `Err` with the first of `errors`, carrying the rest; `Ok` when there are none.
+    pub fn all(errors: impl IntoIterator<Item = FieldError>) -> Result<(), FieldError> {
+        let mut errors = errors.into_iter().flat_map(FieldError::each);
+        match errors.next() {
+            Some(mut first) => {
+                first.also = errors.collect();
+                Err(first)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// This error and each of its further ones, one by one.
+    pub fn each(mut self) -> Vec<FieldError> {
+        let also = std::mem::take(&mut self.also);
+        std::iter::once(self).chain(also).collect()
     }
 }
 

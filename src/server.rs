@@ -151,6 +151,7 @@ fn spawn_workers(
         device: executor.device(),
         workers: options.count,
         measured: None,
+        built_in_steps_per_s: executor.built_in_steps_per_s(),
     });
     let host = hostname();
     for i in 0..options.count {

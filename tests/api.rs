@@ -909,6 +909,78 @@ async fn a_sweep_queues_one_job_per_combination_grouped_by_variant() {
         )
         .await;
     assert_eq!(missing.status(), 404);
+
+    // The job list filters by sweep: an unrelated job stays out of it.
+    let sweep_id = sweep["id"].as_str().unwrap();
+    let other = s
+        .client
+        .post(s.api("/jobs/cancel"))
+        .json(&json!({"sweep": "not-a-uuid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422);
+    let error: Value = other.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "sweep");
+    let ids = |page: &Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut of_sweep = ids(&s.get_json(&format!("/jobs?sweep={sweep_id}")).await);
+    of_sweep.sort();
+    let mut expected: Vec<String> = jobs
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(of_sweep, expected);
+    let bad = s.call(reqwest::Method::GET, "/jobs?sweep=x").await;
+    assert_eq!(bad.status(), 422);
+
+    // A sweep is cancelled and deleted as a whole.
+    let cancelled: Value = s
+        .client
+        .post(s.api(&format!("/sweeps/{sweep_id}/cancel")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["cancelled"], 4);
+    let statuses = s
+        .get_json(&format!("/jobs?sweep={sweep_id}&status=cancelled"))
+        .await;
+    assert_eq!(ids(&statuses).len(), 4);
+    let deleted = s
+        .call(reqwest::Method::DELETE, &format!("/sweeps/{sweep_id}"))
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        s.call(reqwest::Method::GET, &format!("/sweeps/{sweep_id}"))
+            .await
+            .status(),
+        404
+    );
+    for id in &expected {
+        assert_eq!(
+            s.call(reqwest::Method::GET, &format!("/jobs/{id}"))
+                .await
+                .status(),
+            404
+        );
+    }
+    for method in [reqwest::Method::DELETE, reqwest::Method::POST] {
+        let path = match method {
+            reqwest::Method::POST => format!("/sweeps/{sweep_id}/cancel"),
+            _ => format!("/sweeps/{sweep_id}"),
+        };
+        assert_eq!(s.call(method, &path).await.status(), 404);
+    }
     s.server.stop().await.unwrap();
 }
 
@@ -1242,10 +1314,12 @@ async fn charts_carry_env_and_sigma_series_and_estimates_use_measured_throughput
     let mut spec = tiny_spec(6);
     spec["envs"] = json!(["CartPole-v1", "Acrobot-v1"]);
 
-    // Before any generation: the executor is known but unmeasured, so steps but no seconds.
+    // Before any generation: the executor is known but unmeasured, so the seconds come from
+    // its built-in figure.
     let executors = s.get_json("/executors").await;
     assert_eq!(executors[0]["name"], "cpu");
     assert_eq!(executors[0]["measured"], Value::Null);
+    let built_in = executors[0]["built_in_steps_per_s"].as_f64().unwrap();
     let (status, before) = estimate(&s, &spec).await;
     assert_eq!(status, 200, "{before}");
     // popsize 6 × 1 repeat × 2 episodes × (500 + 500 horizon steps).
@@ -1256,7 +1330,11 @@ async fn charts_carry_env_and_sigma_series_and_estimates_use_measured_throughput
         "stop_on_done ends episodes early"
     );
     assert_eq!(before["executor"]["name"], "cpu");
-    assert_eq!(before["seconds_upper"], Value::Null);
+    assert_eq!(before["throughput_source"], "built_in");
+    assert!(close(
+        before["seconds_upper"].as_f64().unwrap(),
+        before["total_steps"].as_f64().unwrap() / built_in
+    ));
 
     let id = s.submit(&spec).await;
     s.wait_for(&id, "succeeded", LONG).await;
@@ -1274,6 +1352,23 @@ async fn charts_carry_env_and_sigma_series_and_estimates_use_measured_throughput
         .await;
     assert_eq!(chart["bucket_size"], 2);
     assert_eq!(chart["generation"], json!([0, 2, 4]));
+    // The other x axes: steps and seconds up to the end of each bucket.
+    let mut steps_so_far = 0;
+    let mut seconds_so_far = 0.0;
+    for bucket in 0..3 {
+        for r in &records[bucket * 2..bucket * 2 + 2] {
+            steps_so_far += r["env_steps"].as_u64().unwrap();
+            let t = &r["timing"];
+            seconds_so_far += t["ask"].as_f64().unwrap()
+                + t["evaluate"].as_f64().unwrap()
+                + t["tell"].as_f64().unwrap();
+        }
+        assert_eq!(chart["steps"][bucket], steps_so_far);
+        assert!(close(
+            chart["wall_seconds"][bucket].as_f64().unwrap(),
+            seconds_so_far
+        ));
+    }
     let envs = chart["envs"].as_array().unwrap();
     assert_eq!(envs.len(), 2);
     assert_eq!(envs[0]["env"], "CartPole-v1");
@@ -1356,6 +1451,7 @@ async fn charts_carry_env_and_sigma_series_and_estimates_use_measured_throughput
 
     // Now an estimate has seconds, and more generations take proportionally longer.
     let (_, after) = estimate(&s, &spec).await;
+    assert_eq!(after["throughput_source"], "measured");
     let upper = after["seconds_upper"].as_f64().unwrap();
     assert!(close(upper, after["total_steps"].as_f64().unwrap() / rate));
     spec["generations"] = json!(60);

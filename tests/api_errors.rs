@@ -530,6 +530,12 @@ async fn every_bad_request_gets_a_clear_error() {
         assert_eq!(status, c.status, "{label}: {text}");
         let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{label}: {text}"));
         assert_eq!(body["error"]["code"], c.code, "{label}: {text}");
+        // A value error also lists every one found (at least itself); no other error does.
+        assert_eq!(
+            body["error"]["errors"].is_array(),
+            c.code == "invalid_value",
+            "{label}: {text}"
+        );
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -543,6 +549,36 @@ async fn every_bad_request_gets_a_clear_error() {
             ),
         }
     }
+    // Every invalid value of a spec is listed, in the spec's order, the first as `field`.
+    let spec = spec_with(json!({
+        "generations": 0,
+        "strategy": {"popsize": 1},
+        "lifetime": {"episodes": 0},
+    }));
+    let response = client
+        .post(s.api("/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["lifetime.episodes", "strategy.popsize", "generations"],
+        "{body}"
+    );
+    assert_eq!(body["error"]["field"], "lifetime.episodes");
+    assert_eq!(
+        body["error"]["errors"][0]["message"],
+        body["error"]["message"]
+    );
     // Still healthy, and the good job is still there.
     let health = s
         .client

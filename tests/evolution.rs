@@ -116,7 +116,16 @@ fn cartpole_lifetime(mode: EpisodeMode, genome: &[f32]) -> (Vec<f64>, u64) {
     .remove(0);
     let params = Params::<f32>::from_flat(&GenomeLayout::new(model), genome);
     let mut returns = vec![0.0; 3];
-    let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns).env_steps;
+    let steps = run_lifetime(
+        &params,
+        &model,
+        info,
+        &input,
+        protocol,
+        &mut returns,
+        &mut (),
+    )
+    .env_steps;
     (returns, steps)
 }
 
@@ -159,7 +168,16 @@ fn continuous_control_lifetimes_stay_in_bounds() {
         let input = sampler.generation(0, 1).remove(0);
         let params = Params::<f32>::from_flat(&GenomeLayout::new(model), &random_genomes(1, 4));
         let mut returns = vec![0.0; 2];
-        let steps = run_lifetime(&params, &model, info, &input, protocol, &mut returns).env_steps;
+        let steps = run_lifetime(
+            &params,
+            &model,
+            info,
+            &input,
+            protocol,
+            &mut returns,
+            &mut (),
+        )
+        .env_steps;
         assert_eq!(steps, 2 * info.horizon as u64);
         for r in returns {
             assert!(r.is_finite(), "{name}: return {r}");

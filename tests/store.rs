@@ -60,7 +60,60 @@ on_both_backends!(
     a_worker_claims_only_jobs_its_executor_may_run,
     jobs_are_updated_searched_and_paged_in_every_sort,
     an_export_that_loses_its_job_ends_in_an_error_not_a_short_history,
+    a_sweep_is_deleted_whole_or_not_at_all,
 );
+
+async fn a_sweep_is_deleted_whole_or_not_at_all(store: &Store) {
+    let request = serde_json::json!({
+        "spec": {"envs": ["CartPole-v1"], "generations": 2},
+        "axes": {"seed": [1, 2, 3]},
+    });
+    let plan = sfnn::evolution::sweep::SweepPlan::parse(request.to_string().as_bytes()).unwrap();
+    let sweep = store.create_sweep(&plan).await.unwrap();
+    let bystander = store.create_job(new_job("bystander", -1)).await.unwrap();
+    let claim = store
+        .claim_job("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.job.sweep.as_ref().unwrap().id, sweep.id);
+    // One of its jobs runs: nothing is deleted.
+    assert!(matches!(
+        store.delete_sweep(&sweep.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.sweep(&sweep.id).await.unwrap().unwrap().jobs.len(), 3);
+    let of_sweep = JobFilter {
+        sweep: Some(sweep.id.clone()),
+        ..JobFilter::default()
+    };
+    assert_eq!(store.cancel_matching(&of_sweep).await.unwrap(), 3);
+    store
+        .finish_job(
+            &claim.job.id,
+            &claim.lease_token,
+            JobStatus::Cancelled,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    store.delete_sweep(&sweep.id).await.unwrap();
+    assert!(store.sweep(&sweep.id).await.unwrap().is_none());
+    assert!(
+        store
+            .list_jobs(&of_sweep, 100, None)
+            .await
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
+    assert!(store.get_job(&bystander.id).await.unwrap().is_some());
+    assert!(matches!(
+        store.delete_sweep(&sweep.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
 
 async fn jobs_are_updated_searched_and_paged_in_every_sort(store: &Store) {
     // Ties on every key: equal best fitness, equal progress, names equal but for case, no
@@ -350,8 +403,14 @@ fn record_with(generation: u64, best: f64, best_so_far: f64, improved: bool) -> 
         envs: vec![],
         sigma: 1.0,
         telemetry: vec![],
-        env_steps: 1,
-        timing: Timing::default(),
+        env_steps: 1 + generation,
+        // Sums of quarters are exact in any order, so the store's sums match the reference's.
+        timing: Timing {
+            ask: 0.25,
+            evaluate: 0.5 + (generation % 4) as f64,
+            tell: 0.25,
+            cpu: 1.0,
+        },
     }
 }
 

@@ -17,8 +17,13 @@ use serde::de::DeserializeOwned;
 pub enum ApiError {
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// A value a field does not allow; `also`: the same document's other such values.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+        also: Vec<FieldError>,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -68,6 +73,17 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub field: Option<String>,
+    /// On `invalid_value` errors: every invalid value of the request found, this one first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// One invalid value: its field's path (empty for the whole document) and what is allowed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 impl ApiError {
@@ -116,6 +132,7 @@ impl ApiError {
         ApiError::Invalid {
             field: field.into(),
             message: message.into(),
+            also: Vec::new(),
         }
     }
 
@@ -140,11 +157,30 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),
         };
+        let errors = match &self {
+            ApiError::Invalid {
+                field,
+                message,
+                also,
+            } => Some(
+                std::iter::once(FieldProblem {
+                    field: field.clone(),
+                    message: message.clone(),
+                })
+                .chain(also.iter().map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    message: e.message.clone(),
+                }))
+                .collect(),
+            ),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message,
                 field,
+                errors,
             },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
@@ -161,7 +197,11 @@ impl IntoResponse for ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        ApiError::invalid(e.field, e.message)
+        ApiError::Invalid {
+            field: e.field,
+            message: e.message,
+            also: e.also,
+        }
     }
 }
 

@@ -31,10 +31,13 @@ pub struct RunEstimate {
     /// The executor whose measured throughput the estimate uses (`null`: this server runs no
     /// worker that could take the job).
     pub executor: Option<ExecutorInfo>,
-    /// `total_steps` at the measured throughput, capped by `stop.max_wall_seconds` (`null`
-    /// before any generation was measured). Target fitness and stagnation rules can end a
-    /// run sooner.
+    /// `total_steps` at the executor's throughput (`throughput_source` says which), capped by
+    /// `stop.max_wall_seconds`; `null` where neither figure is known. Target fitness and
+    /// stagnation rules can end a run sooner.
     pub seconds_upper: Option<f64>,
+    /// Where the throughput came from: `measured` on this server's recent generations, or
+    /// `built_in` (the executor's figure, before anything ran here); `null` with no figure.
+    pub throughput_source: Option<ThroughputSource>,
     /// Whether `stop.max_wall_seconds` caps `seconds_upper`.
     pub capped_by_wall_clock: bool,
 }
@@ -77,13 +80,24 @@ fn pick(executors: Vec<ExecutorInfo>, choice: ExecutorChoice) -> Option<Executor
     allowed.into_iter().nth(measured.unwrap_or(0))
 }
 
+/// Where an estimate's throughput came from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThroughputSource {
+    Measured,
+    BuiltIn,
+}
+
 impl RunEstimate {
     fn of(spec: &JobSpec, cost: &JobCost, executor: Option<ExecutorInfo>) -> RunEstimate {
         let total_steps = cost.steps_per_generation.saturating_mul(spec.generations);
-        let at_rate = executor
-            .as_ref()
-            .and_then(|e| e.measured)
-            .map(|m| total_steps as f64 / m.steps_per_s);
+        let throughput = executor.as_ref().and_then(|e| match e.measured {
+            Some(m) => Some((m.steps_per_s, ThroughputSource::Measured)),
+            None => e
+                .built_in_steps_per_s
+                .map(|s| (s, ThroughputSource::BuiltIn)),
+        });
+        let at_rate = throughput.map(|(steps_per_s, _)| total_steps as f64 / steps_per_s);
         let wall = spec.stop.max_wall_seconds;
         let capped = matches!((at_rate, wall), (Some(s), Some(w)) if w < s);
         RunEstimate {
@@ -93,6 +107,7 @@ impl RunEstimate {
             exact_steps: spec.lifetime.episode_mode == EpisodeMode::FixedHorizon,
             executor,
             seconds_upper: if capped { wall } else { at_rate },
+            throughput_source: throughput.map(|(_, source)| source),
             capped_by_wall_clock: capped,
         }
     }

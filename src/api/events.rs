@@ -100,6 +100,7 @@ impl IntoResponse for TooManyStreams {
                     self.limit
                 ),
                 field: None,
+                errors: None,
             },
         };
         let retry_after = [(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())];

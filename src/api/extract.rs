@@ -32,36 +32,38 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts.uri.query().unwrap_or_default();
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-            .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-        if let Some((name, _)) = pairs
-            .iter()
-            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
-        {
-            return Err(ApiError::invalid(
-                name.replace('\0', "\\0"),
-                "must not contain a NUL character",
-            ));
-        }
-        if let Some(allowed) = field_names::<T>()
-            && let Some((unknown, _)) = pairs
-                .iter()
-                .find(|(name, _)| !allowed.contains(&name.as_str()))
-        {
-            let message = if allowed.is_empty() {
-                "unknown parameter; this endpoint takes none".to_string()
-            } else {
-                format!("unknown parameter; allowed: {}", allowed.join(", "))
-            };
-            return Err(ApiError::invalid(unknown.as_str(), message));
-        }
-        let parameters =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
-        serde_path_to_error::deserialize(parameters)
-            .map(Query)
-            .map_err(|e| ApiError::invalid(e.path().to_string(), e.inner().to_string()))
+        parse_query(parts.uri.query().unwrap_or_default()).map(Query)
     }
+}
+
+/// A query string as [`Query`] reads it.
+pub(super) fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        return Err(ApiError::invalid(
+            name.replace('\0', "\\0"),
+            "must not contain a NUL character",
+        ));
+    }
+    if let Some(allowed) = field_names::<T>()
+        && let Some((unknown, _)) = pairs
+            .iter()
+            .find(|(name, _)| !allowed.contains(&name.as_str()))
+    {
+        let message = if allowed.is_empty() {
+            "unknown parameter; this endpoint takes none".to_string()
+        } else {
+            format!("unknown parameter; allowed: {}", allowed.join(", "))
+        };
+        return Err(ApiError::invalid(unknown.as_str(), message));
+    }
+    let parameters = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+    serde_path_to_error::deserialize(parameters)
+        .map_err(|e| ApiError::invalid(e.path().to_string(), e.inner().to_string()))
 }
 
 /// The field names of struct `T`, as its `Deserialize` asks for them; `None` when `T` is not a

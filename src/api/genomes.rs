@@ -5,7 +5,9 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::extract::{Path, Query};
 use super::jobs::{check_id, load_job};
-use super::responses::{Admission, BadQuery, Created, NoSuchJob, Unauthorized};
+use super::responses::{
+    Admission, BadQuery, Created, JsonBody, NoSuchGenome, NoSuchJob, Unauthorized,
+};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
@@ -64,7 +66,7 @@ pub(super) async fn load_meta(state: &AppState, id: &str) -> Result<GenomeMeta> 
     params(("id" = String, Path, description = "The genome's id (a UUID)")),
     responses(
         (status = 200, description = "Its metadata", body = GenomeMeta),
-        (status = 404, description = "No such genome", body = ErrorBody),
+        NoSuchGenome,
     ),
 )]
 async fn meta(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<GenomeMeta>> {
@@ -113,7 +115,7 @@ pub(super) enum DownloadFormat {
                 (GenomeFile = "application/json"),
                 ("application/octet-stream"),
             )),
-        (status = 404, description = "No such genome", body = ErrorBody),
+        NoSuchGenome,
         BadQuery,
     ),
 )]
@@ -306,11 +308,8 @@ pub(super) struct EvaluateRequest {
     responses(
         (status = 201, description = "The evaluation job, queued", body = crate::store::Job,
             headers(("Location" = String, description = "The new job's URL"))),
-        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
-        (status = 404, description = "No such genome", body = ErrorBody),
-        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
-        (status = 422, description = "A value is invalid; `field` names it", body = ErrorBody),
+        JsonBody,
+        NoSuchGenome,
         Unauthorized,
         Admission,
     ),

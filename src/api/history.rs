@@ -1,10 +1,10 @@
 //! Generation history: full exports (JSON, CSV, NDJSON; streamed) and a downsampled chart view.
 
 use super::AppState;
-use super::error::{ApiError, Result};
+use super::error::Result;
 use super::extract::{Path, Query};
 use super::jobs::load_job;
-use super::query::only_params;
+use super::query::parsed;
 use super::responses::{BadQuery, NoSuchJob};
 use crate::evolution::GenerationRecord;
 use crate::evolution::csv;
@@ -17,7 +17,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -136,23 +135,58 @@ enum ChartSeriesName {
     Sigma,
 }
 
-/// `?series=envs,sigma`: a comma-separated list, each name at most once.
-fn parse_series(value: &str) -> Result<ChartSeries> {
-    let mut series = ChartSeries::default();
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let flag = match parse_enum(name) {
-            Some(ChartSeriesName::Envs) => &mut series.envs,
-            Some(ChartSeriesName::Sigma) => &mut series.sigma,
-            None => {
-                return Err(ApiError::invalid(
-                    "series",
-                    format!("unknown series `{name}`: allowed are envs and sigma"),
-                ));
-            }
-        };
-        *flag = true;
+/// The chart's parameters.
+#[derive(serde::Deserialize)]
+struct ChartQuery {
+    max_points: Option<ChartPoints>,
+    series: Option<SeriesList>,
+}
+
+/// `max_points`: within [`CHART_POINTS`].
+struct ChartPoints(usize);
+
+impl<'de> serde::Deserialize<'de> for ChartPoints {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        parsed(
+            deserializer,
+            |t| {
+                t.parse()
+                    .ok()
+                    .filter(|n| CHART_POINTS.contains(n))
+                    .map(ChartPoints)
+            },
+            || {
+                format!(
+                    "must be an integer from {} to {}",
+                    CHART_POINTS.start(),
+                    CHART_POINTS.end()
+                )
+            },
+        )
     }
-    Ok(series)
+}
+
+/// `series=envs,sigma`: a comma-separated list of [`ChartSeriesName`]s.
+struct SeriesList(ChartSeries);
+
+impl<'de> serde::Deserialize<'de> for SeriesList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut series = ChartSeries::default();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let flag = match parse_enum(name) {
+                Some(ChartSeriesName::Envs) => &mut series.envs,
+                Some(ChartSeriesName::Sigma) => &mut series.sigma,
+                None => {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown series `{name}`: allowed are envs and sigma"
+                    )));
+                }
+            };
+            *flag = true;
+        }
+        Ok(SeriesList(series))
+    }
 }
 
 /// At most `max_points` buckets (default 1000), see [`Chart`]. Fitness only by default, so a
@@ -179,29 +213,10 @@ fn parse_series(value: &str) -> Result<ChartSeries> {
 async fn chart(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<ChartQuery>,
 ) -> Result<Json<Chart>> {
-    only_params(&params, &["max_points", "series"])?;
-    let max_points = match params.get("max_points") {
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| CHART_POINTS.contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "max_points",
-                    format!(
-                        "must be an integer from {} to {}",
-                        CHART_POINTS.start(),
-                        CHART_POINTS.end()
-                    ),
-                )
-            })?,
-        None => DEFAULT_CHART_POINTS,
-    };
-    let series = params
-        .get("series")
-        .map_or(Ok(ChartSeries::default()), |v| parse_series(v))?;
+    let max_points = query.max_points.map_or(DEFAULT_CHART_POINTS, |p| p.0);
+    let series = query.series.map_or(ChartSeries::default(), |s| s.0);
     let job = load_job(&state, &id).await?;
     let env_names = job.spec.env_names();
     Ok(Json(

@@ -29,7 +29,8 @@ use super::error::{ApiError, ApiJson, Result};
 use super::extract::{Path, Query};
 use super::genomes::read_genome_file;
 use super::jobs::load_job;
-use super::responses::{Admission, Created, JsonBody, NoSuchJob, Unauthorized};
+use super::query::Count;
+use super::responses::{Admission, ClosedImport, Created, JsonBody, NoSuchJob, Unauthorized};
 use crate::evolution::{GenerationRecord, JobPayload, JobSpec};
 use crate::json::JsonError;
 use crate::limits::{FieldError, import as limits, spec as spec_limits};
@@ -38,7 +39,6 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::routing::post;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -153,7 +153,7 @@ pub(super) struct GenerationBatch {
         (status = 200, description = "Stored; the job with its progress", body = Job),
         JsonBody,
         NoSuchJob,
-        (status = 409, description = "Not an import, or no longer open", body = super::error::ErrorBody),
+        ClosedImport,
         Unauthorized,
     ),
     security((), ("bearer" = [])),
@@ -271,6 +271,13 @@ fn check_record(
     Ok(())
 }
 
+/// An import genome's parameters; both are required.
+#[derive(Debug, serde::Deserialize)]
+struct GenomeQuery {
+    kind: Option<GenomeKind>,
+    generation: Option<Count>,
+}
+
 /// Add a genome to an import: `Content-Type: application/json` (the JSON genome format) or
 /// `application/octet-stream` (safetensors). The same genome (kind, generation, values) sent
 /// again is stored once and answered the same.
@@ -296,7 +303,7 @@ fn check_record(
             headers(("Location" = String, description = "The genome's URL"))),
         JsonBody,
         NoSuchJob,
-        (status = 409, description = "Not an import, or no longer open", body = super::error::ErrorBody),
+        ClosedImport,
         Unauthorized,
     ),
     security((), ("bearer" = [])),
@@ -304,13 +311,11 @@ fn check_record(
 async fn add_genome(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<GenomeQuery>,
     request: Request,
 ) -> Result<Created<GenomeMeta>> {
-    super::query::only_params(&params, &["kind", "generation"])?;
-    let kind = params
-        .get("kind")
-        .and_then(|k| GenomeKind::parse(k))
+    let kind = query
+        .kind
         .filter(|k| *k != GenomeKind::Uploaded)
         .ok_or_else(|| {
             ApiError::invalid(
@@ -318,9 +323,8 @@ async fn add_genome(
                 "must be final_best, final_mean, generation_best or strategy_mean",
             )
         })?;
-    let generation: u64 = params
-        .get("generation")
-        .and_then(|g| g.parse().ok())
+    let Count(generation) = query
+        .generation
         .ok_or_else(|| ApiError::invalid("generation", "must be a generation number"))?;
     let (job, spec) = open_import(&state, &id).await?;
     if generation >= job.generation {

@@ -4,21 +4,19 @@ use super::AppState;
 use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use super::extract::{Path, Query};
-use super::query::{only_params, page_limit};
+use super::query::{Id, PageLimit, Search, Sort, Tag};
 use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchJob, Unauthorized};
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
 use crate::evolution::{JobPayload, JobSpec};
-use crate::store::{
-    Cursor, Job, JobFilter, JobKind, JobPage, JobSort, JobStatus, JobUpdate, NewJob,
-};
+use crate::limits;
+use crate::store::{Cursor, Job, JobFilter, JobKind, JobPage, JobStatus, JobUpdate, NewJob};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -106,91 +104,48 @@ async fn submit(State(state): State<AppState>, request: Request) -> Result<Creat
     queue(&state, JobSpec::parse(&bytes)?).await
 }
 
-/// Query parameters of the job list, parsed by hand so that every bad one is named.
-struct ListQuery {
-    filter: JobFilter,
-    sort: JobSort,
-    limit: u32,
-    cursor: Option<Cursor>,
+/// The job list's query parameters; each bad one is a 422 naming it.
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    status: Option<JobStatus>,
+    kind: Option<JobKind>,
+    tag: Option<Tag>,
+    sweep: Option<Id>,
+    q: Option<Search>,
+    #[serde(default)]
+    sort: Sort,
+    #[serde(default)]
+    limit: PageLimit,
+    cursor: Option<String>,
 }
 
-use crate::limits::{self, http::MAX_SEARCH_CHARS};
-
-fn parse_filter(params: &HashMap<String, String>, allowed: &[&str]) -> Result<JobFilter> {
-    only_params(params, allowed)?;
-    let status = match params.get("status") {
-        Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                "must be one of queued, running, succeeded, failed, cancelled",
-            )
-        })?),
-        None => None,
-    };
-    let kind = match params.get("kind") {
-        Some(k) => Some(
-            JobKind::parse(k)
-                .ok_or_else(|| ApiError::invalid("kind", "must be evolve or evaluate"))?,
-        ),
-        None => None,
-    };
-    let tag = params.get("tag").cloned();
-    if let Some(tag) = &tag {
-        limits::spec::check_tag(tag).map_err(|message| ApiError::invalid("tag", message))?;
-    }
-    Ok(JobFilter {
-        status,
-        tag,
-        kind,
-        name_contains: None,
-    })
-}
-
-fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
-    let mut filter = parse_filter(
-        params,
-        &["status", "tag", "kind", "q", "sort", "limit", "cursor"],
-    )?;
-    if let Some(q) = params.get("q") {
-        let chars = q.chars().count();
-        if chars > MAX_SEARCH_CHARS {
-            return Err(ApiError::invalid(
-                "q",
-                format!("at most {MAX_SEARCH_CHARS} characters, got {chars}"),
-            ));
+impl ListParams {
+    fn filter(&self) -> JobFilter {
+        JobFilter {
+            status: self.status,
+            kind: self.kind,
+            tag: self.tag.as_ref().map(|t| t.0.clone()),
+            sweep: self.sweep.as_ref().map(|s| s.0.clone()),
+            name_contains: self.q.as_ref().and_then(|q| q.0.clone()),
         }
-        // An empty search matches every name.
-        filter.name_contains = Some(q.clone()).filter(|q| !q.is_empty());
     }
-    let sort = match params.get("sort") {
-        Some(s) => JobSort::parse(s).ok_or_else(|| {
-            ApiError::invalid(
-                "sort",
-                format!("must be one of {}", JobSort::allowed().join(", ")),
-            )
-        })?,
-        None => JobSort::default(),
-    };
-    let limit = page_limit(params)?;
-    let cursor = match params.get("cursor") {
-        Some(c) => Some(
-            Cursor::decode(c)
-                .filter(|c| c.sort == sort)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "cursor",
-                        "not a cursor this endpoint returned for this sort",
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    Ok(ListQuery {
-        filter,
-        sort,
-        limit,
-        cursor,
-    })
+
+    /// The cursor, which must have been made for this sort.
+    fn cursor(&self) -> Result<Option<Cursor>> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                Cursor::decode(c)
+                    .filter(|c| c.sort == self.sort.0)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "cursor",
+                            "not a cursor this endpoint returned for this sort",
+                        )
+                    })
+            })
+            .transpose()
+    }
 }
 
 /// Jobs, newest first unless `sort` says otherwise, one page at a time.
@@ -203,6 +158,7 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
         ("kind" = Option<JobKind>, Query, description = "Only jobs of this kind"),
         ("tag" = Option<String>, Query, description = "Only jobs with this tag",
             min_length = 1, max_length = 64),
+        ("sweep" = Option<String>, Query, description = "Only the jobs of this sweep (its id)"),
         ("q" = Option<String>, Query, max_length = 200,
             description = "Only jobs whose name contains this text, ignoring case (`%` and `_` \
                            match only themselves)"),
@@ -222,17 +178,17 @@ fn parse_list(params: &HashMap<String, String>) -> Result<ListQuery> {
 )]
 async fn list(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<JobPage>> {
-    let query = parse_list(&params)?;
+    let cursor = params.cursor()?;
     Ok(Json(
         state
             .store
             .list_jobs_sorted(
-                &query.filter,
-                query.sort,
-                query.limit,
-                query.cursor.as_ref(),
+                &params.filter(),
+                params.sort.0,
+                params.limit.0,
+                cursor.as_ref(),
             )
             .await?,
     ))
@@ -467,12 +423,15 @@ pub(super) struct BulkCancel {
     #[schema(min_length = 1, max_length = 64)]
     tag: Option<String>,
     kind: Option<JobKind>,
+    /// The id of a sweep: only its jobs.
+    #[schema(value_type = Option<String>)]
+    sweep: Option<Id>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Cancelled {
     /// How many jobs were cancelled or asked to stop.
-    cancelled: u64,
+    pub cancelled: u64,
 }
 
 /// Cancel every queued or running job that matches.
@@ -507,6 +466,7 @@ async fn cancel_matching(
         status: body.status,
         tag: body.tag,
         kind: body.kind,
+        sweep: body.sweep.map(|s| s.0),
         name_contains: None,
     };
     let cancelled = state.store.cancel_matching(&filter).await?;

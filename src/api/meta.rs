@@ -30,6 +30,9 @@ pub struct ExecutorInfo {
     /// Throughput of recent generations on this executor and device (`null` before any ran):
     /// what the submit form's run-time estimate divides by.
     pub measured: Option<Throughput>,
+    /// SFNN steps per second the executor expects before any were measured (a built-in
+    /// figure; `null` where it has none).
+    pub built_in_steps_per_s: Option<f64>,
 }
 
 /// The environments jobs can use.

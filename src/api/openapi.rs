@@ -35,6 +35,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         sweeps::submit_sweep,
         sweeps::list_sweeps,
         sweeps::get_sweep,
+        sweeps::cancel_sweep,
+        sweeps::delete_sweep,
         history::export,
         history::chart,
         genomes::job_genomes,

@@ -1,15 +1,24 @@
 //! Query parameters that several endpoints share: typed values whose errors say what is
-//! allowed (read by [`super::extract::Query`], which names the parameter), and the hand-parsed
-//! helpers of the job list.
+//! allowed (read by [`super::extract::Query`], which names the parameter).
 
-use super::error::{ApiError, Result};
-use crate::limits::http::MAX_PAGE;
+use crate::limits::http::{MAX_PAGE, MAX_SEARCH_CHARS};
+use crate::limits::spec::check_tag;
+use crate::store::JobSort;
 use serde::{Deserialize, Deserializer, de};
-use std::collections::HashMap;
 
 /// No parameters: an endpoint that takes none refuses any, by name.
 #[derive(Debug, Deserialize)]
 pub(super) struct NoParams {}
+
+/// Reads a parameter's text with `parse`; `None` is refused with `expected` and the text.
+pub(super) fn parsed<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: impl FnOnce() -> String,
+) -> Result<T, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse(&text).ok_or_else(|| de::Error::custom(format!("{}, got {text:?}", expected())))
+}
 
 /// A non-negative integer (a generation number, a count).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,10 +26,11 @@ pub(super) struct Count(pub u64);
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse()
-            .map(Count)
-            .map_err(|_| de::Error::custom(format!("must be a non-negative integer, got {text:?}")))
+        parsed(
+            deserializer,
+            |t| t.parse().ok().map(Count),
+            || "must be a non-negative integer".into(),
+        )
     }
 }
 
@@ -36,40 +46,72 @@ impl Default for PageLimit {
 
 impl<'de> Deserialize<'de> for PageLimit {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .map(PageLimit)
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "must be an integer from 1 to {MAX_PAGE}, got {text:?}"
-                ))
-            })
+        parsed(
+            deserializer,
+            |t| {
+                t.parse()
+                    .ok()
+                    .filter(|l| (1..=MAX_PAGE).contains(l))
+                    .map(PageLimit)
+            },
+            || format!("must be an integer from 1 to {MAX_PAGE}"),
+        )
     }
 }
 
-/// Refuses any parameter not in `allowed`, naming it and the allowed ones.
-pub(super) fn only_params(params: &HashMap<String, String>, allowed: &[&str]) -> Result<()> {
-    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid(
-            unknown.as_str(),
-            format!("unknown parameter; allowed: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
+/// A tag, as a job's tags allow.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Tag(pub String);
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let tag = String::deserialize(deserializer)?;
+        check_tag(&tag).map_err(de::Error::custom)?;
+        Ok(Tag(tag))
     }
 }
 
-/// `limit`: a page size from 1 to [`MAX_PAGE`], 50 when absent.
-pub(super) fn page_limit(params: &HashMap<String, String>) -> Result<u32> {
-    match params.get("limit") {
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_PAGE}"))
-            }),
-        None => Ok(50),
+/// A search text of at most [`MAX_SEARCH_CHARS`] characters; empty matches everything.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Search(pub Option<String>);
+
+impl<'de> Deserialize<'de> for Search {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        parsed(
+            deserializer,
+            |t| {
+                (t.chars().count() <= MAX_SEARCH_CHARS)
+                    .then(|| Search(Some(t.to_owned()).filter(|t| !t.is_empty())))
+            },
+            || format!("at most {MAX_SEARCH_CHARS} characters"),
+        )
+    }
+}
+
+/// A job list's order: `created`, `name`, … with a leading `-` for descending.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Sort(pub JobSort);
+
+impl<'de> Deserialize<'de> for Sort {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        parsed(
+            deserializer,
+            |t| JobSort::parse(t).map(Sort),
+            || format!("must be one of {}", JobSort::allowed().join(", ")),
+        )
+    }
+}
+
+/// A job or sweep id: a UUID.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Id(pub String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        parsed(
+            deserializer,
+            |t| uuid::Uuid::parse_str(t).is_ok().then(|| Id(t.to_owned())),
+            || "must be an id (a UUID)".into(),
+        )
     }
 }

@@ -19,8 +19,8 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result};
 use super::extract::{Path, Query};
 use super::genomes::load_meta;
-use super::history::parse_enum;
-use super::query::only_params;
+use super::query::Count;
+use super::responses::NoSuchGenome;
 use crate::envs::{self, EnvInfo};
 use crate::evolution::JobPayload;
 use crate::exec::trace::{self, SynapseNorms, Trace};
@@ -36,7 +36,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -140,7 +139,15 @@ struct ReplayRequest {
     protocol: Protocol,
 }
 
-const PARAMS: &[&str] = &["env", "seed", "episodes", "episode_mode"];
+/// The replay's parameters, typed; what they allow for a genome is checked against its model
+/// ([`ReplayRequest::of`]).
+#[derive(Debug, serde::Deserialize)]
+struct ReplayQuery {
+    env: Option<String>,
+    seed: Option<Count>,
+    episodes: Option<Count>,
+    episode_mode: Option<EpisodeMode>,
+}
 
 /// Environments a genome of `model` can run: an input per observation value, an output per
 /// action, and at least one hidden node.
@@ -158,19 +165,18 @@ fn max_episodes(info: &EnvInfo) -> usize {
 }
 
 impl ReplayRequest {
-    fn parse(params: &HashMap<String, String>, model: &ModelConfig) -> Result<Self> {
-        only_params(params, PARAMS)?;
+    fn of(query: ReplayQuery, model: &ModelConfig) -> Result<Self> {
         let allowed = runnable_envs(model);
-        let env = params.get("env").ok_or_else(|| {
+        let env = query.env.ok_or_else(|| {
             ApiError::invalid(
                 "env",
                 format!("required; allowed for this genome: {}", allowed.join(", ")),
             )
         })?;
-        let info = envs::info(env)
+        let info = envs::info(&env)
             .filter(|info| allowed.contains(&info.name))
             .ok_or_else(|| {
-                let why = if envs::info(env).is_some() {
+                let why = if envs::info(&env).is_some() {
                     "needs more nodes than the genome's model has"
                 } else {
                     "is not an environment of this server"
@@ -183,15 +189,10 @@ impl ReplayRequest {
                     ),
                 )
             })?;
-        let seed = match params.get("seed") {
-            Some(s) => s.parse::<u64>().map_err(|_| {
-                ApiError::invalid("seed", "must be an integer from 0 to 18446744073709551615")
-            })?,
-            None => 0,
-        };
+        let seed = query.seed.map_or(0, |Count(seed)| seed);
         let max_episodes = max_episodes(info);
-        let episodes = match params.get("episodes") {
-            Some(e) => e.parse::<usize>().ok(),
+        let episodes = match query.episodes {
+            Some(Count(e)) => usize::try_from(e).ok(),
             // `sfnn eval`'s default (the reference's episodes per lifetime), fewer where too long.
             None => Some(crate::evolution::evaluation::default_episodes().min(max_episodes)),
         }
@@ -206,12 +207,7 @@ impl ReplayRequest {
                 ),
             )
         })?;
-        let mode = match params.get("episode_mode") {
-            Some(m) => parse_enum(m).ok_or_else(|| {
-                ApiError::invalid("episode_mode", "must be fixed_horizon or stop_on_done")
-            })?,
-            None => EpisodeMode::default(),
-        };
+        let mode = query.episode_mode.unwrap_or_default();
         Ok(ReplayRequest {
             info,
             seed,
@@ -244,7 +240,7 @@ impl ReplayRequest {
     ),
     responses(
         (status = 200, description = "The replay", body = Replay),
-        (status = 404, description = "No such genome", body = ErrorBody),
+        NoSuchGenome,
         (status = 422, description = "A parameter is invalid or unknown, or the replay would \
             exceed a limit; `field` names it", body = ErrorBody),
         (status = 429, description = "The server is computing as many replays as it runs at \
@@ -255,12 +251,11 @@ impl ReplayRequest {
 async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<ReplayQuery>,
 ) -> Result<Json<Replay>> {
-    // Unknown parameters first, so a typo is named even for an unknown genome.
-    only_params(&params, PARAMS)?;
+    // The extractor names an unknown or malformed parameter even for an unknown genome.
     let meta = load_meta(&state, &id).await?;
-    let request = ReplayRequest::parse(&params, &meta.model)?;
+    let request = ReplayRequest::of(query, &meta.model)?;
     let topology = evolved_topology(&state, &meta).await?;
     let values = state
         .store
@@ -343,7 +338,8 @@ fn run(
     let columns = (MAX_NORM_VALUES / edges.max(1)).max(1);
     let every = steps.div_ceil(columns).max(1);
     let (trace, synapse_norms) =
-        trace::trace_lifetime_with_norms(values, model, info, &input, protocol, seed, every);
+        trace::trace_lifetime(values, model, info, &input, protocol, seed, Some(every));
+    let synapse_norms = synapse_norms.unwrap_or_default();
     Ok(Replay {
         genome_id,
         env: info.name.into(),
@@ -366,11 +362,8 @@ mod tests {
     }
 
     fn request(pairs: &[(&str, &str)]) -> Result<ReplayRequest> {
-        let params = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        ReplayRequest::parse(&params, &model())
+        let raw = serde_urlencoded::to_string(pairs).unwrap();
+        ReplayRequest::of(super::super::extract::parse_query(&raw)?, &model())
     }
 
     fn field(result: Result<ReplayRequest>) -> String {

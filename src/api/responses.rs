@@ -90,9 +90,24 @@ pub struct BadQuery(ErrorBody);
 /// Over a limit on queued jobs (`queue_full`) or on submissions per second (`rate_limited`)
 pub struct Admission(ErrorBody);
 
-// An endpoint whose path names a job.
+/// A 404 response set, for an endpoint whose path names something that may not exist.
+macro_rules! not_found {
+    ($name:ident, $description:literal) => {
+        #[derive(utoipa::IntoResponses)]
+        #[response(status = 404)]
+        #[allow(dead_code)] // Only described, never built: the responses are ApiError's.
+        #[doc = $description]
+        pub struct $name(ErrorBody);
+    };
+}
+
+not_found!(NoSuchJob, "No such job");
+not_found!(NoSuchGenome, "No such genome");
+not_found!(NoSuchSweep, "No such sweep");
+
+// An import that is not one, or no longer takes records.
 #[derive(utoipa::IntoResponses)]
-#[response(status = 404)]
+#[response(status = 409)]
 #[allow(dead_code)]
-/// No such job
-pub struct NoSuchJob(ErrorBody);
+/// Not an import, or no longer open
+pub struct ClosedImport(ErrorBody);

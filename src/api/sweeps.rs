@@ -5,23 +5,26 @@ use super::AppState;
 use super::admission::admit_many;
 use super::error::{ApiError, ErrorBody, Result, require_json};
 use super::extract::{Path, Query};
+use super::jobs::Cancelled;
 use super::jobs::check_warm_start;
 use super::query::PageLimit;
-use super::responses::{Admission, BadQuery, Created, JsonBody, Unauthorized};
+use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchSweep, Unauthorized};
 use crate::evolution::JobPayload;
 use crate::evolution::sweep::SweepPlan;
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::sweep::SweepRequest;
-use crate::store::{Sweep, SweepSummary};
+use crate::store::{JobFilter, Sweep, SweepSummary};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/sweeps", post(submit_sweep).get(list_sweeps))
-        .route("/sweeps/{id}", get(get_sweep))
+        .route("/sweeps/{id}", get(get_sweep).delete(delete_sweep))
+        .route("/sweeps/{id}/cancel", post(cancel_sweep))
 }
 
 /// Queue a sweep: one evolution job per combination of the axes' values.
@@ -91,7 +94,7 @@ struct SweepsQuery {
     params(("id" = String, Path, description = "The sweep's id (a UUID)")),
     responses(
         (status = 200, description = "The sweep", body = Sweep),
-        (status = 404, description = "No such sweep", body = ErrorBody),
+        NoSuchSweep,
     ),
 )]
 async fn get_sweep(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Sweep>> {
@@ -100,4 +103,55 @@ async fn get_sweep(State(state): State<AppState>, Path(id): Path<String>) -> Res
     Ok(Json(
         sweep.ok_or_else(|| ApiError::NotFound("sweep".into()))?,
     ))
+}
+
+/// Cancel every queued or running job of a sweep.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sweeps/{id}/cancel",
+    tag = "sweeps",
+    params(("id" = String, Path, description = "The sweep's id (a UUID)")),
+    responses(
+        (status = 200, description = "How many jobs were cancelled or asked to stop",
+            body = Cancelled),
+        NoSuchSweep,
+        Unauthorized,
+    ),
+    security((), ("bearer" = [])),
+)]
+async fn cancel_sweep(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Cancelled>> {
+    super::jobs::check_id(&id, "sweep")?;
+    if state.store.sweep(&id).await?.is_none() {
+        return Err(ApiError::NotFound("sweep".into()));
+    }
+    let filter = JobFilter {
+        sweep: Some(id),
+        ..JobFilter::default()
+    };
+    let cancelled = state.store.cancel_matching(&filter).await?;
+    Ok(Json(Cancelled { cancelled }))
+}
+
+/// Delete a sweep and all its jobs, with their histories and genomes.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sweeps/{id}",
+    tag = "sweeps",
+    params(("id" = String, Path, description = "The sweep's id (a UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        NoSuchSweep,
+        (status = 409, description = "A job of the sweep is running: cancel the sweep first",
+            body = ErrorBody),
+        Unauthorized,
+    ),
+    security((), ("bearer" = [])),
+)]
+async fn delete_sweep(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+    super::jobs::check_id(&id, "sweep")?;
+    state.store.delete_sweep(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -187,13 +187,14 @@ fn write_trace(path: &std::path::Path, spec: &EvaluationSpec, genome: &GenomeFil
     };
     let input =
         trace::evaluation_lifetime(&genome.model, &spec.topology, info, protocol, spec.seeds[0]);
-    let traced = trace::trace_lifetime(
+    let (traced, _) = trace::trace_lifetime(
         &genome.values,
         &genome.model,
         info,
         &input,
         protocol,
         spec.seeds[0],
+        None,
     );
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;

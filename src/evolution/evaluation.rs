@@ -140,10 +140,7 @@ pub fn default_seeds() -> Vec<u64> {
 impl EvaluationSpec {
     /// Checks ranges; errors name the field.
     pub fn validate(&self) -> Result<(), FieldError> {
-        let err = |field: &str, message: String| FieldError {
-            field: field.to_string(),
-            message,
-        };
+        let err = |field: &str, message: String| FieldError::new(field, message);
         if self.genome_id.is_empty() || self.genome_id.len() > 128 {
             return Err(err("genome_id", "must be a genome id".into()));
         }

@@ -191,14 +191,14 @@ impl Evolution {
         if let Some(mean) = initial_mean
             && mean.len() != layout.len()
         {
-            return Err(FieldError {
-                field: "init_genome".into(),
-                message: format!(
+            return Err(FieldError::new(
+                "init_genome",
+                format!(
                     "genome has {} values, the model needs {}",
                     mean.len(),
                     layout.len()
                 ),
-            });
+            ));
         }
         let strategy = EvolutionStrategy::new(
             &spec.strategy,

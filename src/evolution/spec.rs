@@ -144,10 +144,7 @@ mod defaults {
 pub use crate::limits::spec as limits;
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
+    FieldError::new(field, message)
 }
 
 use crate::limits::in_range;
@@ -166,14 +163,44 @@ impl JobSpec {
         Ok(JobSpec::parse(text.as_bytes())?)
     }
 
-    /// Checks every value against its allowed range.
+    /// Checks every value against its allowed range; the error is the first found and
+    /// carries every other one (`FieldError::also`).
     pub fn validate(&self) -> Result<(), FieldError> {
         use limits::*;
-        if self.name.chars().count() > MAX_NAME_CHARS {
-            return Err(err("name", format!("at most {MAX_NAME_CHARS} characters")));
+        let l = &self.lifetime;
+        let checks = [
+            self.check_name(),
+            check_tags(&self.tags),
+            self.check_envs(),
+            self.check_model(),
+            EPISODES.check(l.episodes),
+            EVAL_REPEATS.check(l.eval_repeats),
+            self.strategy.validate(),
+            GENERATIONS.check(self.generations),
+            CHECKPOINT_INTERVAL.check(self.checkpoint_interval),
+            MEAN_GENOME_INTERVAL.check(self.mean_genome_interval),
+            PRIORITY.check(self.priority),
+            self.check_stop(),
+            self.check_init_genome(),
+        ];
+        FieldError::all(checks.into_iter().filter_map(Result::err))?;
+        // Products of the sizes above, checked once each is in range: memory, work per
+        // generation, checkpoint size.
+        self.cost().map(drop)
+    }
+
+    fn check_name(&self) -> Result<(), FieldError> {
+        match self.name.chars().count() {
+            n if n > limits::MAX_NAME_CHARS => Err(err(
+                "name",
+                format!("at most {} characters", limits::MAX_NAME_CHARS),
+            )),
+            _ => Ok(()),
         }
-        check_tags(&self.tags)?;
-        check_env_count(self.envs.len())?;
+    }
+
+    fn check_envs(&self) -> Result<(), FieldError> {
+        limits::check_env_count(self.envs.len())?;
         for (i, entry) in self.envs.iter().enumerate() {
             let field = format!("envs[{i}]");
             let Some(info) = envs::info(entry.name()) else {
@@ -197,7 +224,11 @@ impl JobSpec {
                 ));
             }
         }
+        Ok(())
+    }
 
+    /// The model's sizes; its nodes must hold the largest environment's inputs and outputs.
+    fn check_model(&self) -> Result<(), FieldError> {
         let m = &self.model;
         let needed = self
             .env_infos()
@@ -205,47 +236,40 @@ impl JobSpec {
             .map(|i| i.obs_dim + i.action_space.output_nodes() + 1)
             .max()
             .unwrap_or(1);
-        in_range("model.nodes", m.nodes, needed, NODES.max as usize)?;
+        in_range("model.nodes", m.nodes, needed, limits::NODES.max as usize)?;
         m.config().validate()?;
-        m.topology.validate("model.topology")?;
+        m.topology.validate("model.topology")
+    }
 
-        let l = &self.lifetime;
-        EPISODES.check(l.episodes)?;
-        EVAL_REPEATS.check(l.eval_repeats)?;
-
-        self.strategy.validate()?;
-        // Products of the sizes above, checked: memory, work per generation, checkpoint size.
-        self.cost()?;
-
-        GENERATIONS.check(self.generations)?;
-        CHECKPOINT_INTERVAL.check(self.checkpoint_interval)?;
-        MEAN_GENOME_INTERVAL.check(self.mean_genome_interval)?;
-        PRIORITY.check(self.priority)?;
+    fn check_stop(&self) -> Result<(), FieldError> {
         if let Some(target) = self.stop.target_fitness
             && !target.is_finite()
         {
             return Err(err("stop.target_fitness", "must be a finite number"));
         }
         if let Some(n) = self.stop.stagnation_generations {
-            STAGNATION.check(n)?;
+            limits::STAGNATION.check(n)?;
         }
-        if let Some(s) = self.stop.max_wall_seconds
-            && !(s.is_finite() && s > 0.0)
-        {
-            return Err(err(
+        match self.stop.max_wall_seconds {
+            Some(s) if !(s.is_finite() && s > 0.0) => Err(err(
                 "stop.max_wall_seconds",
                 "must be a positive number of seconds",
-            ));
+            )),
+            _ => Ok(()),
         }
-        if let Some(id) = &self.init_genome
-            && (id.is_empty() || id.len() > MAX_ID_CHARS)
-        {
-            return Err(err(
+    }
+
+    fn check_init_genome(&self) -> Result<(), FieldError> {
+        match &self.init_genome {
+            Some(id) if id.is_empty() || id.len() > limits::MAX_ID_CHARS => Err(err(
                 "init_genome",
-                format!("must be a genome id of 1 to {MAX_ID_CHARS} characters"),
-            ));
+                format!(
+                    "must be a genome id of 1 to {} characters",
+                    limits::MAX_ID_CHARS
+                ),
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The sizes a job's cost depends on.

@@ -82,6 +82,15 @@ impl std::fmt::Display for CpuId {
     }
 }
 
+/// SFNN steps per second of one thread, a little under what `sfnn bench` measured in release
+/// builds on this project's machines (180–188 k on an AMD EPYC, 2026-12; docs/performance.md);
+/// a debug build (the test suite's) runs about 16 times slower.
+const BUILT_IN_STEPS_PER_S_PER_THREAD: f64 = if cfg!(debug_assertions) {
+    10_000.0
+} else {
+    150_000.0
+};
+
 impl Executor for CpuExecutor {
     fn name(&self) -> &'static str {
         "cpu"
@@ -93,6 +102,10 @@ impl Executor for CpuExecutor {
 
     fn host_threads(&self) -> usize {
         self.threads()
+    }
+
+    fn built_in_steps_per_s(&self) -> Option<f64> {
+        Some(BUILT_IN_STEPS_PER_S_PER_THREAD * self.threads() as f64)
     }
 
     fn evaluate(&self, request: &EvalRequest) -> Result<EvalOutput, ExecError> {
@@ -148,6 +161,7 @@ impl Executor for CpuExecutor {
                         input,
                         request.protocol,
                         out,
+                        &mut (),
                     );
                     *digest = run.digest;
                     (run.env_steps, cpu_time::thread_seconds() - cpu_start)

@@ -45,20 +45,9 @@ impl<F> StepObserver<F> for () {
     fn step(&mut self, _: usize, _: &[F], _: &Network<F>, _: Decision<F>, _: F, _: bool) {}
 }
 
-/// Runs one lifetime and writes each episode's return into `returns` (length `episodes`).
-pub fn run_lifetime<F: Real>(
-    params: &Params<F>,
-    model: &ModelConfig,
-    info: &'static EnvInfo,
-    input: &LifetimeInput,
-    protocol: Protocol,
-    returns: &mut [f64],
-) -> LifetimeRun {
-    run_lifetime_observed(params, model, info, input, protocol, returns, &mut ())
-}
-
-/// [`run_lifetime`], showing every step to `observer`.
-pub fn run_lifetime_observed<F: Real, O: StepObserver<F>>(
+/// Runs one lifetime, writes each episode's return into `returns` (length `episodes`) and
+/// shows every step to `observer` (`&mut ()` to watch nothing).
+pub fn run_lifetime<F: Real, O: StepObserver<F>>(
     params: &Params<F>,
     model: &ModelConfig,
     info: &'static EnvInfo,

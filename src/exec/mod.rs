@@ -18,7 +18,7 @@ pub mod trace;
 pub use cpu::CpuExecutor;
 pub use digest::Digest;
 pub use inputs::{ExtraFeed, InputFeed, LifetimeInput, Sampler, StructureVariant};
-pub use lifetime::{LifetimeRun, StepObserver, run_lifetime, run_lifetime_observed};
+pub use lifetime::{LifetimeRun, StepObserver, run_lifetime};
 
 use crate::envs::EnvInfo;
 use crate::model::ModelConfig;
@@ -137,6 +137,11 @@ pub trait Executor: Send + Sync {
     }
     /// The device's fp32 peak in GFLOP/s, where the executor knows it (the bench's reference).
     fn peak_gflops(&self) -> Option<f64> {
+        None
+    }
+    /// SFNN steps per second to expect before this server has measured any (a run-time
+    /// estimate's first figure); `None` where there is no figure to stand on.
+    fn built_in_steps_per_s(&self) -> Option<f64> {
         None
     }
     /// CPU threads the executor computes on (the GPU executor: its one host thread).

@@ -5,7 +5,7 @@
 //! (`GET /api/v1/genomes/{id}/replay`) also records the synapse-state norms
 //! ([`trace_lifetime_with_norms`]).
 
-use super::lifetime::{StepObserver, readout_for, run_lifetime_observed};
+use super::lifetime::{StepObserver, readout_for, run_lifetime};
 use super::{LifetimeInput, Protocol, Sampler};
 use crate::envs::EnvInfo;
 use crate::limits::{FieldError, trace::MAX_STEPS};
@@ -159,8 +159,9 @@ fn edge_norms(net: &Network<f32>, msg_dims: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Runs one lifetime on the CPU reference step (f32) and records it. The caller checks the size
-/// with [`check_size`] first.
+/// Runs one lifetime on the CPU reference step (f32) and records it; with `norms_every`, also
+/// the synapse-state norms every that many steps (at least 1). The caller checks the size with
+/// [`check_size`] first, and bounds steps × edges when it asks for norms.
 pub fn trace_lifetime(
     values: &[f32],
     model: &ModelConfig,
@@ -168,38 +169,12 @@ pub fn trace_lifetime(
     input: &LifetimeInput,
     protocol: Protocol,
     seed: u64,
-) -> Trace {
-    record(values, model, info, input, protocol, seed, None).0
-}
-
-/// [`trace_lifetime`], also recording the synapse-state norms every `every` steps (at least 1).
-/// The caller bounds the lifetime's steps × edges.
-pub fn trace_lifetime_with_norms(
-    values: &[f32],
-    model: &ModelConfig,
-    info: &'static EnvInfo,
-    input: &LifetimeInput,
-    protocol: Protocol,
-    seed: u64,
-    every: usize,
-) -> (Trace, SynapseNorms) {
-    let norms = SynapseNorms {
+    norms_every: Option<usize>,
+) -> (Trace, Option<SynapseNorms>) {
+    let norms = norms_every.map(|every| SynapseNorms {
         every: every.max(1),
         ..SynapseNorms::default()
-    };
-    let (trace, norms) = record(values, model, info, input, protocol, seed, Some(norms));
-    (trace, norms.expect("norms were asked for"))
-}
-
-fn record(
-    values: &[f32],
-    model: &ModelConfig,
-    info: &'static EnvInfo,
-    input: &LifetimeInput,
-    protocol: Protocol,
-    seed: u64,
-    norms: Option<SynapseNorms>,
-) -> (Trace, Option<SynapseNorms>) {
+    });
     let params = Params::<f32>::from_flat(&crate::model::GenomeLayout::new(*model), values);
     let mut returns = vec![0.0; protocol.episodes];
     let mut recorder = Recorder {
@@ -208,7 +183,7 @@ fn record(
         step: 0,
         msg_dims: model.msg_dims,
     };
-    run_lifetime_observed(
+    run_lifetime(
         &params,
         model,
         info,
@@ -275,7 +250,7 @@ mod tests {
         let params = Params::<f32>::from_flat(&crate::model::GenomeLayout::new(model), &values);
         let mut all = AllStates(Vec::new());
         let mut returns = vec![0.0; protocol.episodes];
-        run_lifetime_observed(
+        run_lifetime(
             &params,
             &model,
             info,
@@ -285,10 +260,12 @@ mod tests {
             &mut all,
         );
 
-        let plain = trace_lifetime(&values, &model, info, &input, protocol, 11);
+        let (plain, none) = trace_lifetime(&values, &model, info, &input, protocol, 11, None);
+        assert!(none.is_none());
         for every in [1, 7] {
             let (trace, norms) =
-                trace_lifetime_with_norms(&values, &model, info, &input, protocol, 11, every);
+                trace_lifetime(&values, &model, info, &input, protocol, 11, Some(every));
+            let norms = norms.unwrap();
             assert_eq!(trace, plain, "recording norms changes nothing else");
             assert_eq!(norms.every, every);
             assert_eq!(norms.steps.len(), all.0.len().div_ceil(every));

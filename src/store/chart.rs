@@ -21,6 +21,10 @@ pub struct Chart {
     pub worst_min: Vec<f64>,
     pub worst_max: Vec<f64>,
     pub best_so_far: StepCurve,
+    /// Environment steps recorded up to the end of each bucket (an x axis besides generation).
+    pub steps: Vec<u64>,
+    /// Seconds of the recorded generations (ask, evaluate, tell) up to the end of each bucket.
+    pub wall_seconds: Vec<f64>,
     /// Per environment (the spec's order), over the same buckets; only with `series=envs`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -70,17 +74,9 @@ pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
     let mut chart = Chart {
         generations: points.len() as u64,
         bucket_size: bucket as u64,
-        generation: Vec::new(),
-        best_min: Vec::new(),
-        best_max: Vec::new(),
-        mean_min: Vec::new(),
-        mean_max: Vec::new(),
-        worst_min: Vec::new(),
-        worst_max: Vec::new(),
-        best_so_far: StepCurve::default(),
-        envs: None,
-        sigma: None,
+        ..Chart::default()
     };
+    let (mut steps, mut wall_seconds) = (0, 0.0);
     let min = |a: f64, b: f64| if b < a || a.is_nan() { b } else { a };
     let max = |a: f64, b: f64| if b > a || a.is_nan() { b } else { a };
     for chunk in points.chunks(bucket) {
@@ -94,6 +90,10 @@ pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
         chart.mean_max.push(fold(&|p| p.mean, &max));
         chart.worst_min.push(fold(&|p| p.worst, &min));
         chart.worst_max.push(fold(&|p| p.worst, &max));
+        steps += chunk.iter().map(|p| p.env_steps).sum::<u64>();
+        wall_seconds += chunk.iter().map(|p| p.wall_seconds).sum::<f64>();
+        chart.steps.push(steps);
+        chart.wall_seconds.push(wall_seconds);
     }
     let mut last = None;
     for p in points {
@@ -112,45 +112,72 @@ pub fn downsample(points: &[HistoryPoint], max_points: usize) -> Chart {
     chart
 }
 
-/// One bucket as the store's SQL reduces it: its first generation, then the minimum and
-/// maximum of best, mean and worst (NULL where all were NaN).
-pub(super) type BucketRow = (
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
+/// One bucket as the store's SQL reduces it (NULL where all were NaN): its first generation,
+/// the extremes of best, mean, worst and σ, and the sums of its steps and seconds.
+#[derive(sqlx::FromRow)]
+pub(super) struct BucketRow {
+    generation: i64,
+    best_min: Option<f64>,
+    best_max: Option<f64>,
+    mean_min: Option<f64>,
+    mean_max: Option<f64>,
+    worst_min: Option<f64>,
+    worst_max: Option<f64>,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    env_steps: Option<i64>,
+    wall_seconds: Option<f64>,
+}
+
+impl BucketRow {
+    /// The select list of a [`BucketRow`] over table `generation`, grouped by the caller.
+    pub(super) const COLUMNS: &str = "min(generation) as generation, \
+        min(best) as best_min, max(best) as best_max, \
+        min(mean) as mean_min, max(mean) as mean_max, \
+        min(worst) as worst_min, max(worst) as worst_max, \
+        min(sigma) as sigma_min, max(sigma) as sigma_max, \
+        cast(sum(env_steps) as bigint) as env_steps, \
+        sum(ask_s + evaluate_s + tell_s) as wall_seconds";
+}
 
 impl Chart {
     /// The chart of `generations` generations from the store's `buckets` (of `bucket_size`)
     /// and best-so-far `steps` (generation, value); equals [`downsample`] on the full points.
+    /// With `sigma`, σ too.
     pub(super) fn from_sql(
         generations: u64,
         bucket_size: u64,
         buckets: Vec<BucketRow>,
-        steps: Vec<(i64, Option<f64>)>,
+        best_so_far: Vec<(i64, Option<f64>)>,
+        sigma: bool,
     ) -> Chart {
         let mut chart = Chart {
             generations,
             bucket_size,
             ..Chart::default()
         };
-        for (generation, best_min, best_max, mean_min, mean_max, worst_min, worst_max) in buckets {
-            chart.generation.push(generation as u64);
-            chart.best_min.push(nan(best_min));
-            chart.best_max.push(nan(best_max));
-            chart.mean_min.push(nan(mean_min));
-            chart.mean_max.push(nan(mean_max));
-            chart.worst_min.push(nan(worst_min));
-            chart.worst_max.push(nan(worst_max));
+        let mut sigmas = SigmaCurves::default();
+        let (mut steps, mut wall_seconds) = (0, 0.0);
+        for row in buckets {
+            chart.generation.push(row.generation as u64);
+            chart.best_min.push(nan(row.best_min));
+            chart.best_max.push(nan(row.best_max));
+            chart.mean_min.push(nan(row.mean_min));
+            chart.mean_max.push(nan(row.mean_max));
+            chart.worst_min.push(nan(row.worst_min));
+            chart.worst_max.push(nan(row.worst_max));
+            sigmas.min.push(nan(row.sigma_min));
+            sigmas.max.push(nan(row.sigma_max));
+            steps += row.env_steps.unwrap_or(0).max(0) as u64;
+            wall_seconds += row.wall_seconds.unwrap_or(0.0);
+            chart.steps.push(steps);
+            chart.wall_seconds.push(wall_seconds);
         }
-        for (generation, best_so_far) in steps {
+        for (generation, value) in best_so_far {
             chart.best_so_far.generation.push(generation as u64);
-            chart.best_so_far.value.push(nan(best_so_far));
+            chart.best_so_far.value.push(nan(value));
         }
+        chart.sigma = sigma.then_some(sigmas);
         chart
     }
 }
@@ -158,22 +185,6 @@ impl Chart {
 /// One environment's bucket as the store's SQL reduces it: environment index, the bucket's
 /// first generation, highest mean return, highest best return.
 pub(super) type EnvBucketRow = (i32, i64, Option<f64>, Option<f64>);
-
-/// A [`BucketRow`] followed by the bucket's smallest and largest σ, as one query reads both.
-pub(super) type BucketSigmaRow = (
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-);
-
-/// A σ bucket: its first generation, smallest and largest σ.
-pub(super) type SigmaBucketRow = (i64, Option<f64>, Option<f64>);
 
 impl Chart {
     /// Adds the environments' curves from `rows` (ordered by environment, then generation),
@@ -200,21 +211,6 @@ impl Chart {
         }
         self.envs = Some(envs);
     }
-
-    /// Adds σ from `rows`, aligned to the fitness buckets like [`Chart::set_envs`].
-    pub(super) fn set_sigma(&mut self, rows: Vec<SigmaBucketRow>) {
-        let mut sigma = SigmaCurves {
-            min: vec![f64::NAN; self.generation.len()],
-            max: vec![f64::NAN; self.generation.len()],
-        };
-        for (generation, min, max) in rows {
-            if let Ok(at) = self.generation.binary_search(&(generation as u64)) {
-                sigma.min[at] = nan(min);
-                sigma.max[at] = nan(max);
-            }
-        }
-        self.sigma = Some(sigma);
-    }
 }
 
 /// Generations per bucket so that `generations` fit in `max_points` buckets.
@@ -238,6 +234,8 @@ mod tests {
                     mean: best / 2.0,
                     worst: -best,
                     best_so_far,
+                    env_steps: 500 + g,
+                    wall_seconds: 0.25,
                 }
             })
             .collect()
@@ -267,6 +265,12 @@ mod tests {
                 - 1;
             assert_eq!(chart.best_so_far.value[i], point.best_so_far);
         }
+        // The x axes end at the whole history's steps and seconds, and only grow.
+        let total: u64 = p.iter().map(|x| x.env_steps).sum();
+        assert_eq!(chart.steps.last(), Some(&total));
+        assert_eq!(chart.wall_seconds.last(), Some(&(0.25 * p.len() as f64)));
+        assert!(chart.steps.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(chart.steps.len(), chart.generation.len());
     }
 
     #[test]

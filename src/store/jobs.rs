@@ -11,7 +11,8 @@ use std::time::Duration;
 /// The filter of [`JobFilter`] on `$1` status, `$2` kind, `$3` tag.
 const MATCHES_FILTER: &str = "(cast($1 as text) is null or status = $1) \
     and (cast($2 as text) is null or kind = $2) \
-    and (cast($3 as text) is null or exists (select 1 from {tags} where value = $3))";
+    and (cast($3 as text) is null or exists (select 1 from {tags} where value = $3)) \
+    and (cast($4 as text) is null or sweep_id = $4)";
 
 /// Queues a job: binds `$1` id, `$2` kind, `$3` name, `$4` tags, `$5` payload, `$6` priority,
 /// `$7` generations, `$8` requested executor, `$9` sweep, `$10` its axis values.
@@ -19,8 +20,8 @@ pub(super) const INSERT_JOB: &str = "insert into job (job_id, kind, name, tags, 
     priority, generations, requested_executor, sweep_id, sweep_values, created_at, updated_at) \
     values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, {now}, {now}) returning *";
 
-/// The job list in each order of [`list_statement`]: the filter, then `$4` a `like` pattern on
-/// the lower-cased name, `$5` and `$6` the cursor's sort value and id, `$7` the row limit.
+/// The job list in each order of [`list_statement`]: the filter, then `$5` a `like` pattern on
+/// the lower-cased name, `$6` and `$7` the cursor's sort value and id, `$8` the row limit.
 static LIST: LazyLock<Vec<String>> = LazyLock::new(|| {
     let keys = [
         (SortKey::Created, "created_at", "bigint"),
@@ -43,10 +44,10 @@ static LIST: LazyLock<Vec<String>> = LazyLock::new(|| {
             };
             statements[list_statement(JobSort { key, descending })] = format!(
                 "select *, lower(name) as sort_name from job where {MATCHES_FILTER} \
-                 and (cast($4 as text) is null or lower(name) like lower(cast($4 as text)) escape '\\') \
-                 and (cast($5 as {ty}) is null \
-                      or ({expr}, job_id) {op} (cast($5 as {ty}), cast($6 as text))) \
-                 order by {expr} {dir}, job_id {dir} limit $7"
+                 and (cast($5 as text) is null or lower(name) like lower(cast($5 as text)) escape '\\') \
+                 and (cast($6 as {ty}) is null \
+                      or ({expr}, job_id) {op} (cast($6 as {ty}), cast($7 as text))) \
+                 order by {expr} {dir}, job_id {dir} limit $8"
             );
         }
     }
@@ -189,6 +190,7 @@ impl Store {
                 .bind(filter.status.map(JobStatus::as_str))
                 .bind(filter.kind.map(JobKind::as_str))
                 .bind(filter.tag.as_deref())
+                .bind(filter.sweep.as_deref())
                 .bind(pattern.as_deref());
             // The cursor's value, typed as the sort key's column (NULL: the first page).
             let query = match (sort.key, after.map(|(v, _)| v)) {
@@ -284,6 +286,7 @@ impl Store {
             .bind(filter.status.map(JobStatus::as_str))
             .bind(filter.kind.map(JobKind::as_str))
             .bind(filter.tag.as_deref())
+            .bind(filter.sweep.as_deref())
             .fetch_all(conn)
             .await)?;
         Ok(tx.commit_jobs(rows).await?.len() as u64)

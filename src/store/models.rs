@@ -241,6 +241,8 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
     pub tag: Option<String>,
     pub kind: Option<JobKind>,
+    /// Only the jobs of this sweep.
+    pub sweep: Option<String>,
     /// Only jobs whose name contains this, ignoring case (listing only).
     pub name_contains: Option<String>,
 }
@@ -412,6 +414,10 @@ pub struct HistoryPoint {
     pub mean: f64,
     pub worst: f64,
     pub best_so_far: f64,
+    /// Environment steps of the generation (0 where an old record lacks them).
+    pub env_steps: u64,
+    /// The generation's seconds: ask, evaluate and tell.
+    pub wall_seconds: f64,
 }
 
 /// Why a genome was kept.

@@ -169,9 +169,15 @@ pub(super) struct PointRow {
     mean: Option<f64>,
     worst: Option<f64>,
     best_so_far: Option<f64>,
+    env_steps: Option<i64>,
+    wall_seconds: f64,
 }
 
 impl PointRow {
+    /// The columns a [`PointRow`] reads, from table `generation`.
+    pub(super) const COLUMNS: &str = "generation, best, mean, worst, best_so_far, env_steps, \
+         ask_s + evaluate_s + tell_s as wall_seconds";
+
     pub(super) fn decode(self) -> HistoryPoint {
         HistoryPoint {
             generation: self.generation as u64,
@@ -179,6 +185,8 @@ impl PointRow {
             mean: nan(self.mean),
             worst: nan(self.worst),
             best_so_far: nan(self.best_so_far),
+            env_steps: self.env_steps.unwrap_or(0).max(0) as u64,
+            wall_seconds: self.wall_seconds,
         }
     }
 }

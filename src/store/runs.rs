@@ -9,6 +9,7 @@ use super::rows::{JobRow, PointRow, genome_bytes, parse_json, real};
 use super::{Result, Store, StoreError};
 use crate::evolution::GenerationRecord;
 use futures_util::Stream;
+use std::sync::LazyLock;
 
 /// Generation records per query of [`Store::history_stream`].
 const HISTORY_BATCH: i64 = 2000;
@@ -263,11 +264,14 @@ impl Store {
 
     /// The chart numbers of every generation, in order.
     pub async fn history_points(&self, id: &str) -> Result<Vec<HistoryPoint>> {
-        let rows: Vec<PointRow> = on_pool!(self, |sql, pool| sql
-            .query_as(
-                "select generation, best, mean, worst, best_so_far from generation \
-                 where job_id = $1 order by generation",
+        static POINTS: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {} from generation where job_id = $1 order by generation",
+                PointRow::COLUMNS
             )
+        });
+        let rows: Vec<PointRow> = on_pool!(self, |sql, pool| sql
+            .query_as(POINTS.as_str())
             .bind(id)
             .fetch_all(pool)
             .await)?;
@@ -291,23 +295,22 @@ impl Store {
             .fetch_one(pool)
             .await)?;
         let bucket = chart::bucket_size(generations as usize, max_points);
-        // σ comes in the same pass (two more aggregates cost less than a second scan).
-        let rows: Vec<chart::BucketSigmaRow> = on_pool!(self, |sql, pool| sql
-            .query_as(
-                "select min(generation) as generation, \
-                   min(best) as best_min, max(best) as best_max, \
-                   min(mean) as mean_min, max(mean) as mean_max, \
-                   min(worst) as worst_min, max(worst) as worst_max, \
-                   min(sigma) as sigma_min, max(sigma) as sigma_max \
-                 from generation where job_id = $1 group by generation / $2 order by 1",
+        // σ, steps and seconds come in the same pass (more aggregates cost less than a scan).
+        static BUCKETS: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {} from generation where job_id = $1 group by generation / $2 order by 1",
+                chart::BucketRow::COLUMNS
             )
+        });
+        let buckets: Vec<chart::BucketRow> = on_pool!(self, |sql, pool| sql
+            .query_as(BUCKETS.as_str())
             .bind(id)
             .bind(bucket as i64)
             .fetch_all(pool)
             .await)?;
         // Best so far changes exactly where a generation improved it; keep the first and last
         // generation too, so the curve spans the whole history.
-        let steps: Vec<(i64, Option<f64>)> = on_pool!(self, |sql, pool| sql
+        let best_so_far: Vec<(i64, Option<f64>)> = on_pool!(self, |sql, pool| sql
             .query_as(
                 "select generation, best_so_far from generation \
                  where job_id = $1 and (improved or generation = 0 or generation = $2) \
@@ -317,12 +320,13 @@ impl Store {
             .bind(generations - 1)
             .fetch_all(pool)
             .await)?;
-        let sigma: Vec<chart::SigmaBucketRow> = rows.iter().map(|r| (r.0, r.7, r.8)).collect();
-        let buckets = rows
-            .into_iter()
-            .map(|r| (r.0, r.1, r.2, r.3, r.4, r.5, r.6))
-            .collect();
-        let mut chart = Chart::from_sql(generations as u64, bucket as u64, buckets, steps);
+        let mut chart = Chart::from_sql(
+            generations as u64,
+            bucket as u64,
+            buckets,
+            best_so_far,
+            series.sigma,
+        );
         if series.envs {
             let rows: Vec<chart::EnvBucketRow> = on_pool!(self, |sql, pool| sql
                 .query_as(
@@ -336,9 +340,6 @@ impl Store {
                 .fetch_all(pool)
                 .await)?;
             chart.set_envs(env_names, rows);
-        }
-        if series.sigma {
-            chart.set_sigma(sigma);
         }
         Ok(chart)
     }

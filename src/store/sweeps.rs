@@ -5,7 +5,7 @@ use super::backend::{in_tx, on_pool};
 use super::jobs::INSERT_JOB;
 use super::models::*;
 use super::rows::{JobRow, corrupt};
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::evolution::sweep::{SweepPlan, label};
 use std::collections::BTreeMap;
 
@@ -65,6 +65,40 @@ impl Store {
         self.sweep(&sweep_id)
             .await?
             .ok_or_else(|| corrupt("sweep", &sweep_id))
+    }
+
+    /// Deletes a sweep and every job of it, with their records, or nothing: refused with
+    /// [`StoreError::Conflict`] while one of its jobs is running. Each job's notice carries
+    /// its last state.
+    pub async fn delete_sweep(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<JobRow> = in_tx!(&mut tx, |sql, conn| sql
+            .query_as("delete from job where sweep_id = $1 and status != 'running' returning *")
+            .bind(id)
+            .fetch_all(conn)
+            .await)?;
+        let running: i64 = in_tx!(&mut tx, |sql, conn| sql
+            .query_scalar("select count(*) from job where sweep_id = $1")
+            .bind(id)
+            .fetch_one(conn)
+            .await)?;
+        if running > 0 {
+            // Dropping the transaction rolls the deletions back.
+            return Err(StoreError::Conflict(format!(
+                "{running} job(s) of the sweep are running; cancel the sweep first"
+            )));
+        }
+        let deleted = in_tx!(&mut tx, |sql, conn| sql
+            .query("delete from sweep where sweep_id = $1")
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound("sweep"));
+        }
+        tx.commit_jobs(rows).await?;
+        Ok(())
     }
 
     /// A sweep with its jobs, or `None` if there is none with that id.
