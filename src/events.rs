@@ -23,8 +23,10 @@ pub enum Event {
         job_id: String,
         record: Box<GenerationRecord>,
     },
-    /// A job was created, changed or deleted (`job` is then its last state).
+    /// A job was created or changed.
     Job { job: Box<Job> },
+    /// A job was deleted.
+    JobDeleted { job_id: String },
     /// Events were lost (a lagging listener, a dropped database connection); subscribers
     /// should re-read the store.
     Missed,
@@ -111,8 +113,15 @@ async fn resolve(store: &Store, notice: Notice) -> crate::store::Result<Option<E
                 job_id,
                 record: Box::new(record),
             }),
+        Notice::Job {
+            job_id,
+            deleted: true,
+            ..
+        } => Some(Event::JobDeleted { job_id }),
         Notice::Job { job: Some(job), .. } => Some(Event::Job { job }),
-        Notice::Job { job_id, job: None } => store
+        Notice::Job {
+            job_id, job: None, ..
+        } => store
             .get_job(&job_id)
             .await?
             .map(|job| Event::Job { job: Box::new(job) }),

@@ -23,6 +23,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/sweeps"),
     ("get", "/api/v1/sweeps"),
     ("get", "/api/v1/sweeps/{id}"),
+    ("delete", "/api/v1/sweeps/{id}"),
+    ("post", "/api/v1/sweeps/{id}/cancel"),
     ("get", "/api/v1/jobs/{id}/history"),
     ("get", "/api/v1/jobs/{id}/history/chart"),
     ("get", "/api/v1/jobs/{id}/genomes"),
@@ -506,5 +508,47 @@ async fn the_document_says_what_the_server_accepts() {
             "{method} {path}: {limited}"
         );
     }
+    s.server.stop().await.unwrap();
+}
+
+/// The token guards every request that can change something, and the document says so for each
+/// such operation and no other; strategy options and sweep sizes are stated where the form reads
+/// them.
+#[tokio::test]
+async fn guarded_operations_and_declared_limits_are_documented() {
+    let s = common::start(0, None).await;
+    let doc = s.get_json("/openapi.json").await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let guarded = !matches!(method.as_str(), "get" | "head" | "options");
+            let security = &operation["security"];
+            assert_eq!(
+                security
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some())),
+                guarded,
+                "{method} {path}: {security}"
+            );
+            assert_eq!(
+                operation["responses"].get("401").is_some(),
+                guarded,
+                "{method} {path}"
+            );
+        }
+    }
+    let options = &doc["components"]["schemas"]["StrategyConfig"]["properties"];
+    assert_eq!(
+        options["elite_ratio"]["x-strategies"],
+        json!(["cma_es", "sep_cma_es"])
+    );
+    assert_eq!(options["elite_ratio"]["maximum"], 1);
+    assert_eq!(options["lr_sigma"]["x-strategies"], json!(["snes"]));
+    assert_eq!(options["sigma0"]["exclusiveMinimum"], 0);
+    let sweep = &doc["components"]["schemas"]["SweepRequest"];
+    assert_eq!(sweep["x-max-jobs"], sfnn::limits::sweep::MAX_JOBS);
+    assert_eq!(
+        sweep["properties"]["axes"]["additionalProperties"]["maxItems"],
+        sfnn::limits::sweep::MAX_AXIS_VALUES
+    );
     s.server.stop().await.unwrap();
 }

@@ -1068,13 +1068,20 @@ async fn next_notice(events: &mut store::NoticeStream) -> Notice {
 fn said(notice: &Notice) -> String {
     match notice {
         Notice::Generation { generation, .. } => format!("generation {generation}"),
-        Notice::Job { job: Some(job), .. } => format!(
-            "{} {} {}",
+        Notice::Job {
+            job: Some(job),
+            deleted,
+            ..
+        } => format!(
+            "{}{} {} {}",
+            if *deleted { "deleted " } else { "" },
             job.name,
             job.status.as_str(),
             job.executor.as_deref().unwrap_or("-")
         ),
-        Notice::Job { job_id, job: None } => format!("job {job_id} by id"),
+        Notice::Job {
+            job_id, job: None, ..
+        } => format!("job {job_id} by id"),
     }
 }
 
@@ -1139,7 +1146,7 @@ async fn every_write_to_a_job_announces_it_once_on_commit(store: &Store) {
             "j running cpu",
             "generation 0",
             "j succeeded cpu",
-            "j succeeded cpu",
+            "deleted j succeeded cpu",
         ],
         "created, claimed, placed, a generation, finished, deleted (its last state)"
     );

@@ -7,16 +7,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+/// Whether a request with `method` needs the token: every one that can change something.
+pub fn is_guarded(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 pub async fn require_token(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let mutating = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if let (true, Some(expected)) = (mutating, &state.config.token) {
+    if let (true, Some(expected)) = (is_guarded(request.method()), &state.config.token) {
         let given = request
             .headers()
             .get(header::AUTHORIZATION)

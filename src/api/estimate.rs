@@ -4,7 +4,7 @@
 use super::AppState;
 use super::error::{Result, require_json};
 use super::meta::{ExecutorInfo, measured_executors};
-use super::responses::{JsonBody, Unauthorized};
+use super::responses::JsonBody;
 use crate::evolution::{JobCost, JobSpec};
 use crate::exec::{EpisodeMode, ExecutorChoice};
 use axum::Json;
@@ -52,9 +52,7 @@ pub struct RunEstimate {
     responses(
         (status = 200, description = "The estimate", body = RunEstimate),
         JsonBody,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn estimate(State(state): State<AppState>, request: Request) -> Result<Json<RunEstimate>> {
     require_json(&request)?;

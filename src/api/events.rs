@@ -156,7 +156,8 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
 }
 
 /// A job's live stream (Server-Sent Events). Events: `job` (a Job, first and on every status
-/// change), `generation` (a GenerationRecord; the SSE id is its generation number), `resync`
+/// change), `job_deleted` (`{"id"}`, when it is deleted), `generation` (a GenerationRecord; the
+/// SSE id is its generation number), `resync`
 /// (`{"missed": n}`: this client fell behind). Replays the records after `Last-Event-ID` or
 /// `?after=` first.
 #[utoipa::path(
@@ -172,7 +173,8 @@ fn until_shutdown(state: &AppState, stream: EventStream) -> EventStream {
     ),
     responses(
         (status = 200, description = "An endless event stream: events `job` (Job), \
-            `generation` (GenerationRecord, id = generation) and `resync` ({\"missed\": n})",
+            `job_deleted` ({\"id\"}), `generation` (GenerationRecord, id = generation) and \
+            `resync` ({\"missed\": n})",
             content_type = "text/event-stream"),
         NoSuchJob,
         BadQuery,
@@ -300,6 +302,10 @@ impl JobStream {
                 }
             }
             Ok(HubEvent::Job { job }) if job.id == self.job_id => Some(json_event("job", &job)),
+            Ok(HubEvent::JobDeleted { job_id }) if job_id == self.job_id => Some(json_event(
+                "job_deleted",
+                &serde_json::json!({ "id": job_id }),
+            )),
             Ok(HubEvent::Missed) => Some(json_event("resync", &serde_json::json!({}))),
             Ok(_) => None,
             Err(BroadcastStreamRecvError::Lagged(missed)) => Some(json_event(
@@ -320,14 +326,15 @@ pub(super) struct Progress<'a> {
 }
 
 /// Every job's status and progress (Server-Sent Events). Events: `job` (a Job, on every status
-/// change), `progress` (a Progress, after every generation), `resync` (`{"missed": n}`).
+/// change), `job_deleted` (`{"id"}`), `progress` (a Progress, after every generation), `resync`
+/// (`{"missed": n}`).
 #[utoipa::path(
     get,
     path = "/api/v1/events",
     tag = "events",
     responses(
         (status = 200, description = "An endless event stream: events `job` (Job), \
-            `progress` (Progress) and `resync` ({\"missed\": n})",
+            `job_deleted` ({\"id\"}), `progress` (Progress) and `resync` ({\"missed\": n})",
             content_type = "text/event-stream"),
         BadQuery,
         (status = 503, description = "The server serves its limit of live streams; retry \
@@ -345,6 +352,10 @@ async fn list_events(
     let live = BroadcastStream::new(state.events.subscribe()).filter_map(|item| {
         let event = match item {
             Ok(HubEvent::Job { job }) => Some(json_event("job", &job)),
+            Ok(HubEvent::JobDeleted { job_id }) => Some(json_event(
+                "job_deleted",
+                &serde_json::json!({ "id": job_id }),
+            )),
             Ok(HubEvent::Missed) => Some(json_event("resync", &serde_json::json!({}))),
             Ok(HubEvent::Generation { job_id, record }) => Some(json_event(
                 "progress",

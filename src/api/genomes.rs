@@ -5,9 +5,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, Result, parse_json};
 use super::extract::{Path, Query};
 use super::jobs::{check_id, load_job};
-use super::responses::{
-    Admission, BadQuery, Created, JsonBody, NoSuchGenome, NoSuchJob, Unauthorized,
-};
+use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchGenome, NoSuchJob};
 use crate::evolution::JobPayload;
 use crate::evolution::evaluation::{self, EvaluationSpec};
 use crate::exec::EpisodeMode;
@@ -200,9 +198,7 @@ async fn download(
         (status = 415, description = "Neither JSON nor octet-stream", body = ErrorBody),
         (status = 422, description = "Not a valid genome, or a model the server cannot run",
             body = ErrorBody),
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn upload(
     State(state): State<AppState>,
@@ -310,10 +306,8 @@ pub(super) struct EvaluateRequest {
             headers(("Location" = String, description = "The new job's URL"))),
         JsonBody,
         NoSuchGenome,
-        Unauthorized,
         Admission,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn evaluate(
     State(state): State<AppState>,

@@ -30,7 +30,7 @@ use super::extract::{Path, Query};
 use super::genomes::read_genome_file;
 use super::jobs::load_job;
 use super::query::Count;
-use super::responses::{Admission, ClosedImport, Created, JsonBody, NoSuchJob, Unauthorized};
+use super::responses::{Admission, ClosedImport, Created, JsonBody, NoSuchJob};
 use crate::evolution::{GenerationRecord, JobPayload, JobSpec};
 use crate::json::JsonError;
 use crate::limits::{FieldError, import as limits, spec as spec_limits};
@@ -74,10 +74,8 @@ pub(super) struct ImportRequest {
             finishes", body = Job,
             headers(("Location" = String, description = "The job's URL"))),
         JsonBody,
-        Unauthorized,
         Admission,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn open(
     State(state): State<AppState>,
@@ -154,9 +152,7 @@ pub(super) struct GenerationBatch {
         JsonBody,
         NoSuchJob,
         ClosedImport,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn add_generations(
     State(state): State<AppState>,
@@ -304,9 +300,7 @@ struct GenomeQuery {
         JsonBody,
         NoSuchJob,
         ClosedImport,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn add_genome(
     State(state): State<AppState>,
@@ -399,9 +393,7 @@ const STOP_REASONS: [&str; 4] = ["generations", "target_fitness", "stagnation", 
         NoSuchJob,
         (status = 409, description = "Not an open import, or it lacks generations or genomes \
             the run has", body = super::error::ErrorBody),
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn finish(
     State(state): State<AppState>,

@@ -5,7 +5,7 @@ use super::admission::admit;
 use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
 use super::extract::{Path, Query};
 use super::query::{Id, PageLimit, Search, Sort, Tag};
-use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchJob, Unauthorized};
+use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchJob};
 #[allow(unused_imports)] // named in the OpenAPI annotations only
 use crate::evolution::evaluation::EvaluationResult;
 use crate::evolution::{JobPayload, JobSpec};
@@ -93,10 +93,8 @@ pub(super) async fn check_warm_start(state: &AppState, spec: &JobSpec, field: &s
         (status = 201, description = "Queued", body = Job,
             headers(("Location" = String, description = "The new job's URL"))),
         JsonBody,
-        Unauthorized,
         Admission,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn submit(State(state): State<AppState>, request: Request) -> Result<Created<Job>> {
     require_json(&request)?;
@@ -262,9 +260,7 @@ impl JobPatch {
         (status = 200, description = "The job as changed", body = Job),
         JsonBody,
         NoSuchJob,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn update_job(
     State(state): State<AppState>,
@@ -290,9 +286,7 @@ async fn update_job(
             description = "The job: cancelled if it was queued, `cancel_requested` if running, \
                            unchanged if finished"),
         NoSuchJob,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     check_id(&id, "job")?;
@@ -310,9 +304,7 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result
         NoSuchJob,
         (status = 409, description = "Not an evolution job, or not resumable in its state",
             body = ErrorBody),
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>> {
     let job = load_job(&state, &id).await?;
@@ -341,9 +333,7 @@ async fn resume(State(state): State<AppState>, Path(id): Path<String>) -> Result
         (status = 204, description = "Deleted"),
         NoSuchJob,
         (status = 409, description = "The job cannot be deleted in its state", body = ErrorBody),
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
     check_id(&id, "job")?;
@@ -368,10 +358,8 @@ async fn delete_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
         JsonBody,
         NoSuchJob,
         (status = 409, description = "Not an evolution job", body = ErrorBody),
-        Unauthorized,
         Admission,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn clone_job(
     State(state): State<AppState>,
@@ -443,9 +431,7 @@ pub(super) struct Cancelled {
     responses(
         (status = 200, description = "How many were cancelled", body = Cancelled),
         JsonBody,
-        Unauthorized,
     ),
-    security((), ("bearer" = [])),
 )]
 async fn cancel_matching(
     State(state): State<AppState>,

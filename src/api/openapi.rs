@@ -4,8 +4,10 @@
 
 mod exact;
 
+use super::auth;
 use super::{error, estimate, events, genomes, history, imports, jobs, meta, replay, sweeps};
 use axum::Json;
+use axum::http::Method;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -78,9 +80,48 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 )]
 pub struct ApiDoc;
 
-/// What the annotations cannot say: the bearer scheme, `/healthz` also at the root, and the
-/// clone body being optional (an `Option` content type would allow `null`, which is refused).
+/// What the annotations cannot say: the bearer scheme and which operations it guards,
+/// `/healthz` also at the root, and the clone body being optional (an `Option` content type
+/// would allow `null`, which is refused).
 struct Extras;
+
+/// Marks every operation [`auth::is_guarded`] guards with the bearer requirement (or none, for
+/// a server without a token) and its 401, as the middleware decides: by method, so declared
+/// here once rather than on each operation.
+fn guard_mutations(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let unauthorized = ResponseBuilder::new()
+        .description("A token is configured and the request lacks it")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    let security = vec![
+        SecurityRequirement::default(),
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+    ];
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            (Method::POST, item.post.as_mut()),
+            (Method::PUT, item.put.as_mut()),
+            (Method::PATCH, item.patch.as_mut()),
+            (Method::DELETE, item.delete.as_mut()),
+        ];
+        for (_, operation) in operations.into_iter().filter(|(m, _)| auth::is_guarded(m)) {
+            if let Some(operation) = operation {
+                operation.security = Some(security.clone());
+                operation
+                    .responses
+                    .responses
+                    .insert("401".into(), RefOr::T(unauthorized.clone()));
+            }
+        }
+    }
+}
 
 impl utoipa::Modify for Extras {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -91,6 +132,7 @@ impl utoipa::Modify for Extras {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        guard_mutations(openapi);
         if let Some(utoipa::openapi::RefOr::T(body)) = openapi
             .paths
             .paths

@@ -66,13 +66,6 @@ pub enum JsonBody {
     Invalid(ErrorBody),
 }
 
-// A request that needs the bearer token when one is configured.
-#[derive(utoipa::IntoResponses)]
-#[response(status = 401)]
-#[allow(dead_code)]
-/// A token is configured and the request lacks it
-pub struct Unauthorized(ErrorBody);
-
 // A request with query parameters (`Query<T>`, [`super::extract::Query`]).
 #[derive(utoipa::IntoResponses)]
 #[response(status = 422)]

@@ -151,7 +151,7 @@ impl WriteTx<'_> {
 
     /// Announces that this transaction changed `job` (created, updated or deleted it).
     pub(super) async fn job_changed(&mut self, job: &Job) -> Result<()> {
-        self.announce(Notice::job(job)).await
+        self.announce(Notice::job(job, false)).await
     }
 
     /// The job a fenced write returned (`returning *`), announced as changed; else the
@@ -166,13 +166,23 @@ impl WriteTx<'_> {
     }
 
     /// Announces each of the jobs a write returned, and commits; returns them.
-    pub(super) async fn commit_jobs(mut self, rows: Vec<JobRow>) -> Result<Vec<Job>> {
+    pub(super) async fn commit_jobs(self, rows: Vec<JobRow>) -> Result<Vec<Job>> {
+        self.commit_announcing(rows, false).await
+    }
+
+    /// Commits after deleting `rows` (`returning *`), announcing each deletion with the job's
+    /// last state.
+    pub(super) async fn commit_deleted(self, rows: Vec<JobRow>) -> Result<Vec<Job>> {
+        self.commit_announcing(rows, true).await
+    }
+
+    async fn commit_announcing(mut self, rows: Vec<JobRow>, deleted: bool) -> Result<Vec<Job>> {
         let jobs = rows
             .into_iter()
             .map(JobRow::decode)
             .collect::<Result<Vec<_>>>()?;
         for job in &jobs {
-            self.job_changed(job).await?;
+            self.announce(Notice::job(job, deleted)).await?;
         }
         self.commit().await?;
         Ok(jobs)

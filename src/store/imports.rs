@@ -7,6 +7,7 @@
 //! job's progress, so two uploads racing on one import cannot interleave their generations.
 
 use super::backend::{in_tx, on_pool};
+use super::jobs::{Start, insert_job};
 use super::models::*;
 use super::notice::Notice;
 use super::rows::JobRow;
@@ -32,24 +33,8 @@ impl Store {
     pub async fn create_import(&self, new: NewJob) -> Result<Job> {
         self.admit().await?;
         let mut tx = self.begin().await?;
-        let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
-            .query_as(
-                "insert into job (job_id, kind, name, tags, spec, status, priority, generations, \
-                 requested_executor, imported, worker_id, started_at, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, 'running', $6, $7, $8, true, $9, {now}, {now}, \
-                 {now}) returning *",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(new.payload.kind().as_str())
-            .bind(&new.name)
-            .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
-            .bind(new.payload.encode())
-            .bind(new.priority)
-            .bind(new.payload.generations() as i64)
-            .bind(new.payload.executor().as_str())
-            .bind(IMPORT_WORKER)
-            .fetch_one(conn)
-            .await)?;
+        let held_by = IMPORT_WORKER;
+        let row = insert_job(&mut tx, &new, Start::Imported { held_by }).await?;
         Ok(tx.commit_jobs(vec![row]).await?.remove(0))
     }
 

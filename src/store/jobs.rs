@@ -1,7 +1,7 @@
 //! Jobs, the queue and leases: one body for both backends (see [`super::dialect`] for the
 //! marks in the statements).
 
-use super::backend::{in_tx, on_pool};
+use super::backend::{WriteTx, in_tx, on_pool};
 use super::models::*;
 use super::rows::{JobRow, parse_status};
 use super::{DIED_TOO_OFTEN, MAX_CRASHES, NEXT_CRASHES, Result, Store, StoreError};
@@ -14,11 +14,51 @@ const MATCHES_FILTER: &str = "(cast($1 as text) is null or status = $1) \
     and (cast($3 as text) is null or exists (select 1 from {tags} where value = $3)) \
     and (cast($4 as text) is null or sweep_id = $4)";
 
-/// Queues a job: binds `$1` id, `$2` kind, `$3` name, `$4` tags, `$5` payload, `$6` priority,
-/// `$7` generations, `$8` requested executor, `$9` sweep, `$10` its axis values.
-pub(super) const INSERT_JOB: &str = "insert into job (job_id, kind, name, tags, spec, status, \
-    priority, generations, requested_executor, sweep_id, sweep_values, created_at, updated_at) \
-    values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, {now}, {now}) returning *";
+/// Inserts a job ([`insert_job`] binds it): `$1` id, `$2` kind, `$3` name, `$4` tags, `$5`
+/// payload, `$6` priority, `$7` generations, `$8` requested executor, `$9` sweep, `$10` its axis
+/// values, `$11` the import holding it (running from the start) or NULL (queued).
+const INSERT_JOB: &str = "insert into job (job_id, kind, name, tags, spec, status, priority, \
+    generations, requested_executor, sweep_id, sweep_values, imported, worker_id, started_at, \
+    created_at, updated_at) \
+    values ($1, $2, $3, $4, $5, \
+      case when cast($11 as text) is null then 'queued' else 'running' end, $6, $7, $8, $9, $10, \
+      cast($11 as text) is not null, $11, case when cast($11 as text) is null then null else {now} end, \
+      {now}, {now}) returning *";
+
+/// Where a new job starts.
+pub(super) enum Start<'a> {
+    /// Queued; with the sweep that queued it (its id and the values its axes gave the job).
+    Queued { sweep: Option<(&'a str, &'a str)> },
+    /// Running, held by the import that uploads it (worker `held_by`).
+    Imported { held_by: &'a str },
+}
+
+/// Writes `new` as a job row in `tx` (its notice is the caller's, on commit).
+pub(super) async fn insert_job(
+    tx: &mut WriteTx<'_>,
+    new: &NewJob,
+    start: Start<'_>,
+) -> Result<JobRow> {
+    let (sweep, import) = match start {
+        Start::Queued { sweep } => (sweep, None),
+        Start::Imported { held_by } => (None, Some(held_by)),
+    };
+    in_tx!(tx, |sql, conn| sql
+        .query_as(INSERT_JOB)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(new.payload.kind().as_str())
+        .bind(&new.name)
+        .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
+        .bind(new.payload.encode())
+        .bind(new.priority)
+        .bind(new.payload.generations() as i64)
+        .bind(new.payload.executor().as_str())
+        .bind(sweep.map(|(id, _)| id))
+        .bind(sweep.map(|(_, values)| values))
+        .bind(import)
+        .fetch_one(conn)
+        .await)
+}
 
 /// The job list in each order of [`list_statement`]: the filter, then `$5` a `like` pattern on
 /// the lower-cased name, `$6` and `$7` the cursor's sort value and id, `$8` the row limit.
@@ -134,20 +174,7 @@ impl Store {
         // `returning *` answers with the row as inserted: a worker may claim it at once, and
         // the submitter must still see it as queued.
         let mut tx = self.begin().await?;
-        let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
-            .query_as(INSERT_JOB)
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(new.payload.kind().as_str())
-            .bind(&new.name)
-            .bind(serde_json::to_string(&new.tags).expect("tags serialise"))
-            .bind(new.payload.encode())
-            .bind(new.priority)
-            .bind(new.payload.generations() as i64)
-            .bind(new.payload.executor().as_str())
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .fetch_one(conn)
-            .await)?;
+        let row = insert_job(&mut tx, &new, Start::Queued { sweep: None }).await?;
         let mut jobs = tx.commit_jobs(vec![row]).await?;
         Ok(jobs.remove(0))
     }
@@ -328,7 +355,11 @@ impl Store {
             .bind(id)
             .fetch_optional(conn)
             .await)?;
-        if !tx.commit_jobs(row.into_iter().collect()).await?.is_empty() {
+        if !tx
+            .commit_deleted(row.into_iter().collect())
+            .await?
+            .is_empty()
+        {
             return Ok(());
         }
         match self.get_job(id).await? {

@@ -26,11 +26,13 @@ pub enum Notice {
         #[serde(skip)]
         record: Option<Box<GenerationRecord>>,
     },
-    /// A job was created, changed or deleted (`job` is then its last state).
+    /// A job was created or changed; or deleted, and `job` is then its last state.
     Job {
         job_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         job: Option<Box<Job>>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deleted: bool,
     },
 }
 
@@ -43,10 +45,11 @@ impl Notice {
         }
     }
 
-    pub(super) fn job(job: &Job) -> Notice {
+    pub(super) fn job(job: &Job, deleted: bool) -> Notice {
         Notice::Job {
             job_id: job.id.clone(),
             job: Some(Box::new(job.clone())),
+            deleted,
         }
     }
 
@@ -58,9 +61,11 @@ impl Notice {
             Notice::Job {
                 job_id,
                 job: Some(_),
+                deleted,
             } if payload.len() > MAX_NOTIFY_PAYLOAD => Notice::Job {
                 job_id: job_id.clone(),
                 job: None,
+                deleted: *deleted,
             }
             .encode(),
             _ => payload,
@@ -101,18 +106,21 @@ mod tests {
             "updated_at": 0, "started_at": null, "finished_at": null
         }))
         .unwrap();
-        let whole = Notice::Job {
-            job_id: "j".into(),
-            job: Some(Box::new(job.clone())),
-        };
+        let whole = Notice::job(&job, false);
         assert_eq!(whole.encode(), r#"{"type":"job","job_id":"j"}"#);
-        let small = Notice::Job {
-            job_id: "j".into(),
-            job: Some(Box::new(Job {
+        let deleted = Notice::job(&job, true);
+        assert_eq!(
+            deleted.encode(),
+            r#"{"type":"job","job_id":"j","deleted":true}"#,
+            "a deletion too large to travel whole still says it is one"
+        );
+        let small = Notice::job(
+            &Job {
                 name: "small".into(),
                 ..job
-            })),
-        };
+            },
+            false,
+        );
         assert_eq!(Notice::decode(&small.encode()).unwrap(), small);
     }
 }

@@ -2,7 +2,7 @@
 //! queued; one body for both backends.
 
 use super::backend::{in_tx, on_pool};
-use super::jobs::INSERT_JOB;
+use super::jobs::{Start, insert_job};
 use super::models::*;
 use super::rows::{JobRow, corrupt};
 use super::{Result, Store, StoreError};
@@ -39,26 +39,17 @@ impl Store {
             .await
             .map(|done| done.rows_affected()))?;
         for job in &plan.jobs {
-            let tags = serde_json::to_string(&job.payload.tags()).expect("tags serialise");
             let values = serde_json::Value::Object(job.values.clone()).to_string();
             let priority = match &job.payload {
                 crate::evolution::JobPayload::Evolve(spec) => spec.priority,
                 crate::evolution::JobPayload::Evaluate(_) => 0,
             };
-            let row: JobRow = in_tx!(&mut tx, |sql, conn| sql
-                .query_as(INSERT_JOB)
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(job.payload.kind().as_str())
-                .bind(&job.name)
-                .bind(&tags)
-                .bind(job.payload.encode())
-                .bind(priority)
-                .bind(job.payload.generations() as i64)
-                .bind(job.payload.executor().as_str())
-                .bind(Some(sweep_id.as_str()))
-                .bind(Some(values.as_str()))
-                .fetch_one(conn)
-                .await)?;
+            let new = NewJob {
+                name: job.name.clone(),
+                ..NewJob::new(job.payload.clone(), priority)
+            };
+            let sweep = Some((sweep_id.as_str(), values.as_str()));
+            let row = insert_job(&mut tx, &new, Start::Queued { sweep }).await?;
             tx.job_changed(&row.decode()?).await?;
         }
         tx.commit().await?;
@@ -97,7 +88,7 @@ impl Store {
         if deleted == 0 {
             return Err(StoreError::NotFound("sweep"));
         }
-        tx.commit_jobs(rows).await?;
+        tx.commit_deleted(rows).await?;
         Ok(())
     }
 

@@ -3,12 +3,15 @@
 export const API = '/api/v1';
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  /** `errors`: every problem the server found, `[{field, message}]` (a spec's 422 lists them
+   * all); without such a list, the one `field` and `message`. */
+  constructor(status, code, message, field, errors) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.field = field;
+    this.errors = Array.isArray(errors) && errors.length ? errors : [{ field: field || '', message }];
   }
 }
 
@@ -38,7 +41,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   }
   if (!response.ok) {
     const err = data?.error || {};
-    throw new ApiError(response.status, err.code || 'http', err.message || `HTTP ${response.status}`, err.field);
+    throw new ApiError(response.status, err.code || 'http', err.message || `HTTP ${response.status}`, err.field, err.errors);
   }
   return data;
 }

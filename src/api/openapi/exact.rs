@@ -14,6 +14,8 @@ pub fn apply(doc: &mut Value) {
     tags_and_name(doc);
     job_patch(doc);
     spec_ranges(doc);
+    strategy_options(doc);
+    sweep_limits(doc);
     clone_patch(doc);
     genome_file_tag(doc);
     telemetry_pairs(doc);
@@ -142,6 +144,41 @@ fn spec_ranges(doc: &mut Value) {
     let init = at(doc, "/components/schemas/JobSpec/properties/init_genome");
     init["minLength"] = json!(1);
     init["maxLength"] = json!(MAX_ID_CHARS);
+}
+
+/// Each strategy option's bound, and the strategies that read it (`x-strategies`).
+fn strategy_options(doc: &mut Value) {
+    use crate::evolution::strategies::{RealBound, STRATEGY_OPTIONS};
+    for option in STRATEGY_OPTIONS {
+        let property = at(
+            doc,
+            &format!(
+                "/components/schemas/StrategyConfig/properties/{}",
+                option.field
+            ),
+        );
+        let used_by: Vec<&str> = option.used_by.iter().map(|s| s.as_str()).collect();
+        property["x-strategies"] = json!(used_by);
+        match option.real.map(|(bound, _)| bound) {
+            Some(RealBound::Positive) => property["exclusiveMinimum"] = json!(0),
+            Some(RealBound::NonNegative) => property["minimum"] = json!(0),
+            Some(RealBound::UnitInterval) => {
+                property["exclusiveMinimum"] = json!(0);
+                property["maximum"] = json!(1);
+            }
+            None => {}
+        }
+    }
+}
+
+/// A sweep's size: its jobs (`x-max-jobs`), axes and values per axis.
+fn sweep_limits(doc: &mut Value) {
+    use crate::limits::sweep::{MAX_AXES, MAX_AXIS_VALUES, MAX_JOBS};
+    let request = at(doc, "/components/schemas/SweepRequest");
+    request["x-max-jobs"] = json!(MAX_JOBS);
+    let axes = &mut request["properties"]["axes"];
+    axes["maxProperties"] = json!(MAX_AXES);
+    axes["additionalProperties"] = json!({"type": "array", "maxItems": MAX_AXIS_VALUES});
 }
 
 /// The clone body: a merge patch of a spec, i.e. any of the spec's fields, none required, no

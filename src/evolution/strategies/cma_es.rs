@@ -39,7 +39,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::shaping::{nan_safe_weights, rank_order};
-use super::{Population, StrategyConfig, Telemetry, dot, norm, standard_normals};
+use super::{
+    Population, StrategyConfig, Telemetry,
+    cma_paths::{cumulate_p_c, ranked_steps, step_size_damping},
+    dot, standard_normals,
+};
 
 /// Eigenvalues below this are floored (evosax `full_eigen_decomp`: `where(D2 < 0, 1e-20, D2)`).
 const EIGEN_FLOOR: f64 = 1e-20;
@@ -62,13 +66,21 @@ pub struct CmaEs {
     weights: Vec<f64>,
     /// `weights` with every rank from `elite_popsize` on set to 0 (the mean update).
     weights_truncated: Vec<f64>,
+    /// Variance-effective selection mass of the first `elite_popsize` weights.
     mu_eff: f64,
+    /// Learning rate of the rank-one covariance update (from `p_c`).
     c_1: f64,
+    /// Learning rate of the rank-μ covariance update (from the whole ranked population).
     c_mu: f64,
+    /// Cumulation rate of the step-size path `p_sigma`.
     c_sigma: f64,
+    /// Damping of the step-size update.
     d_sigma: f64,
+    /// Cumulation rate of the covariance path `p_c`.
     c_c: f64,
+    /// `E‖N(0, I)‖` in `n` dimensions, as evosax approximates it.
     chi_n: f64,
+    /// Learning rate of the mean (1, as evosax).
     c_m: f64,
     pub(super) mean: Vec<f64>,
     pub(super) sigma: f64,
@@ -83,94 +95,66 @@ pub struct CmaEs {
     rng: ChaCha8Rng,
 }
 
-/// The fixed parameters evosax computes in `get_cma_elite_weights` and `params_strategy`.
-struct Params {
-    weights: Vec<f64>,
-    weights_truncated: Vec<f64>,
-    mu_eff: f64,
-    c_1: f64,
-    c_mu: f64,
-    c_sigma: f64,
-    d_sigma: f64,
-    c_c: f64,
-    chi_n: f64,
-}
-
-fn params(popsize: usize, elite_popsize: usize, dim: usize) -> Params {
-    let lambda = popsize as f64;
-    let n = dim as f64;
-    // evosax: max_dims_sq = min(num_dims, 40000), used where n is squared.
-    let n_sq = dim.min(40_000) as f64;
-    let weights_prime: Vec<f64> = (0..popsize)
-        .map(|i| ((lambda + 1.0) / 2.0).ln() - ((i + 1) as f64).ln())
-        .collect();
-    let mu_eff_of = |w: &[f64]| {
-        let s: f64 = w.iter().sum();
-        s * s / w.iter().map(|x| x * x).sum::<f64>()
-    };
-    let mu_eff = mu_eff_of(&weights_prime[..elite_popsize]);
-    let mu_eff_minus =
-        (elite_popsize < popsize).then(|| mu_eff_of(&weights_prime[elite_popsize..]));
-
-    let alpha_cov = 2.0;
-    let c_1 = alpha_cov / ((n_sq + 1.3).powi(2) + mu_eff);
-    let c_mu = (1.0 - c_1 - 1e-8).min(
-        alpha_cov * (mu_eff - 2.0 + 1.0 / mu_eff)
-            / ((n_sq + 2.0).powi(2) + alpha_cov * mu_eff / 2.0),
-    );
-    let mut min_alpha = 1.0 + c_1 / c_mu;
-    if let Some(mu_eff_minus) = mu_eff_minus {
-        min_alpha = min_alpha.min(1.0 + (2.0 * mu_eff_minus) / (mu_eff + 2.0));
-    }
-    min_alpha = min_alpha.min((1.0 - c_1 - c_mu) / (n * c_mu));
-    if !min_alpha.is_finite() {
-        // Only reachable with c_mu = 0 and no non-elite half; keep the weights finite.
-        min_alpha = 1.0;
-    }
-    let positive_sum: f64 = weights_prime.iter().filter(|&&w| w > 0.0).sum();
-    let negative_sum: f64 = weights_prime
-        .iter()
-        .filter(|&&w| w < 0.0)
-        .map(|w| w.abs())
-        .sum();
-    let weights: Vec<f64> = weights_prime
-        .iter()
-        .map(|&w| {
-            if w >= 0.0 {
-                1.0 / positive_sum * w
-            } else {
-                min_alpha / negative_sum * w
-            }
-        })
-        .collect();
-    let mut weights_truncated = weights.clone();
-    for w in &mut weights_truncated[elite_popsize..] {
-        *w = 0.0;
-    }
-
-    let c_sigma = (mu_eff + 2.0) / (n + mu_eff + 5.0);
-    let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (n + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
-    let c_c = (4.0 + mu_eff / n) / (n + 4.0 + 2.0 * mu_eff / n);
-    let chi_n = n.sqrt() * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n_sq * n_sq));
-    Params {
-        weights,
-        weights_truncated,
-        mu_eff,
-        c_1,
-        c_mu,
-        c_sigma,
-        d_sigma,
-        c_c,
-        chi_n,
-    }
-}
-
 impl CmaEs {
     pub(super) fn new(config: &StrategyConfig, mean: Vec<f64>, seed: u64) -> Self {
         let dim = mean.len();
         let popsize = config.popsize;
         let elite_popsize = ((popsize as f64 * config.elite_ratio) as usize).clamp(1, popsize);
-        let p = params(popsize, elite_popsize, dim);
+        // The fixed parameters evosax computes in `get_cma_elite_weights` and `params_strategy`.
+        let lambda = popsize as f64;
+        let n = dim as f64;
+        // evosax: max_dims_sq = min(num_dims, 40000), used where n is squared.
+        let n_sq = dim.min(40_000) as f64;
+        let weights_prime: Vec<f64> = (0..popsize)
+            .map(|i| ((lambda + 1.0) / 2.0).ln() - ((i + 1) as f64).ln())
+            .collect();
+        let mu_eff_of = |w: &[f64]| {
+            let s: f64 = w.iter().sum();
+            s * s / w.iter().map(|x| x * x).sum::<f64>()
+        };
+        let mu_eff = mu_eff_of(&weights_prime[..elite_popsize]);
+        let mu_eff_minus =
+            (elite_popsize < popsize).then(|| mu_eff_of(&weights_prime[elite_popsize..]));
+
+        let alpha_cov = 2.0;
+        let c_1 = alpha_cov / ((n_sq + 1.3).powi(2) + mu_eff);
+        let c_mu = (1.0 - c_1 - 1e-8).min(
+            alpha_cov * (mu_eff - 2.0 + 1.0 / mu_eff)
+                / ((n_sq + 2.0).powi(2) + alpha_cov * mu_eff / 2.0),
+        );
+        let mut min_alpha = 1.0 + c_1 / c_mu;
+        if let Some(mu_eff_minus) = mu_eff_minus {
+            min_alpha = min_alpha.min(1.0 + (2.0 * mu_eff_minus) / (mu_eff + 2.0));
+        }
+        min_alpha = min_alpha.min((1.0 - c_1 - c_mu) / (n * c_mu));
+        if !min_alpha.is_finite() {
+            // Only reachable with c_mu = 0 and no non-elite half; keep the weights finite.
+            min_alpha = 1.0;
+        }
+        let positive_sum: f64 = weights_prime.iter().filter(|&&w| w > 0.0).sum();
+        let negative_sum: f64 = weights_prime
+            .iter()
+            .filter(|&&w| w < 0.0)
+            .map(|w| w.abs())
+            .sum();
+        let weights: Vec<f64> = weights_prime
+            .iter()
+            .map(|&w| {
+                if w >= 0.0 {
+                    1.0 / positive_sum * w
+                } else {
+                    min_alpha / negative_sum * w
+                }
+            })
+            .collect();
+        let mut weights_truncated = weights.clone();
+        for w in &mut weights_truncated[elite_popsize..] {
+            *w = 0.0;
+        }
+
+        let c_sigma = (mu_eff + 2.0) / (n + mu_eff + 5.0);
+        let c_c = (4.0 + mu_eff / n) / (n + 4.0 + 2.0 * mu_eff / n);
+        let chi_n = n.sqrt() * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n_sq * n_sq));
         let mut c = vec![0.0; dim * dim];
         for i in 0..dim {
             c[i * dim + i] = 1.0;
@@ -178,15 +162,15 @@ impl CmaEs {
         CmaEs {
             popsize,
             elite_popsize,
-            weights: p.weights,
-            weights_truncated: p.weights_truncated,
-            mu_eff: p.mu_eff,
-            c_1: p.c_1,
-            c_mu: p.c_mu,
-            c_sigma: p.c_sigma,
-            d_sigma: p.d_sigma,
-            c_c: p.c_c,
-            chi_n: p.chi_n,
+            weights,
+            weights_truncated,
+            mu_eff,
+            c_1,
+            c_mu,
+            c_sigma,
+            d_sigma: step_size_damping(mu_eff, n, c_sigma),
+            c_c,
+            chi_n,
             c_m: 1.0,
             mean,
             sigma: config.sigma0,
@@ -276,6 +260,8 @@ impl CmaEs {
         Population { dim: n, members }
     }
 
+    /// Moves the mean, the paths, the full covariance (active: negative weights too) and σ
+    /// from the ranked population.
     pub(super) fn tell(&mut self, population: &Population, fitness: &[f64]) -> Telemetry {
         self.ensure_eigen();
         let n = self.dim();
@@ -284,17 +270,7 @@ impl CmaEs {
         let w_cov = nan_safe_weights(&self.weights, &order, fitness);
 
         // y_k = (x_k - m) / sigma by rank, ~ N(0, C)
-        let ys: Vec<Vec<f64>> = order
-            .iter()
-            .map(|&i| {
-                population
-                    .member(i)
-                    .iter()
-                    .zip(&self.mean)
-                    .map(|(x, m)| (x - m) / self.sigma)
-                    .collect()
-            })
-            .collect();
+        let ys = ranked_steps(population, &order, &self.mean, self.sigma);
         let mut y_w = vec![0.0; n];
         for (w, y) in w_mean.iter().zip(&ys) {
             if *w != 0.0 {
@@ -325,15 +301,7 @@ impl CmaEs {
         for (p, v) in self.p_sigma.iter_mut().zip(&c_inv_sqrt_yw) {
             *p = (1.0 - self.c_sigma) * *p + ps_coef * v;
         }
-        let norm_p_sigma = norm(&self.p_sigma);
-        let g1 = (self.generation + 1).min(1 << 30) as i32;
-        let h_left = norm_p_sigma / (1.0 - (1.0 - self.c_sigma).powi(2 * g1)).sqrt();
-        let h_right = (1.4 + 2.0 / (n as f64 + 1.0)) * self.chi_n;
-        let h_sigma = if h_left < h_right { 1.0 } else { 0.0 };
-        let pc_coef = h_sigma * (self.c_c * (2.0 - self.c_c) * self.mu_eff).sqrt();
-        for (p, y) in self.p_c.iter_mut().zip(&y_w) {
-            *p = (1.0 - self.c_c) * *p + pc_coef * y;
-        }
+        let (h_sigma, norm_p_sigma) = cumulate_p_c!(self, &y_w);
 
         // Active weights: negative ones rescaled by n / ‖C^{-1/2} y‖².
         let w_io: Vec<f64> = self
@@ -434,7 +402,12 @@ mod tests {
     /// Hand-computed defaults for λ = 10, n = 10 (Hansen 2016, Table 1).
     #[test]
     fn default_parameters_match_the_tutorial() {
-        let p = params(10, 5, 10);
+        let config = StrategyConfig {
+            popsize: 10,
+            elite_ratio: 0.5,
+            ..StrategyConfig::default()
+        };
+        let p = CmaEs::new(&config, vec![0.0; 10], 0);
         let wp: Vec<f64> = (1..=5).map(|i| (5.5f64).ln() - (i as f64).ln()).collect();
         let s: f64 = wp.iter().sum();
         let mu_eff = s * s / wp.iter().map(|w| w * w).sum::<f64>();

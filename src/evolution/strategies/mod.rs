@@ -19,6 +19,7 @@
 //!   evosax's JAX PRNG draws; everything after the draw follows evosax's formulas.
 
 mod cma_es;
+mod cma_paths;
 mod open_es;
 mod sep_cma_es;
 pub mod shaping;
@@ -141,55 +142,120 @@ impl Default for StrategyConfig {
 
 pub use crate::limits::FieldError;
 
-fn positive_finite(field: &str, value: f64) -> Result<(), FieldError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            format!("strategy.{field}"),
-            format!("must be a finite number > 0, got {value}"),
-        ))
+/// What a real-valued strategy option allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealBound {
+    /// A finite number > 0.
+    Positive,
+    /// A finite number >= 0.
+    NonNegative,
+    /// A number in (0, 1].
+    UnitInterval,
+}
+
+impl RealBound {
+    fn admits(self, value: f64) -> bool {
+        match self {
+            RealBound::Positive => value.is_finite() && value > 0.0,
+            RealBound::NonNegative => value.is_finite() && value >= 0.0,
+            RealBound::UnitInterval => value > 0.0 && value <= 1.0,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            RealBound::Positive => "a finite number > 0",
+            RealBound::NonNegative => "a finite number >= 0",
+            RealBound::UnitInterval => "in (0, 1]",
+        }
     }
 }
 
-fn non_negative_finite(field: &str, value: f64) -> Result<(), FieldError> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            format!("strategy.{field}"),
-            format!("must be a finite number >= 0, got {value}"),
-        ))
-    }
+/// An option of [`StrategyConfig`] beyond the population size: the strategies that read it and,
+/// for a real number, what it allows. [`StrategyConfig::validate`] checks these, the OpenAPI
+/// document states them (`x-strategies`), and the dashboard's form shows a strategy's own.
+pub struct StrategyOption {
+    pub field: &'static str,
+    pub used_by: &'static [StrategyName],
+    /// The bound and the value of a real-valued option (`None`: a flag).
+    pub real: Option<(RealBound, ReadOption)>,
 }
 
-fn unit_interval(field: &str, value: f64) -> Result<(), FieldError> {
-    if value > 0.0 && value <= 1.0 {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            format!("strategy.{field}"),
-            format!("must be in (0, 1], got {value}"),
-        ))
+/// Reads an option's value from a config (`None` where it is unset).
+pub type ReadOption = fn(&StrategyConfig) -> Option<f64>;
+
+const EVERY_STRATEGY: &[StrategyName] = &[
+    StrategyName::CmaEs,
+    StrategyName::SepCmaEs,
+    StrategyName::OpenEs,
+    StrategyName::Snes,
+];
+const CMA: &[StrategyName] = &[StrategyName::CmaEs, StrategyName::SepCmaEs];
+const OPEN_ES: &[StrategyName] = &[StrategyName::OpenEs];
+const SNES: &[StrategyName] = &[StrategyName::Snes];
+
+/// Every option, once.
+pub const STRATEGY_OPTIONS: &[StrategyOption] = {
+    use RealBound::*;
+    /// A real-valued option.
+    const fn real(
+        field: &'static str,
+        used_by: &'static [StrategyName],
+        bound: RealBound,
+        value: ReadOption,
+    ) -> StrategyOption {
+        StrategyOption {
+            field,
+            used_by,
+            real: Some((bound, value)),
+        }
     }
-}
+    &[
+        real("sigma0", EVERY_STRATEGY, Positive, |c| Some(c.sigma0)),
+        real("elite_ratio", CMA, UnitInterval, |c| Some(c.elite_ratio)),
+        real("learning_rate", OPEN_ES, Positive, |c| {
+            Some(c.learning_rate)
+        }),
+        real("learning_rate_decay", OPEN_ES, UnitInterval, |c| {
+            Some(c.learning_rate_decay)
+        }),
+        real("learning_rate_limit", OPEN_ES, NonNegative, |c| {
+            Some(c.learning_rate_limit)
+        }),
+        real("sigma_decay", OPEN_ES, UnitInterval, |c| {
+            Some(c.sigma_decay)
+        }),
+        real("sigma_limit", OPEN_ES, NonNegative, |c| Some(c.sigma_limit)),
+        real("weight_decay", OPEN_ES, NonNegative, |c| {
+            Some(c.weight_decay)
+        }),
+        StrategyOption {
+            field: "antithetic",
+            used_by: OPEN_ES,
+            real: None,
+        },
+        real("lr_mean", SNES, Positive, |c| Some(c.lr_mean)),
+        real("lr_sigma", SNES, Positive, |c| c.lr_sigma),
+    ]
+};
 
 impl StrategyConfig {
     /// Checks every field the chosen strategy uses (and the shared ones). Errors name the field
     /// as `strategy.<field>` and say what is allowed.
     pub fn validate(&self) -> Result<(), FieldError> {
         crate::limits::spec::POPSIZE.check(self.popsize)?;
-        positive_finite("sigma0", self.sigma0)?;
-        unit_interval("elite_ratio", self.elite_ratio)?;
-        positive_finite("learning_rate", self.learning_rate)?;
-        unit_interval("learning_rate_decay", self.learning_rate_decay)?;
-        non_negative_finite("learning_rate_limit", self.learning_rate_limit)?;
-        unit_interval("sigma_decay", self.sigma_decay)?;
-        non_negative_finite("sigma_limit", self.sigma_limit)?;
-        non_negative_finite("weight_decay", self.weight_decay)?;
-        positive_finite("lr_mean", self.lr_mean)?;
-        if let Some(lr) = self.lr_sigma {
-            positive_finite("lr_sigma", lr)?;
+        for option in STRATEGY_OPTIONS {
+            let Some((bound, value)) = option.real else {
+                continue;
+            };
+            if let Some(value) = value(self)
+                && !bound.admits(value)
+            {
+                return Err(FieldError::new(
+                    format!("strategy.{}", option.field),
+                    format!("must be {}, got {value}", bound.describe()),
+                ));
+            }
         }
         if self.name == StrategyName::OpenEs && self.antithetic && !self.popsize.is_multiple_of(2) {
             return Err(FieldError::new(

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::shaping::{nan_safe_weights, rank_order};
-use super::{Population, StrategyConfig, Telemetry, norm, standard_normals};
+use super::{Population, StrategyConfig, Telemetry, cma_paths, standard_normals};
 
 /// Diagonal-covariance CMA-ES state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,12 +31,19 @@ pub struct SepCmaEs {
     elite_popsize: usize,
     /// Positive recombination weights of the first `elite_popsize` ranks.
     weights: Vec<f64>,
+    /// `1 / Σ w²` of those weights.
     mu_eff: f64,
+    /// Rank-one learning rate of the diagonal, as full CMA-ES's.
     c_1: f64,
+    /// Rank-μ learning rate of the diagonal: full CMA-ES's scaled by `(n + 2) / 3`, capped.
     c_mu: f64,
+    /// Cumulation rate of `p_sigma`: `(mu_eff + 2) / (n + mu_eff + 3)`.
     c_sigma: f64,
+    /// Damping of the step-size update, as full CMA-ES's.
     d_sigma: f64,
+    /// Cumulation rate of `p_c`: `4 / (n + 4)`.
     c_c: f64,
+    /// `E‖N(0, I)‖` in `n` dimensions, approximated.
     chi_n: f64,
     pub(super) mean: Vec<f64>,
     pub(super) sigma: f64,
@@ -66,7 +73,6 @@ impl SepCmaEs {
             + (1.0 - 1.0 / mu_eff) * ((2.0 * mu_eff - 1.0) / ((n + 2.0).powi(2) + mu_eff)).min(1.0);
         let c_mu = ((n + 2.0) / 3.0 * c_mu_full).min(1.0 - c_1);
         let c_sigma = (mu_eff + 2.0) / (n + mu_eff + 3.0);
-        let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (n + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
         let c_c = 4.0 / (n + 4.0);
         let chi_n = n.sqrt() * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n));
         SepCmaEs {
@@ -77,7 +83,7 @@ impl SepCmaEs {
             c_1,
             c_mu,
             c_sigma,
-            d_sigma,
+            d_sigma: cma_paths::step_size_damping(mu_eff, n, c_sigma),
             c_c,
             chi_n,
             mean,
@@ -110,22 +116,19 @@ impl SepCmaEs {
         Population { dim: n, members }
     }
 
+    /// Moves the mean, the paths, the diagonal covariance (elite weights only) and σ from the
+    /// ranked population.
     pub(super) fn tell(&mut self, population: &Population, fitness: &[f64]) -> Telemetry {
         let n = self.mean.len();
         let d = self.d();
         let order = rank_order(fitness);
         let weights = nan_safe_weights(&self.weights, &order[..self.elite_popsize], fitness);
-        let ys: Vec<Vec<f64>> = order[..self.elite_popsize]
-            .iter()
-            .map(|&i| {
-                population
-                    .member(i)
-                    .iter()
-                    .zip(&self.mean)
-                    .map(|(x, m)| (x - m) / self.sigma)
-                    .collect()
-            })
-            .collect();
+        let ys = cma_paths::ranked_steps(
+            population,
+            &order[..self.elite_popsize],
+            &self.mean,
+            self.sigma,
+        );
         let mut y_w = vec![0.0; n];
         for (w, y) in weights.iter().zip(&ys) {
             for (a, b) in y_w.iter_mut().zip(y) {
@@ -140,15 +143,7 @@ impl SepCmaEs {
         for ((p, y), dj) in self.p_sigma.iter_mut().zip(&y_w).zip(&d) {
             *p = (1.0 - self.c_sigma) * *p + ps_coef * (y / dj);
         }
-        let norm_p_sigma = norm(&self.p_sigma);
-        let g1 = (self.generation + 1).min(1 << 30) as i32;
-        let h_left = norm_p_sigma / (1.0 - (1.0 - self.c_sigma).powi(2 * g1)).sqrt();
-        let h_right = (1.4 + 2.0 / (n as f64 + 1.0)) * self.chi_n;
-        let h_sigma = if h_left < h_right { 1.0 } else { 0.0 };
-        let pc_coef = h_sigma * (self.c_c * (2.0 - self.c_c) * self.mu_eff).sqrt();
-        for (p, y) in self.p_c.iter_mut().zip(&y_w) {
-            *p = (1.0 - self.c_c) * *p + pc_coef * y;
-        }
+        let (h_sigma, norm_p_sigma) = cma_paths::cumulate_p_c!(self, &y_w);
 
         let delta_h_sigma = (1.0 - h_sigma) * self.c_c * (2.0 - self.c_c);
         let sum_weights: f64 = self.weights.iter().sum();

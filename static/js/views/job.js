@@ -2,7 +2,7 @@
 // downloads and evaluation, the spec. Evaluation jobs show their result instead of charts.
 
 import { api, stream, jobUrl, downloadUrl, API, ApiError } from '../api.js';
-import { lineChart, line, stepped, fade, PALETTE } from '../charts.js';
+import { lineChart, line, stepped, fade, ema, PALETTE } from '../charts.js';
 import { h, replace, fmtNum, fmtInt, fmtRate, fmtDate, fmtDuration, statusBadge, importedBadge, envNames, throttle, toast, fitnessNote, fmtCompute } from '../util.js';
 
 const ACTIVE = new Set(['queued', 'running']);
@@ -11,24 +11,6 @@ const ENV_METRICS = {
   mean_return: { label: 'mean weighted return', y: 'return' },
   best_return: { label: 'best weighted return', y: 'return' },
 };
-/** Exponential moving average with weight `w` on the past (0: the values as they are); gaps
- * stay gaps and do not reset the average. */
-export function ema(values, w) {
-  if (!(w > 0)) return values;
-  const out = new Array(values.length);
-  let avg = null;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) {
-      out[i] = null;
-      continue;
-    }
-    avg = avg === null ? v : w * avg + (1 - w) * v;
-    out[i] = avg;
-  }
-  return out;
-}
-
 const GENOME_LABELS = {
   final_best: 'final best', final_mean: 'final mean', generation_best: 'new best',
   strategy_mean: 'strategy mean', uploaded: 'uploaded',
@@ -188,14 +170,17 @@ export function jobView(root, id, { setConnection }) {
     }
   }
 
+  let deleting = false;
   async function remove() {
     const ok = await confirmDialog(`Delete “${job.name}” with its history and genomes? This cannot be undone.`, 'Delete');
     if (!ok) return;
     try {
+      deleting = true;
       await api(`/jobs/${id}`, { method: 'DELETE' });
       toast('Job deleted.');
       location.hash = '#/';
     } catch (e) {
+      deleting = false;
       toast(`Delete failed: ${e.message}`, 'error');
     }
   }
@@ -596,6 +581,12 @@ export function jobView(root, id, { setConnection }) {
     const q = after !== null && after !== undefined ? `?after=${after}` : '';
     events = stream(`/jobs/${id}/events${q}`, {
       job: onJob,
+      // Deleted elsewhere (another tab, a script): nothing is left to show.
+      job_deleted: () => {
+        if (deleting) return; // this page's own delete says so when it returns
+        toast('This job was deleted.');
+        location.hash = '#/';
+      },
       generation: addRecord,
       // We fell behind the live events: reconnect from the last record we have.
       resync: () => openStream(lastGeneration),

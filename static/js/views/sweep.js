@@ -1,11 +1,14 @@
 // Sweeps: the list (#/sweeps) and one sweep (#/sweeps/<id>), whose variants (the runs that
 // differ only in their seed) are drawn as mean ± std, or min–max, over their runs.
 
-import { api, stream, jobUrl } from '../api.js';
-import { lineChart, line, fade, PALETTE } from '../charts.js';
+import { api, stream, jobUrl, ApiError } from '../api.js';
+import { lineChart, sampleAt, stats, bandColumns, bandSeries, PALETTE } from '../charts.js';
 import { h, replace, fmtNum, fmtAgo, statusBadge, throttle, toast, fitnessNote, fmtCompute } from '../util.js';
+import { confirmDialog } from './job.js';
 
 const MAX_POINTS = 600;
+/** A job in these states still runs or will: a sweep with one cannot be deleted yet. */
+const ACTIVE = new Set(['queued', 'running']);
 /** The final evaluation's wirings: how many, and the first seed (far from any training seed's
  * lifetime streams, as scripts/three-env-study.sh and docs/results.md use). */
 const EVAL_LIFETIMES = 64;
@@ -62,6 +65,12 @@ export function sweepView(root, id, { setConnection }) {
   const envCharts = new Map(); // env -> chart
 
   const title = h('h1', { text: 'Sweep' });
+  // The sweep as a whole: cancel every job still to run, or delete it with all its jobs.
+  const cancelButton = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'sweep-cancel', text: 'Cancel sweep', disabled: true });
+  const deleteButton = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'sweep-delete', text: 'Delete sweep', disabled: true });
+  const message = h('p', { class: 'form-status sweep-message', id: 'sweep-message', role: 'status', 'aria-live': 'polite' });
+  cancelButton.addEventListener('click', () => cancelSweep());
+  deleteButton.addEventListener('click', () => deleteSweep());
   const axes = h('dl', { class: 'facts', id: 'sweep-axes' });
   const variantsBody = h('tbody');
   const bsfHolder = h('div', { class: 'chart', dataset: { chart: 'sweep-best' } });
@@ -98,7 +107,8 @@ export function sweepView(root, id, { setConnection }) {
     h('table', { class: 'table', id: 'meta-table' }, metaHead, metaBody));
 
   replace(root,
-    h('div', { class: 'page-head' }, title),
+    h('div', { class: 'page-head' }, title, h('div', { class: 'actions' }, cancelButton, deleteButton)),
+    message,
     h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', { text: 'Axes' })), axes),
     h('section', { class: 'card chart-card', 'aria-labelledby': 'sw-best-title' },
       h('div', { class: 'card-head' },
@@ -125,23 +135,15 @@ export function sweepView(root, id, { setConnection }) {
     const grid = [...xs].sort((a, b) => a - b);
     const columns = sweep.variants.map((v) => {
       const members = v.job_ids.map((j) => charts.get(j)).filter(Boolean);
-      const bsf = grid.map((g) => stats(members.map((c) => stepAt(c.best_so_far.generation, c.best_so_far.value, g, c.generations))));
-      const mean = grid.map((g) => stats(members.map((c) => stepAt(c.generation, c.mean_max, g, c.generations))));
+      const bsf = grid.map((g) => stats(members.map((c) => sampleAt(c.best_so_far.generation, c.best_so_far.value, g, c.generations - 1))));
+      const mean = grid.map((g) => stats(members.map((c) => sampleAt(c.generation, c.mean_max, g, c.generations - 1))));
       const envs = envNames.map((name) => grid.map((g) => stats(members.map((c) => {
         const curves = c.envs?.find((e) => e.env === name);
-        return curves ? stepAt(c.generation, curves.mean_return_max, g, c.generations) : null;
+        return curves ? sampleAt(c.generation, curves.mean_return_max, g, c.generations - 1) : null;
       }))));
       return { bsf, mean, envs };
     });
     return { grid, columns };
-  }
-
-  function bandColumns(grid, stat) {
-    return stat.map((s) => [
-      s.map((p) => p?.mean ?? null),
-      s.map((p) => (p ? (spread === 'std' ? p.mean - p.std : p.min) : null)),
-      s.map((p) => (p ? (spread === 'std' ? p.mean + p.std : p.max) : null)),
-    ]);
   }
 
   function rebuildCharts() {
@@ -150,17 +152,11 @@ export function sweepView(root, id, { setConnection }) {
     chartKey = key;
     bsfChart?.destroy();
     meanChart?.destroy();
-    const series = [];
-    const bands = [];
-    sweep.variants.forEach((v, i) => {
-      const color = PALETTE[i % PALETTE.length];
-      const base = series.length + 1;
-      // The center line carries the variant's name; the band's edges are its low and high.
-      series.push(line(`${v.label} (${v.job_ids.length})`, color, { width: 2 }));
-      series.push(line('low', fade(color, 0.5), { width: 1 }));
-      series.push(line('high', fade(color, 0.5), { width: 1 }));
-      bands.push({ series: [base + 2, base + 1], fill: fade(color, 0.14) });
-    });
+    // The center line carries the variant's name; the band's edges are its low and high.
+    const { series, bands } = bandSeries(sweep.variants.map((v, i) => ({
+      label: `${v.label} (${v.job_ids.length})`,
+      color: PALETTE[i % PALETTE.length],
+    })));
     bsfChart = lineChart(bsfHolder, { yLabel: 'fitness', height: 300, series, bands });
     meanChart = lineChart(meanHolder, { yLabel: 'fitness', height: 260, series, bands });
     for (const chart of envCharts.values()) chart.destroy();
@@ -178,11 +174,11 @@ export function sweepView(root, id, { setConnection }) {
     if (!sweep) return;
     rebuildCharts();
     const { grid, columns } = aggregate();
-    const flat = (which) => [grid, ...bandColumns(grid, columns.map((c) => c[which])).flat()];
+    const flat = (which) => [grid, ...columns.flatMap((c) => bandColumns(c[which], spread))];
     bsfChart.setData(flat('bsf'));
     meanChart.setData(flat('mean'));
     envNames.forEach((name, e) => {
-      envCharts.get(name)?.setData([grid, ...bandColumns(grid, columns.map((c) => c.envs[e])).flat()]);
+      envCharts.get(name)?.setData([grid, ...columns.flatMap((c) => bandColumns(c.envs[e], spread))]);
     });
     bsfHolder.dataset.points = String(grid.length);
     replace(variantsBody, sweep.variants.map((v, i) => {
@@ -363,10 +359,64 @@ export function sweepView(root, id, { setConnection }) {
     }
   }
 
-  async function load() {
+  function say(text, error = false) {
+    message.textContent = text;
+    message.className = `form-status sweep-message${error ? ' error' : ''}`;
+  }
+
+  async function cancelSweep() {
+    cancelButton.disabled = true;
+    try {
+      const { cancelled } = await api(`/sweeps/${id}/cancel`, { method: 'POST', signal: controller.signal });
+      say(cancelled === 1 ? 'Cancelled 1 job of the sweep.' : `Cancelled ${cancelled} jobs of the sweep.`);
+      reloadSoon();
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      say(`Could not cancel the sweep: ${e.message}`, true);
+      cancelButton.disabled = false;
+    }
+  }
+
+  // While a delete is under way nothing reloads the sweep: a reload that reached the server
+  // after it would ask for what is gone.
+  let deleting = false;
+  let loading = null;
+  async function deleteSweep() {
+    const jobs = sweep?.jobs.length ?? 0;
+    const ok = await confirmDialog(`Delete the sweep “${sweep?.name ?? id}” and its ${jobs} ${jobs === 1 ? 'job' : 'jobs'}, with their histories and genomes? This cannot be undone.`, 'Delete sweep');
+    if (!ok || controller.signal.aborted) return;
+    deleting = true;
+    reloadSoon.cancel();
+    deleteButton.disabled = true;
+    await loading?.catch(() => {});
+    try {
+      await api(`/sweeps/${id}`, { method: 'DELETE' });
+      toast(`Deleted the sweep “${sweep?.name ?? id}” and its jobs.`);
+      location.hash = '#/';
+    } catch (e) {
+      deleting = false;
+      deleteButton.disabled = false;
+      if (e instanceof ApiError && e.status === 409) {
+        say(`Not deleted, as a job of it still runs: cancel it first (the server says: ${e.message}).`, true);
+      } else {
+        say(`Could not delete the sweep: ${e.message}`, true);
+      }
+      reloadSoon();
+    }
+  }
+
+  function load() {
+    if (deleting) return null;
+    loading = loadSweep();
+    return loading;
+  }
+
+  async function loadSweep() {
     try {
       sweep = await api(`/sweeps/${id}`, { signal: controller.signal });
       title.textContent = `Sweep: ${sweep.name}`;
+      cancelButton.disabled = !sweep.jobs.some((j) => ACTIVE.has(j.status));
+      deleteButton.disabled = deleting;
       replace(axes, Object.entries(sweep.axes).flatMap(([path, values]) => [
         h('dt', {}, h('code', { text: path })),
         h('dd', { text: values.map((v) => JSON.stringify(v)).join(', ') }),
@@ -400,6 +450,7 @@ export function sweepView(root, id, { setConnection }) {
     progress: (p) => { if (sweep?.jobs.some((j) => j.id === p.job_id)) reloadSoon(); },
     // Evaluation jobs belong to no sweep; any of them may be one of this sweep's finals.
     job: (job) => { if (job.sweep?.id === id || job.kind === 'evaluate') reloadSoon(); },
+    job_deleted: ({ id: gone }) => { if (sweep?.jobs.some((j) => j.id === gone)) reloadSoon(); },
     resync: () => reloadSoon(),
   }, setConnection);
   load();
@@ -412,28 +463,4 @@ export function sweepView(root, id, { setConnection }) {
     meanChart?.destroy();
     for (const chart of envCharts.values()) chart.destroy();
   };
-}
-
-/** The value of a step curve (or a bucketed series) at generation g; null past the run's end. */
-function stepAt(gens, values, g, generations) {
-  if (g >= generations) return null;
-  let lo = 0;
-  let hi = gens.length - 1;
-  if (hi < 0 || gens[0] > g) return null;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (gens[mid] <= g) lo = mid;
-    else hi = mid - 1;
-  }
-  const v = values[lo];
-  return v === null || v === undefined || Number.isNaN(v) ? null : v;
-}
-
-/** Mean, population std, min and max of the non-null values; null when there are none. */
-function stats(values) {
-  const xs = values.filter((v) => v !== null);
-  if (!xs.length) return null;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
-  return { mean, std, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
