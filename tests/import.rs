@@ -556,3 +556,101 @@ async fn bad_imports_are_refused_naming_the_field() {
     );
     s.server.stop().await.unwrap();
 }
+
+/// `sfnn run --server`: the server follows the run as it goes (its import holds generations
+/// while the run is still under way); a run killed half-way and resumed with `--resume`
+/// continues the same job, which ends with the folder's history and genomes, as a push would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_recorded_live_is_followed_and_resumed_on_the_same_job() {
+    let s = start(0, Some(TOKEN)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    std::fs::write(&spec, tiny_spec(60).to_string()).unwrap();
+    let out = dir.path().join("run");
+    let args = |resume: bool| {
+        let mut args = vec![
+            "run".to_string(),
+            spec.display().to_string(),
+            "--quiet".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--server".into(),
+            s.url.clone(),
+            "--token".into(),
+            TOKEN.into(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sfnn"))
+        .args(args(false))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The import appears and grows while the run goes; then the run dies.
+    let started = std::time::Instant::now();
+    let job = loop {
+        let page = s.get_json("/jobs").await;
+        if let Some(job) = page["jobs"].as_array().unwrap().first()
+            && job["generation"].as_u64().unwrap() >= 3
+        {
+            break job.clone();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no live generations on the server: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(job["imported"], true);
+    assert_eq!(job["status"], "running", "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+
+    let resumed = sfnn(args(true)).await;
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(
+        String::from_utf8_lossy(&resumed.stdout)
+            .trim()
+            .ends_with(&id),
+        "the same job: {}",
+        text(&resumed)
+    );
+    let done = s.get_json(&format!("/jobs/{id}")).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["generation"], 60);
+    assert_eq!(
+        s.get_json("/jobs").await["jobs"].as_array().unwrap().len(),
+        1
+    );
+    // What the server holds is the folder's run: generation by generation, the same fitness
+    // (a generation computed twice, before and after the kill, computes the same numbers).
+    let server: Vec<Value> = s
+        .get_json(&format!("/jobs/{id}/history"))
+        .await
+        .as_array()
+        .unwrap()
+        .clone();
+    let local = local_history(&out);
+    assert_eq!(server.len(), local.len());
+    for (a, b) in server.iter().zip(&local) {
+        assert_eq!(a["generation"], b["generation"]);
+        assert_eq!(a["fitness"], b["fitness"]);
+    }
+    let genomes = s.get_json(&format!("/jobs/{id}/genomes")).await;
+    let kinds: Vec<&str> = genomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"final_mean") && kinds.contains(&"final_best"),
+        "{kinds:?}"
+    );
+    s.server.stop().await.unwrap();
+}

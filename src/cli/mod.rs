@@ -2,6 +2,8 @@
 
 mod bench;
 mod eval;
+mod import_client;
+mod live;
 mod node;
 mod output;
 mod plot;

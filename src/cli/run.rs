@@ -1,6 +1,9 @@
 //! `sfnn run <spec.json>`: one job, start to finish, with a progress bar.
 
+use super::import_client::{Import, Server};
+use super::live::LiveUpload;
 use super::output::{OutputDir, RunCompute};
+use super::push;
 use crate::evolution::compute::JobCompute;
 use crate::evolution::{
     Evolution, GenerationRecord, JobSpec, Kept, RunHost, Stepped, StopReason, drive,
@@ -47,6 +50,21 @@ pub struct RunArgs {
     /// No progress bar; one log line per generation instead.
     #[arg(long)]
     quiet: bool,
+    /// Also record the run on this server as it goes (e.g. `http://127.0.0.1:8080`), where the
+    /// dashboard follows it like a job; `--resume` continues the same record.
+    #[arg(long)]
+    server: Option<String>,
+    /// The server's API token, where it has one.
+    #[arg(
+        long,
+        env = "SFNN_API_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    token: Option<String>,
+    /// The job's name on the server (default: the spec's).
+    #[arg(long, requires = "server")]
+    name: Option<String>,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -165,6 +183,34 @@ pub fn run(args: RunArgs) -> Result<()> {
         .context("installing the Ctrl-C handler")?;
     }
 
+    let live = match &args.server {
+        Some(url) => {
+            let server = Server::new(url, args.token.clone())?;
+            let spec_value = serde_json::to_value(&spec)?;
+            let mut import = Import::open_or_continue(
+                server,
+                &args.out,
+                &spec_value,
+                args.name.as_deref(),
+                !args.resume,
+            )?;
+            if !import.is_open() {
+                // Finished, cancelled or failed on the server meanwhile: a new record.
+                let server = import.server;
+                import = Import::open_or_continue(
+                    server,
+                    &args.out,
+                    &spec_value,
+                    args.name.as_deref(),
+                    true,
+                )?;
+            }
+            eprintln!("recording on the server: {}", import.url());
+            Some(LiveUpload::start(import, history.clone()))
+        }
+        None => None,
+    };
+
     let started = Instant::now();
     let mut host = FolderRun {
         out: &out,
@@ -174,6 +220,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         quiet: args.quiet,
         history,
         machine,
+        live: live.as_ref(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -186,6 +233,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     out.write_compute(&compute)?;
     out.write_history_tables(&host.history)?;
     host.bar.finish_and_clear();
+    if let Some(live) = live {
+        finish_record(live, &args, &evolution)?;
+    }
     let reason = match evolution.stop_reason() {
         Some(StopReason::Generations) => "all generations done",
         Some(StopReason::TargetFitness) => "target fitness reached",
@@ -201,6 +251,27 @@ pub fn run(args: RunArgs) -> Result<()> {
         args.out.display()
     );
     eprintln!("compute: {}", describe(&compute));
+    Ok(())
+}
+
+/// Brings the server's record of the run up to date: finished (genomes and end state, as
+/// `sfnn push` sends them) when the run is, else left open for `--resume`.
+fn finish_record(live: LiveUpload, args: &RunArgs, evolution: &Evolution) -> Result<()> {
+    let out = args.out.display();
+    let import = live.finish().map_err(|e| {
+        anyhow::anyhow!(
+            "the run is saved in {out}, but its record on the server is incomplete ({e}); \
+             `sfnn push {out} --server URL` completes a finished run"
+        )
+    })?;
+    if evolution.stop_reason().is_some() {
+        push::push_dir(&args.out, import.server, args.name.as_deref(), false)?;
+    } else {
+        eprintln!(
+            "the server's record stays open at generation {}; `--resume` continues it",
+            import.held()
+        );
+    }
     Ok(())
 }
 
@@ -247,6 +318,8 @@ struct FolderRun<'a> {
     history: Vec<GenerationRecord>,
     /// The machine of this run and those before it (see [`RunCompute`]).
     machine: Option<String>,
+    /// Where the records also go, with `--server`.
+    live: Option<&'a LiveUpload>,
 }
 
 impl FolderRun<'_> {
@@ -283,6 +356,9 @@ impl RunHost for FolderRun<'_> {
         self.out.append_record(kept.record)?;
         report(&self.bar, kept.record, evolution.spec(), self.quiet);
         self.history.push(kept.record.clone());
+        if let Some(live) = self.live {
+            live.send(kept.record);
+        }
         if kept.checkpoint_due {
             save(self.out, evolution)?;
             self.out.write_compute(&self.compute())?;
