@@ -11,6 +11,7 @@
 import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 const [url, artifacts] = process.argv.slice(2);
@@ -866,6 +867,37 @@ try {
   check(await page.getByRole('button', { name: 'Resume' }).count() === 0, 'a cancelled import offers no resume (the server holds no checkpoint of it)');
 
   check(await page.locator('#job-run-time').textContent() !== '0 s', 'an import shows no run time of its upload as the run\'s');
+
+  // ---- a run on the command line, followed live (issue 24, part 5) --------------------------
+  step('a CLI run recorded live');
+  if (!process.env.SFNN_BIN) throw new Error('SFNN_BIN (the sfnn binary) is not set');
+  const cliDir = mkdtempSync(join(tmpdir(), 'sfnn-e2e-cli-'));
+  const cliSpec = { name: 'e2e-cli-live', envs: ['CartPole-v1'], strategy: { name: 'snes', popsize: 4 },
+    lifetime: { episodes: 1, episode_mode: 'stop_on_done' }, generations: 1000, checkpoint_interval: 100 };
+  writeFileSync(join(cliDir, 'spec.json'), JSON.stringify(cliSpec));
+  const cli = spawn(process.env.SFNN_BIN, ['run', join(cliDir, 'spec.json'), '--out', join(cliDir, 'run'), '--quiet',
+    '--threads', '1', '--server', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let cliOutput = '';
+  cli.stdout.on('data', (d) => { cliOutput += d; });
+  cli.stderr.on('data', (d) => { cliOutput += d; });
+  const cliExit = new Promise((resolve) => cli.on('exit', resolve));
+  await page.goto(`${url}#/?q=e2e-cli-live`);
+  const cliRow = page.locator('#job-table tbody tr[data-job-id]').first();
+  await cliRow.waitFor({ timeout: 30000 });
+  const cliId = await cliRow.getAttribute('data-job-id');
+  await page.goto(`${url}#/jobs/${cliId}`);
+  await page.locator('.page-head .badge-imported').waitFor();
+  const livePoints = async () => Number(await page.locator('[data-chart="fitness"]').getAttribute('data-points'));
+  await page.waitForFunction(() => Number(document.querySelector('[data-chart="fitness"]')?.dataset.points) > 0, null, { timeout: 30000 });
+  const seenFirst = await livePoints();
+  const cliCode = await cliExit;
+  check(cliCode === 0, `sfnn run --server succeeds (${cliCode}): ${cliOutput.slice(-500)}`);
+  await eventually(async () => (await page.locator('.page-head .badge.status-succeeded').count()) === 1, 'the page shows the CLI run succeeded, live');
+  await page.waitForFunction(() => Number(document.querySelector('[data-chart="fitness"]')?.dataset.points) >= 1000, null, { timeout: 10000 })
+    .catch(async () => check(false, `the chart grew live to every generation (${await livePoints()} points)`));
+  check(seenFirst < 1000, `the page opened while the run was under way (${seenFirst} generations then)`);
+  summary.cli_live = { first_points: seenFirst, job: cliId };
+  rmSync(cliDir, { recursive: true, force: true });
 
   step('an unknown job');
   const errorsBefore = pageErrors.length;
