@@ -244,6 +244,7 @@ def _error(response: httpx.Response) -> SfnnError:
             retry_after,
             method,
             url,
+            detail.get("errors"),
         )
     except (ValueError, KeyError, TypeError):
         text = response.text.strip()[:200] or response.reason_phrase

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, List, Optional
 
 
 class SfnnError(Exception):
@@ -13,8 +13,10 @@ class SfnnError(Exception):
     machine-readable code (``invalid_value``, ``not_found``, ``unauthorized``, ``queue_full``,
     ...; ``unreachable`` where no answer came, ``http_<status>`` where the body was not the
     server's error JSON), ``field`` the offending field's path (``lifetime.episodes``,
-    ``axes.seed[2]``) on ``invalid_value`` errors, ``message`` the server's explanation, and
-    ``retry_after`` the seconds the server asked to wait, where it did.
+    ``axes.seed[2]``) on ``invalid_value`` errors, ``message`` the server's explanation,
+    ``errors`` every invalid value the server found (``[{"field", "message"}, ...]``, the first
+    being ``field``/``message``; empty on other errors), and ``retry_after`` the seconds the
+    server asked to wait, where it did.
     """
 
     def __init__(
@@ -26,6 +28,7 @@ class SfnnError(Exception):
         retry_after: Optional[float] = None,
         method: Optional[str] = None,
         url: Optional[str] = None,
+        errors: Optional[List[Dict[str, str]]] = None,
     ):
         self.status = status
         self.code = code
@@ -34,6 +37,7 @@ class SfnnError(Exception):
         self.retry_after = retry_after
         self.method = method
         self.url = url
+        self.errors = list(errors or [])
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -224,6 +224,14 @@ class Sweep(_Resource):
         self.data = self.client.get(f"/sweeps/{self.id}")
         return self
 
+    def cancel(self) -> int:
+        """Cancels every queued or running job of the sweep; how many were."""
+        return self.client.post(f"/sweeps/{self.id}/cancel")["cancelled"]
+
+    def delete(self) -> None:
+        """Deletes the sweep and all its jobs (refused while one runs: cancel first)."""
+        self.client.request("DELETE", f"/sweeps/{self.id}")
+
     def job(self, values: Optional[Mapping[str, Any]] = None, **kwargs) -> Job:
         """The job whose axis values are these: ``sweep.job({"strategy.sigma0": 0.1}, seed=1)``."""
         wanted = dict(values or {}, **kwargs)

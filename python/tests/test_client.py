@@ -129,6 +129,17 @@ class AgainstAServer(unittest.TestCase):
         job = sweep.job({"strategy.sigma0": 0.5}, seed=2)
         self.assertEqual((job.spec["seed"], job.spec["strategy"]["sigma0"]), (2, 0.5))
         self.assertEqual(self.client.get_sweep(sweep.id).name, "pysweep")
+        # A finished sweep has nothing to cancel; deleting it takes its jobs.
+        self.assertEqual(sweep.cancel(), 0)
+        sweep.delete()
+        from sfnn_lab import SfnnError
+
+        with self.assertRaises(SfnnError) as caught:
+            self.client.get_sweep(sweep.id)
+        self.assertEqual(caught.exception.status, 404)
+        with self.assertRaises(SfnnError) as caught:
+            job.refresh()
+        self.assertEqual(caught.exception.status, 404)
 
     def test_field_errors_carry_code_field_and_message(self):
         from sfnn_lab import SfnnError
@@ -137,6 +148,10 @@ class AgainstAServer(unittest.TestCase):
             self.client.submit(QUICK, lifetime={"episodes": 0})
         e = caught.exception
         self.assertEqual((e.status, e.code, e.field), (422, "invalid_value", "lifetime.episodes"))
+        self.assertEqual([x["field"] for x in e.errors], ["lifetime.episodes"])
+        with self.assertRaises(SfnnError) as caught:
+            self.client.submit(QUICK, lifetime={"episodes": 0}, generations=0)
+        self.assertEqual([x["field"] for x in caught.exception.errors], ["lifetime.episodes", "generations"])
         self.assertIn("lifetime.episodes", str(e))
         self.assertTrue(e.message)
         with self.assertRaises(SfnnError) as caught:
