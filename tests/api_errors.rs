@@ -552,7 +552,7 @@ async fn every_bad_request_gets_a_clear_error() {
     // Every invalid value of a spec is listed, in the spec's order, the first as `field`.
     let spec = spec_with(json!({
         "generations": 0,
-        "strategy": {"popsize": 1},
+        "strategy": {"popsize": 1, "sigma0": -1.0},
         "lifetime": {"episodes": 0},
     }));
     let response = client
@@ -571,7 +571,12 @@ async fn every_bad_request_gets_a_clear_error() {
         .collect();
     assert_eq!(
         fields,
-        ["lifetime.episodes", "strategy.popsize", "generations"],
+        [
+            "lifetime.episodes",
+            "strategy.popsize",
+            "strategy.sigma0",
+            "generations"
+        ],
         "{body}"
     );
     assert_eq!(body["error"]["field"], "lifetime.episodes");

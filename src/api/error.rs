@@ -275,6 +275,12 @@ pub fn require_json(request: &Request) -> Result<()> {
     }
 }
 
+/// The body of a request that must declare JSON.
+async fn json_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes> {
+    require_json(&request)?;
+    Ok(Bytes::from_request(request, state).await?)
+}
+
 /// A JSON body whose every rejection is an [`ApiError`].
 pub struct ApiJson<T>(pub T);
 
@@ -282,8 +288,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self> {
-        require_json(&request)?;
-        let bytes = Bytes::from_request(request, state).await?;
-        Ok(ApiJson(parse_json(&bytes)?))
+        Ok(ApiJson(parse_json(&json_body(request, state).await?)?))
+    }
+}
+
+/// A JSON document with a parser of its own, which checks every value and names the field of
+/// each error: a job spec, a sweep.
+pub trait Document: Sized {
+    fn parse(bytes: &[u8]) -> Result<Self, JsonError>;
+}
+
+impl Document for crate::evolution::JobSpec {
+    fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
+        crate::evolution::JobSpec::parse(bytes)
+    }
+}
+
+impl Document for crate::evolution::sweep::SweepPlan {
+    fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
+        crate::evolution::sweep::SweepPlan::parse(bytes)
+    }
+}
+
+/// A [`Document`] body, parsed and checked.
+pub struct Checked<T>(pub T);
+
+impl<T: Document, S: Send + Sync> FromRequest<S> for Checked<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self> {
+        Ok(Checked(T::parse(&json_body(request, state).await?)?))
     }
 }

@@ -2,14 +2,13 @@
 //! throughput this server's executor measured on recent generations (`GET /executors`).
 
 use super::AppState;
-use super::error::{Result, require_json};
+use super::error::{Checked, Result};
 use super::meta::{ExecutorInfo, measured_executors};
 use super::responses::JsonBody;
 use crate::evolution::{JobCost, JobSpec};
 use crate::exec::{EpisodeMode, ExecutorChoice};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::routing::post;
 use serde::Serialize;
 
@@ -54,10 +53,10 @@ pub struct RunEstimate {
         JsonBody,
     ),
 )]
-async fn estimate(State(state): State<AppState>, request: Request) -> Result<Json<RunEstimate>> {
-    require_json(&request)?;
-    let bytes = Bytes::from_request(request, &state).await?;
-    let spec = JobSpec::parse(&bytes)?;
+async fn estimate(
+    State(state): State<AppState>,
+    Checked(spec): Checked<JobSpec>,
+) -> Result<Json<RunEstimate>> {
     let cost = spec.cost()?;
     let executors = measured_executors(&state).await?;
     Ok(Json(RunEstimate::of(

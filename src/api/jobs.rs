@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::admission::admit;
-use super::error::{ApiError, ApiJson, ErrorBody, Result, parse_json, require_json};
+use super::error::{ApiError, ApiJson, Checked, ErrorBody, Result, parse_json, require_json};
 use super::extract::{Path, Query};
 use super::query::{Id, PageLimit, Search, Sort, Tag};
 use super::responses::{Admission, BadQuery, Created, JsonBody, NoSuchJob};
@@ -96,10 +96,11 @@ pub(super) async fn check_warm_start(state: &AppState, spec: &JobSpec, field: &s
         Admission,
     ),
 )]
-async fn submit(State(state): State<AppState>, request: Request) -> Result<Created<Job>> {
-    require_json(&request)?;
-    let bytes = Bytes::from_request(request, &state).await?;
-    queue(&state, JobSpec::parse(&bytes)?).await
+async fn submit(
+    State(state): State<AppState>,
+    Checked(spec): Checked<JobSpec>,
+) -> Result<Created<Job>> {
+    queue(&state, spec).await
 }
 
 /// The job list's query parameters; each bad one is a 422 naming it.

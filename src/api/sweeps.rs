@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::admission::admit_many;
-use super::error::{ApiError, ErrorBody, Result, require_json};
+use super::error::{ApiError, Checked, ErrorBody, Result};
 use super::extract::{Path, Query};
 use super::jobs::Cancelled;
 use super::jobs::check_warm_start;
@@ -15,8 +15,7 @@ use crate::evolution::sweep::SweepPlan;
 use crate::evolution::sweep::SweepRequest;
 use crate::store::{JobFilter, Sweep, SweepSummary};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
@@ -42,10 +41,10 @@ pub fn routes() -> axum::Router<AppState> {
         Admission,
     ),
 )]
-async fn submit_sweep(State(state): State<AppState>, request: Request) -> Result<Created<Sweep>> {
-    require_json(&request)?;
-    let bytes = Bytes::from_request(request, &state).await?;
-    let plan = SweepPlan::parse(&bytes)?;
+async fn submit_sweep(
+    State(state): State<AppState>,
+    Checked(plan): Checked<SweepPlan>,
+) -> Result<Created<Sweep>> {
     for job in &plan.jobs {
         if let JobPayload::Evolve(spec) = &job.payload {
             check_warm_start(&state, spec, "spec.init_genome").await?;

@@ -241,32 +241,32 @@ pub const STRATEGY_OPTIONS: &[StrategyOption] = {
 
 impl StrategyConfig {
     /// Checks every field the chosen strategy uses (and the shared ones). Errors name the field
-    /// as `strategy.<field>` and say what is allowed.
+    /// as `strategy.<field>` and say what is allowed; the first carries the others.
     pub fn validate(&self) -> Result<(), FieldError> {
-        crate::limits::spec::POPSIZE.check(self.popsize)?;
-        for option in STRATEGY_OPTIONS {
-            let Some((bound, value)) = option.real else {
-                continue;
-            };
-            if let Some(value) = value(self)
-                && !bound.admits(value)
-            {
-                return Err(FieldError::new(
+        let bounds = STRATEGY_OPTIONS.iter().filter_map(|option| {
+            let (bound, value) = option.real?;
+            let value = value(self)?;
+            (!bound.admits(value)).then(|| {
+                FieldError::new(
                     format!("strategy.{}", option.field),
                     format!("must be {}, got {value}", bound.describe()),
-                ));
-            }
-        }
-        if self.name == StrategyName::OpenEs && self.antithetic && !self.popsize.is_multiple_of(2) {
-            return Err(FieldError::new(
+                )
+            })
+        });
+        let odd_antithetic = (self.name == StrategyName::OpenEs
+            && self.antithetic
+            && !self.popsize.is_multiple_of(2))
+        .then(|| {
+            FieldError::new(
                 "strategy.popsize",
                 format!(
                     "must be even for open_es with antithetic sampling, got {}",
                     self.popsize
                 ),
-            ));
-        }
-        Ok(())
+            )
+        });
+        let popsize = crate::limits::spec::POPSIZE.check(self.popsize).err();
+        FieldError::all(popsize.into_iter().chain(bounds).chain(odd_antithetic))
     }
 }
 
