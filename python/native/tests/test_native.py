@@ -292,19 +292,29 @@ class Behaviour(unittest.TestCase):
     def test_ctrl_c_stops_an_evaluation(self):
         evaluator = native.Evaluator(self.spec, envs=["CartPole-v1"], threads=1)
         population = self.population(4)
+        evaluator.evaluate(population)  # the first call starts the thread pools
         started = time.perf_counter()
         evaluator.evaluate(population)
         one = time.perf_counter() - started  # 4 lifetimes
-        big = self.population(200)  # 50 times as long
+        big = self.population(400)  # 100 times as long
         timer = threading.Timer(one, _thread.interrupt_main)
+        raised = False
         started = time.perf_counter()
         timer.start()
-        with self.assertRaises(KeyboardInterrupt):
+        try:
             evaluator.evaluate(big)
+        except KeyboardInterrupt:
+            raised = True
         elapsed = time.perf_counter() - started
         timer.join()
-        self.assertLess(elapsed, 10 * one + 1.0, "stopped within a few lifetimes of the signal")
-
+        if not raised:
+            # The signal came after the evaluation: take it here, not in the next test.
+            try:
+                time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+        self.assertTrue(raised, f"KeyboardInterrupt not raised: 400 genomes took {elapsed:.2f} s, 4 took {one:.3f} s")
+        self.assertLess(elapsed, 20 * one + 1.0, "stopped within a few lifetimes of the signal")
 
 if __name__ == "__main__":
     unittest.main()
