@@ -11,6 +11,7 @@ import _thread
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -290,6 +291,10 @@ class Behaviour(unittest.TestCase):
         self.assertGreater(counted, 100_000)
 
     def test_ctrl_c_stops_an_evaluation(self):
+        # Python's own Ctrl-C handler, also where this process was started with SIGINT ignored
+        # (a background job), which leaves `interrupt_main` without effect.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
         evaluator = native.Evaluator(self.spec, envs=["CartPole-v1"], threads=1)
         population = self.population(4)
         evaluator.evaluate(population)  # the first call starts the thread pools
